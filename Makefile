@@ -1,0 +1,47 @@
+# The two commands a new user needs: `make demo` and `make test`.
+# Both create the virtual environment on first use; nothing is installed by hand.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_NOTEBOOK ?= examples/wine_classifier.ipynb
+DEMO_OUT ?= demo-output/wine-classifier
+
+.PHONY: demo test lint bench golden clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: venv
+	$(BIN)/nb2prod check $(DEMO_NOTEBOOK)
+	$(BIN)/nb2prod convert $(DEMO_NOTEBOOK) -o $(DEMO_OUT)
+	$(BIN)/python -m pip install --quiet -e $(DEMO_OUT)
+	cd $(DEMO_OUT) && $(abspath $(BIN))/wine-classifier-train --output-dir artifacts
+	@echo
+	@echo "generated project: $(DEMO_OUT)"
+	@echo "  pipeline:  $(DEMO_OUT)/src/wine_classifier/pipeline.py"
+	@echo "  model:     $(DEMO_OUT)/artifacts/model.pkl (+ model.json metadata)"
+	@echo "  metrics:   $(DEMO_OUT)/artifacts/metrics.json"
+	@echo "  its tests: cd $(DEMO_OUT) && $(abspath $(BIN))/python -m pytest"
+
+test: venv
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: venv
+	$(BIN)/python bench/run_convert.py --runs 5 --markdown docs/benchmarks.md
+
+golden: venv
+	NB2PROD_UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py -q
+
+clean:
+	rm -rf $(VENV) demo-output test-artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from nb2prod.cli import main
+
+sys.exit(main())

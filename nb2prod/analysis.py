@@ -1,0 +1,230 @@
+"""Split each section into module-level code and a function body, and read its data flow.
+
+For every kept cell: top-level imports, functions and classes move to module
+level; the rest is the section's body, kept as the user wrote it (comments
+included), minus display-only expressions such as `df.head()`. The body's
+name events (see `names.py`) give what the section needs from earlier
+sections and what it binds or changes for later ones.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from nb2prod.errors import Problem, Severity
+from nb2prod.magics import CleanCode, clean_cell
+from nb2prod.names import BUILTINS, MUTATING_METHODS, NameEvent, free_names, name_events
+from nb2prod.notebook import Cell
+from nb2prod.roles import DIRECTIVE, Section
+
+DISPLAY_METHODS = frozenset(
+    {"head", "tail", "describe", "info", "sample", "value_counts", "nunique", "corr",
+     "isna", "isnull", "memory_usage", "show", "to_string", "style", "round", "mean", "sum",
+     "min", "max", "std", "count", "unique", "groupby", "agg", "to_frame", "T"}
+)  # fmt: skip
+PURE_BUILTINS = frozenset({"len", "type", "repr", "sorted", "dir", "vars", "id", "isinstance"})
+
+
+@dataclass
+class Chunk:
+    """Consecutive source lines of one cell holding whole top-level statements."""
+
+    cell: Cell
+    text: str
+    nodes: list[ast.stmt]
+    kind: str  # "import", "definition" or "body"
+
+    @property
+    def defined_name(self) -> str | None:
+        node = self.nodes[0]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return node.name
+        return None
+
+
+@dataclass
+class SectionCode:
+    """A section's code, split by where it goes, and its name flow."""
+
+    section: Section
+    chunks: list[Chunk] = field(default_factory=list)
+    needs: dict[str, tuple[Cell, int]] = field(default_factory=dict)  # first read, where
+    binds: list[str] = field(default_factory=list)  # bound or mutated, first-seen order
+    mutates: set[str] = field(default_factory=set)
+    events: list[tuple[Cell, NameEvent]] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
+
+    @property
+    def body(self) -> list[Chunk]:
+        return [c for c in self.chunks if c.kind == "body"]
+
+    def of_kind(self, kind: str) -> list[Chunk]:
+        return [c for c in self.chunks if c.kind == kind]
+
+
+def analyse_section(section: Section, problems: list[Problem]) -> SectionCode:
+    """Clean, split and read the name flow of one section's cells."""
+    code = SectionCode(section)
+    for cell in section.cells:
+        clean = clean_cell(cell)
+        problems.extend(clean.problems)
+        code.requirements.extend(clean.requirements)
+        if clean.tree is None:
+            continue
+        if section.kept:
+            _check_star_imports(clean, problems)
+        code.chunks.extend(_chunks(clean))
+    bound: set[str] = set()
+    for chunk in code.body:
+        for node in chunk.nodes:
+            for event in name_events(node):
+                code.events.append((chunk.cell, event))
+                _record(code, bound, chunk.cell, event)
+    return code
+
+
+def _record(code: SectionCode, bound: set[str], cell: Cell, event: NameEvent) -> None:
+    if event.kind == "load":
+        if event.name not in bound and event.name not in code.needs:
+            code.needs[event.name] = (cell, event.line)
+        return
+    if event.kind == "mutate":
+        code.mutates.add(event.name)
+    if event.name not in code.binds:
+        code.binds.append(event.name)
+    if event.definite and event.kind == "store":
+        bound.add(event.name)
+
+
+def module_names(codes: list[SectionCode]) -> set[str]:
+    """Names bound at module level: imports, functions and classes of kept cells."""
+    names: set[str] = set()
+    for code in codes:
+        for chunk in code.chunks:
+            if chunk.kind == "body":
+                continue
+            for node in chunk.nodes:
+                names |= {e.name for e in name_events(node) if e.kind == "store"}
+    return names
+
+
+def check_definitions(codes: list[SectionCode], module: set[str], problems: list[Problem]) -> None:
+    """A function or class moved to module level may only read module-level names."""
+    for code in codes:
+        for chunk in code.of_kind("definition"):
+            node = chunk.nodes[0]
+            assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            outside = sorted(free_names(node) - module - BUILTINS)
+            if outside:
+                names = ", ".join(f"`{n}`" for n in outside)
+                problems.append(
+                    Problem(
+                        "function-reads-global",
+                        f"`{node.name}` reads {names} from the notebook's variables; "
+                        "as module-level code it would not see them",
+                        f"add {'them' if len(outside) > 1 else 'it'} as parameters of "
+                        f"`{node.name}` and pass {names} where you call it",
+                        Severity.ERROR,
+                        chunk.cell.ref(node.lineno),
+                    )
+                )
+
+
+def _check_star_imports(clean: CleanCode, problems: list[Problem]) -> None:
+    assert clean.tree is not None
+    for node in ast.walk(clean.tree):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            problems.append(
+                Problem(
+                    "star-import",
+                    f"`from {node.module} import *` hides which names the code uses",
+                    f"import the names you use: `from {node.module} import name1, name2`",
+                    Severity.ERROR,
+                    clean.cell.ref(clean.cell_line(node.lineno)),
+                )
+            )
+
+
+def _chunks(clean: CleanCode) -> list[Chunk]:
+    """Group top-level statements into chunks, each with its leading comments."""
+    assert clean.tree is not None
+    lines = clean.source.splitlines()
+    groups: list[list[ast.stmt]] = []
+    for node in clean.tree.body:
+        start = _first_line(node)
+        if groups and start <= groups[-1][-1].end_lineno:  # `a = 1; b = 2`
+            groups[-1].append(node)
+        else:
+            groups.append([node])
+    chunks: list[Chunk] = []
+    previous_end = 0
+    for i, group in enumerate(groups):
+        start = _first_line(group[0])
+        end = group[-1].end_lineno or start
+        if i == len(groups) - 1:  # trailing comments stay with the last statement
+            end = len(lines)
+        text_lines = [line for line in lines[previous_end:end] if not DIRECTIVE.match(line)]
+        previous_end = end
+        kind = _kind(group)
+        if kind == "display":
+            continue
+        text = "\n".join(text_lines).rstrip("\n")
+        if not chunks:
+            text = text.lstrip("\n")
+        for node in group:
+            _shift_lines(node, clean.line_offset)
+        chunks.append(Chunk(clean.cell, text, group, kind))
+    return chunks
+
+
+def _shift_lines(node: ast.AST, offset: int) -> None:
+    """Renumber a node to the cell's own lines (cell magics move the body down)."""
+    if offset:
+        ast.increment_lineno(node, offset)
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _kind(group: list[ast.stmt]) -> str:
+    if all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in group):
+        return "import"
+    if len(group) == 1 and isinstance(
+        group[0], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    ):
+        return "definition"
+    if all(_display_only(n) for n in group):
+        return "display"
+    return "body"
+
+
+def _display_only(node: ast.stmt) -> bool:
+    """True for expressions a notebook evaluates only to show them (`df.head()`)."""
+    return isinstance(node, ast.Expr) and _display_value(node.value)
+
+
+def _display_value(value: ast.expr) -> bool:
+    if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)):
+        return True
+    if isinstance(value, ast.Tuple):
+        return all(_display_value(v) for v in value.elts)
+    if isinstance(value, ast.Constant):
+        return not isinstance(value.value, str)  # keep docstring-like strings as comments
+    if isinstance(value, ast.Call):
+        func = value.func
+        if isinstance(func, ast.Name) and func.id in PURE_BUILTINS | {"display"}:
+            return all(_display_value(a) for a in value.args)
+        if isinstance(func, ast.Attribute) and func.attr in DISPLAY_METHODS:
+            return not any(
+                isinstance(sub, ast.Call)
+                and (
+                    any(k.arg == "inplace" for k in sub.keywords)
+                    or isinstance(sub.func, ast.Attribute)
+                    and sub.func.attr in MUTATING_METHODS
+                )
+                for sub in ast.walk(value)
+            )
+    return False

@@ -1,0 +1,259 @@
+"""The `nb2prod` command line: a thin layer over `convert` and `check`.
+
+Start-up stays fast: heavy modules (nbformat, IPython, jinja2) load only in
+the command that needs them, never for `--help` or `--version`.
+
+Exit codes: 0 ok; 1 `check` found problems that block conversion; 2 a user
+error (unreadable notebook, blocking problems on `convert`, output that
+would lose work); 3 an internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from nb2prod import __version__
+from nb2prod.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USER_ERROR, Problem, UserError
+
+if TYPE_CHECKING:
+    from nb2prod.convert import Conversion
+
+EXIT_INTERNAL = 3
+EPILOG = """exit codes: 0 ok; 1 check found blocking problems; 2 user error; 3 internal error.
+docs: README.md and docs/architecture.md in the nb2prod repository."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nb2prod",
+        description="Turn a role-tagged Jupyter notebook into a tested production project.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"nb2prod {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    convert = commands.add_parser(
+        "convert",
+        help="write a packaged, tested training project from a notebook",
+        description="Write a packaged, tested training project from a notebook.",
+        epilog=EPILOG,
+    )
+    convert.add_argument("notebook", type=Path, help="the .ipynb file")
+    convert.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="project folder (default: next to the notebook, named after it)",
+    )
+    convert.add_argument("--name", help="project name (default: from the notebook's file name)")
+    convert.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite generated files you edited, after keeping a backup",
+    )
+    convert.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    check = commands.add_parser(
+        "check",
+        help="report roles, data flow and problems per cell",
+        description="Report roles, data flow and problems per cell; suggest roles.",
+        epilog=EPILOG,
+    )
+    check.add_argument("notebook", type=Path, help="the .ipynb file")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USER_ERROR
+    style = Style.for_stream(sys.stderr)
+    try:
+        if args.command == "convert":
+            return _convert(args, style)
+        return _check(args, Style.for_stream(sys.stdout))
+    except UserError as error:
+        print_error(error, style)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("nb2prod: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug, not a user mistake: short message unless debugging
+        if os.environ.get("NB2PROD_DEBUG"):
+            raise
+        print(
+            f"nb2prod: internal error: {type(error).__name__}: {error}\n"
+            "  this is a bug in nb2prod; re-run with NB2PROD_DEBUG=1 for details and report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _convert(args: argparse.Namespace, style: Style) -> int:
+    from nb2prod.convert import convert
+    from nb2prod.plan import _project_name
+
+    notebook: Path = args.notebook
+    output: Path = args.output or notebook.parent / _project_name(args.name or notebook.stem)
+    result = convert(notebook, output, name=args.name, force=args.force)
+    if args.json:
+        print(json.dumps(_conversion_json(result), indent=2))
+    else:
+        _print_conversion(result, style)
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace, style: Style) -> int:
+    from nb2prod.check import check_report
+
+    report = check_report(args.notebook)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print_report(report, style, sys.stdout)
+    return EXIT_OK if report["convertible"] else EXIT_PROBLEMS
+
+
+def _conversion_json(result: Conversion) -> dict[str, Any]:
+    report = result.report
+    return {
+        "output": str(report.output),
+        "project": result.plan.project,
+        "written": report.written,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "overwritten_after_backup": report.kept_edited,
+        "backup": str(report.backup) if report.backup else None,
+        "warnings": [p.to_json() for p in result.warnings],
+    }
+
+
+def _print_conversion(result: Conversion, style: Style) -> None:
+    report = result.report
+    plan = result.plan
+    out = sys.stdout
+    for warning in result.warnings:
+        print_problem(warning, style, sys.stderr)
+    print(
+        style.bold(f"{plan.project}: {len(plan.steps)} functions from {plan.notebook.path}"),
+        file=out,
+    )
+    for step in plan.steps:
+        takes = ", ".join(a.name for a in step.arguments) or "-"
+        gives = ", ".join(step.outputs) or "-"
+        print(f"  {step.function:<16} {step.cell_span:<14} takes {takes}; gives {gives}", file=out)
+    if report.kept_edited:
+        print(
+            f"backed up your edits of {', '.join(report.kept_edited)} to {report.backup}", file=out
+        )
+    changed = len(report.written)
+    print(
+        style.green(f"wrote {changed} file(s) to {report.output}")
+        + (f" ({len(report.unchanged)} unchanged)" if report.unchanged else ""),
+        file=out,
+    )
+    print(
+        f"next: cd {report.output} && pip install -e '.[test]' && {plan.project}-train && pytest",
+        file=out,
+    )
+
+
+def print_report(report: dict[str, Any], style: Style, out: TextIO) -> None:
+    """The check report as a table a person can read in a terminal."""
+    print(style.bold(f"{report['notebook']}"), file=out)
+    header = f"{'cell':>4}  {'role':<12} {'first line':<36} {'takes':<22} gives"
+    print(style.dim(header), file=out)
+    for cell in report["cells"]:
+        role = cell["role"] or "-"
+        if not cell["declared"]:
+            role = f"({role})"
+        first = cell["first_line"][:35]
+        takes = ", ".join(cell["inputs"])[:21]
+        gives = ", ".join(cell["outputs"])
+        print(f"{cell['index']:>4}  {role:<12} {first:<36} {takes:<22} {gives}", file=out)
+        if cell["suggested_role"] and cell["suggested_role"] != cell["role"]:
+            print(style.dim(f"{'':>6}suggested role: {cell['suggested_role']}"), file=out)
+    problems = report["problems"]
+    blocking = [p for p in problems if p["severity"] == "error"]
+    for problem in problems:
+        print_problem(_problem_from_json(problem), style, out)
+    summary = (
+        style.green("convertible")
+        if report["convertible"]
+        else style.red(f"{len(blocking)} problem(s) block conversion")
+    )
+    print(f"{summary}; {len(problems) - len(blocking)} warning(s)", file=out)
+
+
+def print_error(error: UserError, style: Style) -> None:
+    if not error.problems:
+        print(style.red("nb2prod: error: ") + str(error), file=sys.stderr)
+    for problem in error.problems:
+        print_problem(problem, style, sys.stderr, notebook=error.notebook)
+
+
+def print_problem(
+    problem: Problem, style: Style, out: TextIO, notebook: Path | None = None
+) -> None:
+    label = style.red("error") if problem.blocking else style.yellow("warning")
+    where = f"{notebook}: " if notebook else ""
+    if problem.cell is not None:
+        where += f"{problem.cell.describe()}: "
+    print(f"nb2prod: {label}: {where}{problem.message}", file=out)
+    print(f"  fix: {problem.fix}", file=out)
+
+
+def _problem_from_json(data: dict[str, Any]) -> Problem:
+    from nb2prod.errors import CellRef, Severity
+
+    cell = CellRef(**data["cell"]) if data.get("cell") else None
+    return Problem(data["code"], data["message"], data["fix"], Severity(data["severity"]), cell)
+
+
+class Style:
+    """ANSI colours on a terminal; plain text in CI, pipes, or with NO_COLOR set."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    @classmethod
+    def for_stream(cls, stream: TextIO) -> Style:
+        enabled = (
+            hasattr(stream, "isatty")
+            and stream.isatty()
+            and "NO_COLOR" not in os.environ
+            and not os.environ.get("CI")
+        )
+        return cls(bool(enabled))
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.enabled else text
+
+    def red(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def green(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def yellow(self, text: str) -> str:
+        return self._wrap("33", text)
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Turn a cell's IPython syntax into plain Python, deciding magic by magic.
+
+IPython's own transformer rewrites `%magic`, `%%magic` and `!shell` into
+`get_ipython()` calls; this module then decides each call: drop it when it
+only affects display or timing (`%matplotlib`, `%time` keeps its statement,
+`%%time` keeps its body), turn `!pip install x` / `%pip install x` into a
+requirement, and stop with an error naming the cell where dropping would
+change what the code does (`%%bash`, `%run`, `x = !ls`). Generated code never
+contains `get_ipython`.
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+from dataclasses import dataclass, field
+
+from nb2prod.errors import Problem, Severity
+from nb2prod.notebook import Cell
+
+DISPLAY_LINE_MAGICS = {
+    "matplotlib", "config", "load_ext", "reload_ext", "unload_ext", "autoreload", "aimport",
+    "precision", "pprint", "who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdoc",
+    "pdef", "psource", "pfile", "lsmagic", "magic", "history", "xmode", "colors", "page",
+    "autosave", "notebook", "qtconsole", "connect_info", "doctest_mode", "automagic",
+    "dirs", "pwd", "ls", "ll",
+}  # fmt: skip
+STATEMENT_LINE_MAGICS = {"time", "timeit", "prun"}
+BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+DISPLAY_CELL_MAGICS = {"html", "HTML", "markdown", "latex", "javascript", "js", "svg"}
+PACKAGE_MAGICS = {"pip", "conda", "mamba", "uv"}
+
+_FIXES = {
+    "run": "copy the code the notebook runs into a cell, or import it as a module",
+    "cd": "use paths relative to the notebook (or pathlib) instead of changing directory",
+    "env": "read settings with os.environ in code, or turn them into parameters",
+    "store": "save what you need to a file in the load/train section instead",
+    "reset": "delete the `%reset` line; the generated code starts from a clean state",
+    "writefile": "keep the file in the project and read it from code",
+    "sql": "query the database from Python (e.g. pandas.read_sql) in the load section",
+}
+_SHELL_FIX = "rewrite it in Python (subprocess, pathlib, shutil) or tag the cell `skip`"
+
+
+@dataclass
+class CleanCode:
+    """Plain Python for one cell, line numbers kept, plus what the magics asked for."""
+
+    cell: Cell
+    source: str
+    line_offset: int = 0  # cell line = source line + line_offset
+    requirements: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    tree: ast.Module | None = None
+
+    def cell_line(self, source_line: int) -> int:
+        return source_line + self.line_offset
+
+
+def clean_cell(cell: Cell) -> CleanCode:
+    """Plain Python for `cell`; problems are recorded, never raised."""
+    result = CleanCode(cell, cell.source)
+    body = _strip_cell_magic(result)
+    if body is None:
+        return result
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        transformed = TransformerManager().transform_cell(body)
+    except (SyntaxError, ValueError):  # IPython's tokenizer gave up: report ast's error
+        transformed = body
+    try:
+        tree = ast.parse(transformed)
+    except SyntaxError as exc:
+        line = result.cell_line(exc.lineno or 1)
+        result.problems.append(
+            Problem(
+                "syntax-error",
+                f"syntax error: {exc.msg}",
+                "fix the code so the cell runs in Jupyter, or tag the cell `skip`",
+                Severity.ERROR,
+                cell.ref(line),
+            )
+        )
+        result.source = ""
+        return result
+    result.source = _rewrite_magics(result, transformed, tree)
+    if result.source != transformed:
+        tree = ast.parse(result.source)
+    result.tree = tree
+    return result
+
+
+def _strip_cell_magic(result: CleanCode) -> str | None:
+    """Remove a leading `%%magic` line; None when the whole cell is unusable."""
+    lines = result.cell.source.splitlines(keepends=True)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not lines[first].lstrip().startswith("%%"):
+        return result.cell.source
+    header = lines[first].strip()
+    name = header[2:].split(maxsplit=1)[0] if len(header) > 2 else ""
+    result.line_offset = first + 1
+    if name in BODY_CELL_MAGICS:
+        if name in {"timeit", "prun"}:
+            _warn(result, f"`%%{name}` dropped; its body runs once", first + 1)
+        return "".join(lines[first + 1 :])
+    if name in DISPLAY_CELL_MAGICS:
+        _warn(result, f"`%%{name}` only displays output; the cell is left out", first + 1)
+        result.source = ""
+        return None
+    fix = _FIXES.get(name, _SHELL_FIX)
+    result.problems.append(
+        Problem(
+            "cell-magic",
+            f"cell magic `%%{name}` runs code nb2prod cannot turn into Python",
+            fix,
+            Severity.ERROR,
+            result.cell.ref(first + 1),
+        )
+    )
+    result.source = ""
+    return None
+
+
+def _rewrite_magics(result: CleanCode, source: str, tree: ast.Module) -> str:
+    """Replace each `get_ipython()` statement by its Python meaning, line by line."""
+    lines = source.splitlines()
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    for node in ast.walk(tree):
+        call = _ipython_call(node)
+        if call is None:
+            continue
+        kind, args = call
+        statement = parents.get(node)
+        line = node.lineno
+        if not isinstance(statement, ast.Expr) or statement.lineno != statement.end_lineno:
+            _error(
+                result,
+                "magic-output-used",
+                f"the result of `{_describe(kind, args)}` is used by the code",
+                "compute the value in Python (subprocess.run(..., capture_output=True)) "
+                "or tag the cell `skip`",
+                line,
+            )
+            continue
+        replacement = _replacement(result, kind, args, line)
+        indent = lines[line - 1][: len(lines[line - 1]) - len(lines[line - 1].lstrip())]
+        if replacement is None:
+            nested = parents.get(statement) is not tree
+            lines[line - 1] = f"{indent}pass" if nested else ""
+        else:
+            lines[line - 1] = indent + replacement
+    return "\n".join(lines) + "\n"
+
+
+def _ipython_call(node: ast.AST) -> tuple[str, list[str]] | None:
+    """(`magic name` or `!`/`!!`, string args) for a `get_ipython().X(...)` call."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return None
+    owner = node.func.value
+    if not (
+        isinstance(owner, ast.Call)
+        and isinstance(owner.func, ast.Name)
+        and owner.func.id == "get_ipython"
+    ):
+        return None
+    args = [a.value if isinstance(a, ast.Constant) else ast.unparse(a) for a in node.args]
+    method = node.func.attr
+    if method in {"run_line_magic", "run_cell_magic", "magic"} and args:
+        return str(args[0]), [str(a) for a in args[1:]]
+    if method == "system":
+        return "!", [str(a) for a in args]
+    return "!!", [str(a) for a in args]  # getoutput and anything else
+
+
+def _replacement(result: CleanCode, kind: str, args: list[str], line: int) -> str | None:
+    """Python for one magic statement, None to drop it; records problems."""
+    text = args[0] if args else ""
+    if kind == "!":
+        requirements = _pip_requirements(text)
+        if requirements is not None:
+            result.requirements.extend(requirements)
+            return None
+        _warn(result, f"shell command `!{text}` dropped; {_SHELL_FIX}", result.cell_line(line))
+        return None
+    if kind in PACKAGE_MAGICS:
+        requirements = _pip_requirements(f"{kind} {text}")
+        if requirements is not None:
+            result.requirements.extend(requirements)
+        return None
+    if kind in DISPLAY_LINE_MAGICS:
+        return None
+    if kind in STATEMENT_LINE_MAGICS:
+        if kind != "time":
+            _warn(result, f"`%{kind}` dropped; its statement runs once", result.cell_line(line))
+        return _statement(text)
+    fix = _FIXES.get(kind, "remove the magic, or tag the cell `skip` if it only explores")
+    _error(result, "line-magic", f"magic `%{kind}` changes what the code does", fix, line)
+    return None
+
+
+def _statement(text: str) -> str | None:
+    """The statement after `%time`, dropping `-n 3`-style options of `%timeit`."""
+    tokens = text.split()
+    while tokens and tokens[0].startswith("-"):
+        tokens = tokens[2:] if tokens[0] in {"-n", "-r", "-p"} else tokens[1:]
+    statement = text[text.find(tokens[0]) :] if tokens else ""
+    return statement or None
+
+
+def _pip_requirements(command: str) -> list[str] | None:
+    """Requirements named by a `pip install` command; None if it is not one."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    for i, word in enumerate(words):
+        tool = word.rsplit("/", 1)[-1]
+        if tool in {"pip", "pip3", "conda", "mamba", "uv"} and words[i + 1 : i + 2] == ["install"]:
+            return _install_targets(words[i + 2 :])
+        if tool in {"pip", "uv"} and words[i + 1 : i + 3] == ["pip", "install"]:
+            return _install_targets(words[i + 3 :])
+    return None
+
+
+def _install_targets(words: list[str]) -> list[str]:
+    targets: list[str] = []
+    skip_next = False
+    for word in words:
+        if skip_next:
+            skip_next = False
+        elif word in {"-r", "-c", "-e", "-i", "--index-url", "--extra-index-url", "-f"}:
+            skip_next = True
+        elif not word.startswith("-") and word not in {"&&", ";", "|"}:
+            targets.append(word)
+        elif word in {"&&", ";", "|"}:
+            break
+    return targets
+
+
+def _describe(kind: str, args: list[str]) -> str:
+    text = args[0] if args else ""
+    return f"!{text}" if kind in {"!", "!!"} else f"%{kind} {text}".strip()
+
+
+def _warn(result: CleanCode, message: str, cell_line: int) -> None:
+    result.problems.append(
+        Problem(
+            "magic-dropped",
+            message,
+            "nothing to do if the notebook's results do not depend on it",
+            Severity.WARNING,
+            result.cell.ref(cell_line),
+        )
+    )
+
+
+def _error(result: CleanCode, code: str, message: str, fix: str, line: int) -> None:
+    result.problems.append(
+        Problem(code, message, fix, Severity.ERROR, result.cell.ref(result.cell_line(line)))
+    )

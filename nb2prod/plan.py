@@ -1,0 +1,383 @@
+"""From an analysed notebook to a plan: plain data that the templates render.
+
+Steps, in order:
+1. read roles and group cells into sections (`roles.py`);
+2. clean and split each section, read its name flow (`analysis.py`);
+3. parameters become config fields; imports, functions and classes go to
+   module level;
+4. data flow across sections: a section's inputs are the names it reads
+   that a parameter or an earlier section provides; its outputs are the names
+   it binds or mutates that a later section reads, plus what its role hands
+   on (model, metrics, predictions). Objects changed in place are returned
+   too, so the flow is visible and no mutation is lost;
+5. anything read but never provided is a problem naming the cell.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nb2prod.analysis import SectionCode, analyse_section, check_definitions, module_names
+from nb2prod.errors import Problem, Severity
+from nb2prod.names import BUILTINS
+from nb2prod.notebook import Notebook
+from nb2prod.parameters import Parameter, read_parameters
+from nb2prod.role_outputs import Metrics, find_metrics, find_model, find_predictions
+from nb2prod.roles import (
+    EVALUATE,
+    PARAMETERS,
+    PREDICT,
+    SETUP,
+    TEST,
+    TRAIN,
+    Section,
+    read_roles,
+)
+
+FUNCTION_NAMES = {"load": "load_data", "train": "train_model", "predict": "predict"}
+
+
+@dataclass
+class Argument:
+    """One argument of a step call: the parameter name and where its value comes from."""
+
+    name: str
+    from_config: bool
+    type_name: str = "Any"
+
+
+@dataclass
+class Step:
+    """One section turned into a function."""
+
+    function: str
+    role: str
+    cells: list[int]
+    title: str | None
+    body: str
+    arguments: list[Argument] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+    @property
+    def cell_span(self) -> str:
+        if len(self.cells) == 1:
+            return f"cell {self.cells[0]}"
+        return f"cells {', '.join(str(c) for c in self.cells)}"
+
+
+@dataclass
+class Plan:
+    """Everything the templates need, as plain data."""
+
+    notebook: Notebook
+    project: str
+    package: str
+    parameters: list[Parameter]
+    imports: list[str]
+    definitions: list[str]
+    steps: list[Step]
+    tests: list[Step]
+    test_imports: list[str]
+    model: str | None
+    metrics: Metrics
+    predictions: list[str]
+    pip_requirements: list[str]
+    imported_modules: list[str]
+    problems: list[Problem]
+    cell_roles: dict[int, str]
+    declared_cells: set[int]
+    cell_functions: dict[int, str]
+    codes: list[SectionCode]
+
+    @property
+    def blocking(self) -> list[Problem]:
+        return [p for p in self.problems if p.blocking]
+
+    @property
+    def pipeline_names(self) -> list[str]:
+        """Every name `run_pipeline` binds, in order, for its returned mapping."""
+        names: list[str] = []
+        for step in self.steps:
+            names.extend(n for n in step.outputs if n not in names)
+        return names
+
+
+def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
+    """Analyse `notebook` and decide the generated project's code."""
+    reading = read_roles(notebook)
+    problems = list(reading.problems)
+    codes = [analyse_section(section, problems) for section in reading.sections]
+    kept = [c for c in codes if c.section.kept]
+    module = module_names(kept)
+    check_definitions(kept, module, problems)
+
+    parameters: list[Parameter] = []
+    for code in kept:
+        if code.section.role.name == PARAMETERS:
+            parameters.extend(read_parameters(code, problems))
+
+    pipeline_codes = [c for c in kept if c.section.role.name not in {PARAMETERS, TEST}]
+    test_codes = [c for c in kept if c.section.role.name == TEST]
+    names = _function_names(pipeline_codes, module)
+    with_body = [code for code in pipeline_codes if code.body]
+    steps = [_step(code, names[id(code)]) for code in with_body]
+    code_of = {id(step): code for step, code in zip(steps, with_body, strict=True)}
+    tests = [
+        _step(code, f"test_notebook_cell_{code.section.cells[0].index}") for code in test_codes
+    ]
+
+    model = metrics = None
+    predictions: list[str] = []
+    required: dict[int, list[str]] = {}
+    for step in steps:
+        code = code_of[id(step)]
+        if step.role == TRAIN:
+            model = find_model(code) or model
+            required[id(step)] = [model] if model else []
+        elif step.role == EVALUATE:
+            metrics = find_metrics(code)
+            names_needed = [metrics.dict_name] if metrics.dict_name else list(metrics.names)
+            required[id(step)] = names_needed
+        elif step.role == PREDICT:
+            predictions = find_predictions(code)
+            required[id(step)] = predictions
+    metrics = metrics or Metrics(())
+    _connect(steps, tests, code_of, test_codes, parameters, module, required, codes, problems)
+    _role_checks(notebook, reading.sections, model, metrics, problems)
+
+    project = _project_name(project_name or notebook.name)
+    cell_functions = {cell: step.function for step in [*steps, *tests] for cell in step.cells}
+    return Plan(
+        notebook=notebook,
+        project=project,
+        package=project.replace("-", "_"),
+        parameters=parameters,
+        imports=_unique(
+            c.text
+            for code in pipeline_codes + [c for c in kept if c.section.role.name == PARAMETERS]
+            for c in code.of_kind("import")
+        ),
+        definitions=[c.text for code in pipeline_codes for c in code.of_kind("definition")],
+        steps=steps,
+        tests=tests,
+        test_imports=_unique(c.text for code in test_codes for c in code.of_kind("import")),
+        model=model,
+        metrics=metrics,
+        predictions=predictions,
+        pip_requirements=_unique(r for code in codes for r in code.requirements),
+        imported_modules=[],
+        problems=_sorted(problems),
+        cell_roles=reading.roles_by_cell,
+        declared_cells=reading.explicit,
+        cell_functions=cell_functions,
+        codes=codes,
+    )
+
+
+def _step(code: SectionCode, function: str) -> Step:
+    return Step(
+        function=function,
+        role=code.section.role.name if code.section.role.step is None else "step",
+        cells=sorted({c.cell.index for c in code.body} or {c.index for c in code.section.cells}),
+        title=code.section.title,
+        body=_join_body(code),
+    )
+
+
+def _join_body(code: SectionCode) -> str:
+    """Body chunks as written: blank line kept within a cell, one between cells."""
+    parts: list[str] = []
+    previous = None
+    for chunk in code.body:
+        text = chunk.text if chunk.cell is previous else chunk.text.lstrip("\n")
+        parts.append(text if chunk.cell is previous or not parts else "\n" + text)
+        previous = chunk.cell
+    return "\n".join(parts).strip("\n")
+
+
+def _connect(
+    steps: list[Step],
+    tests: list[Step],
+    code_of: dict[int, SectionCode],
+    test_codes: list[SectionCode],
+    parameters: list[Parameter],
+    module: set[str],
+    required: dict[int, list[str]],
+    codes: list[SectionCode],
+    problems: list[Problem],
+) -> None:
+    """Decide each step's arguments and outputs from the sections' name flow."""
+    param_types = {p.name: p.type_name for p in parameters}
+    provider: dict[str, Step | None] = {p.name: None for p in parameters}  # None: config
+    consumers = [(step, code_of[id(step)]) for step in steps]
+    consumers += list(zip(tests, test_codes, strict=True))
+    for step, code in consumers:
+        for name, (cell, line) in code.needs.items():
+            if name in module or name in BUILTINS:
+                continue
+            if name not in provider:
+                problems.append(_missing(name, cell, line, codes, code))
+                continue
+            source = provider[name]
+            step.arguments.append(Argument(name, source is None, param_types.get(name, "Any")))
+            if source is not None and name not in source.outputs:
+                source.outputs.append(name)
+        if step.role != TEST:
+            for name in code.binds:
+                provider[name] = step
+    for step in steps:
+        for name in required.get(id(step), []):
+            if name not in step.outputs:
+                step.outputs.append(name)
+        step.arguments.sort(key=lambda a: a.from_config)  # data first, then keyword-only config
+        step.outputs.sort(key=lambda n: code_of[id(step)].binds.index(n))
+
+
+def _missing(
+    name: str, cell: Any, line: int, codes: list[SectionCode], reader: SectionCode
+) -> Problem:
+    """Explain why `name` is not available: skipped, defined later, or nowhere."""
+    where = None
+    for code in codes:
+        if name in code.binds or any(
+            c.defined_name == name or name in _imported(c) for c in code.chunks
+        ):
+            where = code
+            break
+    if where is not None and not where.section.kept:
+        skipped = where.section.cells[0]
+        return Problem(
+            "defined-in-skipped-cell",
+            f"`{name}` is defined only in skipped cell {skipped.index} (`{skipped.first_line}`)",
+            f"move the definition of `{name}` into a kept cell, or remove the skip role "
+            f"from cell {skipped.index}",
+            Severity.ERROR,
+            cell.ref(line),
+        )
+    if where is not None and where is not reader:
+        later = where.section.cells[0]
+        return Problem(
+            "used-before-definition",
+            f"`{name}` is used before any kept cell defines it (cell {later.index} defines "
+            "it later; the notebook only worked because cells ran out of order)",
+            f"move the cell that defines `{name}` above cell {cell.index}, then re-run the "
+            "notebook top to bottom",
+            Severity.ERROR,
+            cell.ref(line),
+        )
+    return Problem(
+        "undefined-name",
+        f"`{name}` is used but no kept cell defines it",
+        f"define `{name}` in an earlier cell (or the parameters cell), or import it",
+        Severity.ERROR,
+        cell.ref(line),
+    )
+
+
+def _imported(chunk: Any) -> set[str]:
+    import ast
+
+    names: set[str] = set()
+    for node in chunk.nodes:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {a.asname or a.name.split(".")[0] for a in node.names}
+    return names
+
+
+def _role_checks(
+    notebook: Notebook,
+    sections: list[Section],
+    model: str | None,
+    metrics: Metrics,
+    problems: list[Problem],
+) -> None:
+    run = [c for c in notebook.cells if c.kind == "code" and c.execution_count]
+    first = next(
+        (
+            c
+            for c, prev in zip(run[1:], run[:-1], strict=True)
+            if c.execution_count < prev.execution_count
+        ),
+        None,
+    )
+    if first is not None:
+        problems.append(
+            Problem(
+                "out-of-order",
+                "cells were last run out of order (execution counts go down); nb2prod follows "
+                "the notebook's order, which may not be how the results were produced",
+                "restart the kernel and run all cells top to bottom, then check the results",
+                Severity.WARNING,
+                first.ref(),
+            )
+        )
+    train = next((s for s in sections if s.role.name == TRAIN), None)
+    if train is not None and model is None:
+        problems.append(
+            Problem(
+                "no-model",
+                "the train section fits no model that nb2prod can find",
+                "assign the fitted estimator to a variable named `model`",
+                Severity.WARNING,
+                train.cells[0].ref(),
+            )
+        )
+    evaluate = next((s for s in sections if s.role.name == EVALUATE), None)
+    if evaluate is not None and not metrics.names:
+        problems.append(
+            Problem(
+                "no-metrics",
+                "the evaluate section defines no metric nb2prod can find",
+                "assign metrics to named variables (`accuracy = accuracy_score(...)`) or "
+                'to a dict `metrics = {"accuracy": ...}`',
+                Severity.WARNING,
+                evaluate.cells[0].ref(),
+            )
+        )
+
+
+def _function_names(codes: list[SectionCode], module: set[str]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    used = set(module)
+    for code in codes:
+        role = code.section.role
+        base = FUNCTION_NAMES.get(role.name, role.function_name)
+        if role.name == SETUP:
+            base = "setup"
+        name = base if base not in used else f"{base}_step"
+        counter = 2
+        while name in used:
+            name = f"{base}_{counter}"
+            counter += 1
+        used.add(name)
+        names[id(code)] = name
+    return names
+
+
+def _project_name(stem: str) -> str:
+    name = re.sub(r"[^a-zA-Z0-9]+", "-", stem).strip("-").lower() or "notebook"
+    if name[0].isdigit():
+        name = f"nb-{name}"
+    if keyword.iskeyword(name.replace("-", "_")):
+        name += "-project"
+    return name
+
+
+def _unique(items: Any) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(
+        problems,
+        key=lambda p: (p.cell.index if p.cell else -1, p.cell.line or 0 if p.cell else 0),
+    )
+
+
+def source_path(plan: Plan) -> Path:
+    """Where the notebook came from (for messages)."""
+    return plan.notebook.path

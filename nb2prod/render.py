@@ -1,0 +1,234 @@
+"""Render a plan into the generated project's files (in memory).
+
+Every file comes from a Jinja2 template in `templates/project/`, so users can
+read and override them. Python files then go through ruff (import sorting,
+unused names, formatting), so the output reads like hand-written code, and
+requirements are computed from the imports that survive.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import keyword
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+from typing import Any
+
+from nb2prod import __version__
+from nb2prod.errors import Problem
+from nb2prod.plan import Plan, Step
+from nb2prod.requirements import imported_modules, installed_version, resolve_requirements
+
+LINE_LENGTH = 88
+ROLE_SUMMARIES = {
+    "setup": "Prepare the run: seeds, options and other setup",
+    "load": "Load the data",
+    "preprocess": "Clean the data and build features",
+    "train": "Fit the model",
+    "evaluate": "Compute the evaluation metrics",
+    "predict": "Predict on new rows",
+    "test": "The notebook's checks",
+}
+TEMPLATES = {
+    "pyproject.toml.j2": "pyproject.toml",
+    "README.md.j2": "README.md",
+    "gitignore.j2": ".gitignore",
+    "src/package/__init__.py.j2": "src/{package}/__init__.py",
+    "src/package/config.py.j2": "src/{package}/config.py",
+    "src/package/pipeline.py.j2": "src/{package}/pipeline.py",
+    "src/package/train.py.j2": "src/{package}/train.py",
+    "tests/conftest.py.j2": "tests/conftest.py",
+    "tests/test_training.py.j2": "tests/test_training.py",
+    "tests/test_notebook_checks.py.j2": "tests/test_notebook_checks.py",
+}
+
+
+def templates_dir() -> Path:
+    """The template folder: inside the installed package, or at the repository root."""
+    packaged = Path(__file__).parent / "templates"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
+
+
+def render_project(plan: Plan, problems: list[Problem]) -> dict[str, bytes]:
+    """All files of the generated project, by relative path."""
+    env = _environment()
+    notebook_file = (
+        f"{plan.package}.ipynb" if not plan.notebook.path.name else (plan.notebook.path.name)
+    )
+    context: dict[str, Any] = {
+        "plan": plan,
+        "version": __version__,
+        "notebook_file": notebook_file,
+        "python_min": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "line_length": LINE_LENGTH,
+    }
+    python_files: dict[str, str] = {}
+    for template, target in TEMPLATES.items():
+        if not target.endswith(".py"):
+            continue
+        if template.endswith("test_notebook_checks.py.j2") and not plan.tests:
+            continue
+        path = target.format(package=plan.package)
+        python_files[path] = env.get_template(template).render(context)
+    python_files = tidy_python(python_files, plan.package)
+
+    # The notebook's own imports count even when the code no longer names them:
+    # `load_diabetes(as_frame=True)` needs pandas without importing it.
+    trees = [_parse(text) for text in python_files.values()]
+    trees += [
+        node for code in plan.codes if code.section.kept for c in code.chunks for node in c.nodes
+    ]
+    modules = [m for m in imported_modules(trees) if m != plan.package]
+    requirements = resolve_requirements(
+        modules, plan.pip_requirements, plan.notebook.path.parent, problems
+    )
+    context["requirements"] = [str(r) for r in requirements if r.name.lower() != "pytest"]
+    pytest_version = installed_version("pytest")
+    context["test_requirements"] = [f"pytest=={pytest_version}" if pytest_version else "pytest"]
+
+    files: dict[str, bytes] = {path: text.encode() for path, text in python_files.items()}
+    for template, target in TEMPLATES.items():
+        if target.endswith(".py"):
+            continue
+        files[target] = env.get_template(template).render(context).rstrip("\n").encode() + b"\n"
+    files[f"notebooks/{notebook_file}"] = stripped_notebook(plan)
+    return dict(sorted(files.items()))
+
+
+def stripped_notebook(plan: Plan) -> bytes:
+    """The source notebook without outputs or execution counts."""
+    import copy
+
+    import nbformat
+
+    node = copy.deepcopy(plan.notebook.node)
+    for cell in node.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        cell.get("metadata", {}).pop("execution", None)
+    return (nbformat.writes(node) + "\n").encode()
+
+
+def tidy_python(files: dict[str, str], package: str) -> dict[str, str]:
+    """Sort imports, drop unused names and format with ruff, as a user's linter would."""
+    isort = f"lint.isort.known-first-party = [{json.dumps(package)}]"
+    tidied: dict[str, str] = {}
+    for path, text in files.items():
+        fixed = _ruff(
+            ["check", "--fix-only", "--unsafe-fixes", "--extend-select", "F401,F841,E703,I",
+             "--config", isort, "--exit-zero"],
+            path,
+            text,
+        )  # fmt: skip
+        tidied[path] = _ruff(["format"], path, fixed)
+    return tidied
+
+
+def _ruff(arguments: list[str], path: str, text: str) -> str:
+    from ruff.__main__ import find_ruff_bin
+
+    command = [
+        find_ruff_bin(), *arguments, "--isolated", "--line-length", str(LINE_LENGTH),
+        "--target-version", f"py{sys.version_info.major}{sys.version_info.minor}",
+        "--stdin-filename", path, "-",
+    ]  # fmt: skip
+    result = subprocess.run(command, input=text, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"ruff failed on generated {path}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def _parse(text: str) -> Any:
+    import ast
+
+    return ast.parse(text)
+
+
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "project")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(
+        signature=signature,
+        returns=returns,
+        summary=summary,
+        call=call,
+        indent_code=indent_code,
+        docstring=lambda text: str(text).replace('"""', "'''").replace("\\", "\\\\"),
+        pystring=lambda text: json.dumps(str(text))[1:-1].replace("%", "%%"),
+        pyrepr=repr,
+        override_text=lambda p: str(_override(p.default)),
+        override_value=lambda p: repr(_override(p.default)),
+    )
+    return env
+
+
+def signature(step: Step) -> str:
+    """Data arguments first, then the parameters it reads as keyword-only arguments."""
+    data = [f"{a.name}: Any" for a in step.arguments if not a.from_config]
+    config = [f"{a.name}: {a.type_name}" for a in step.arguments if a.from_config]
+    return ", ".join(data + (["*", *config] if config else []))
+
+
+def returns(step: Step) -> str:
+    if not step.outputs:
+        return "None"
+    if len(step.outputs) == 1:
+        return "Any"
+    return f"tuple[{', '.join('Any' for _ in step.outputs)}]"
+
+
+def summary(step: Step) -> str:
+    text = (step.title or ROLE_SUMMARIES.get(step.role, f"The `{step.function}` step")).strip()
+    text = text.replace('"""', "'''").replace("\\", "\\\\")
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def call(step: Step) -> str:
+    """`a, b = step(x, y, n=config.n)` as run_pipeline calls it."""
+    data = [a.name for a in step.arguments if not a.from_config]
+    config = [f"{a.name}=config.{a.name}" for a in step.arguments if a.from_config]
+    expression = f"{step.function}({', '.join(data + config)})"
+    return f"{', '.join(step.outputs)} = {expression}" if step.outputs else expression
+
+
+def indent_code(code: str, prefix: str = "    ") -> str:
+    """Indent `code` one level, leaving the inside of multi-line strings untouched."""
+    lines = code.splitlines()
+    inside_string: set[int] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code + "\n").readline):
+            if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+                inside_string.update(range(token.start[0] + 1, token.end[0] + 1))
+            if getattr(tokenize, "FSTRING_MIDDLE", None) == token.type:
+                inside_string.update(range(token.start[0] + 1, token.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return "\n".join(
+        line if (number in inside_string or not line.strip()) else prefix + line
+        for number, line in enumerate(lines, start=1)
+    )
+
+
+def _override(default: Any) -> Any:
+    """A value different from `default`, to prove the flag is read."""
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    if isinstance(default, float):
+        return default / 2 if default else 1.5
+    return f"{default}-changed"
+
+
+def is_identifier(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)

@@ -1,0 +1,112 @@
+"""Pinned requirements from the code's imports and the notebook's `pip install` lines.
+
+An import name is not a distribution name (`sklearn` is `scikit-learn`), so
+imports are mapped with `importlib.metadata.packages_distributions()` and
+pinned to the versions installed where nb2prod runs. The standard library and
+modules that live next to the notebook are left out.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from nb2prod.errors import Problem, Severity
+
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(.*)$")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A distribution with its pin (`==1.2.3`) or the user's own specifier."""
+
+    name: str
+    specifier: str
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.specifier}"
+
+
+def imported_modules(trees: Iterable[ast.AST]) -> list[str]:
+    """Top-level module names imported anywhere in `trees`, first-seen order."""
+    modules: list[str] = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in modules:
+                    modules.append(top)
+    return modules
+
+
+def resolve_requirements(
+    modules: list[str],
+    pip_lines: list[str],
+    notebook_dir: Path,
+    problems: list[Problem],
+) -> list[Requirement]:
+    """Map modules to pinned distributions and merge the `pip install` requests."""
+    distributions = metadata.packages_distributions()
+    requirements: dict[str, Requirement] = {}
+    for module in modules:
+        if module in sys.stdlib_module_names or module == "__future__":
+            continue
+        if (notebook_dir / f"{module}.py").exists() or (notebook_dir / module).is_dir():
+            problems.append(
+                Problem(
+                    "local-module",
+                    f"`import {module}` reads a module next to the notebook; it is not copied",
+                    f"copy {module} into the generated package, or install it as a package",
+                    Severity.WARNING,
+                )
+            )
+            continue
+        names = distributions.get(module)
+        if not names:
+            problems.append(
+                Problem(
+                    "unknown-distribution",
+                    f"`{module}` is imported but not installed here, so it cannot be pinned",
+                    f"install the package that provides `{module}` and convert again",
+                    Severity.WARNING,
+                )
+            )
+            requirements.setdefault(_key(module), Requirement(module, ""))
+            continue
+        for name in dict.fromkeys(names):
+            requirements.setdefault(_key(name), Requirement(name, _pin(name)))
+    for line in pip_lines:
+        match = _NAME.match(line)
+        if match is None or line.startswith((".", "/", "git+", "http")):
+            continue
+        name, extras, specifier = match.group(1), match.group(2) or "", match.group(3).strip()
+        pin = specifier or _pin(name)
+        requirements[_key(name)] = Requirement(name + extras, pin)
+    return sorted(requirements.values(), key=lambda r: _key(r.name))
+
+
+def installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _pin(name: str) -> str:
+    version = installed_version(name)
+    return f"=={version}" if version else ""
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()
