@@ -151,14 +151,19 @@ class OutputSummary:
     files: int
     py_files: int
     lines: int
+    py_lines: int
     get_ipython: bool
 
     def describe(self) -> str:
-        """One line for the table, e.g. ``1 file (1 .py), 1,182 lines, get_ipython: yes``."""
+        """One line for the table.
+
+        E.g. ``1 file, 1,182 lines (1 .py: 1,182 lines), get_ipython: yes``.
+        """
         noun = "file" if self.files == 1 else "files"
         calls = "yes" if self.get_ipython else "no"
         return (
-            f"{self.files} {noun} ({self.py_files} .py), {self.lines:,} lines, get_ipython: {calls}"
+            f"{self.files} {noun}, {self.lines:,} lines "
+            f"({self.py_files} .py: {self.py_lines:,} lines), get_ipython: {calls}"
         )
 
 
@@ -188,12 +193,14 @@ class ToolResult:
 def summarize_output(folder: Path) -> OutputSummary:
     """Count files and lines under ``folder`` and look for ``get_ipython`` in .py files.
 
-    ``__pycache__`` folders and binary files are left out of the line count.
+    Lines are counted in all text files (so a copied notebook counts) and in
+    .py files alone; ``__pycache__`` folders are skipped and binary files add
+    no lines.
     """
-    files = py_files = lines = 0
+    files = py_files = lines = py_lines = 0
     calls_get_ipython = False
     if not folder.exists():
-        return OutputSummary(0, 0, 0, False)
+        return OutputSummary(0, 0, 0, 0, False)
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts:
             continue
@@ -202,11 +209,13 @@ def summarize_output(folder: Path) -> OutputSummary:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
             continue
-        lines += text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+        n_lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+        lines += n_lines
         if path.suffix == ".py":
             py_files += 1
+            py_lines += n_lines
             calls_get_ipython = calls_get_ipython or "get_ipython" in text
-    return OutputSummary(files, py_files, lines, calls_get_ipython)
+    return OutputSummary(files, py_files, lines, py_lines, calls_get_ipython)
 
 
 def probe_environment() -> dict[str, str | None]:

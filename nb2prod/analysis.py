@@ -50,6 +50,7 @@ class SectionCode:
     section: Section
     chunks: list[Chunk] = field(default_factory=list)
     needs: dict[str, tuple[Cell, int]] = field(default_factory=dict)  # first read, where
+    maybe_local: set[str] = field(default_factory=set)  # read after a branch/loop bound it
     binds: list[str] = field(default_factory=list)  # bound or mutated, first-seen order
     mutates: set[str] = field(default_factory=set)
     events: list[tuple[Cell, NameEvent]] = field(default_factory=list)
@@ -68,7 +69,8 @@ def analyse_section(section: Section, problems: list[Problem]) -> SectionCode:
     code = SectionCode(section)
     for cell in section.cells:
         clean = clean_cell(cell)
-        problems.extend(clean.problems)
+        if section.kept:  # skipped cells may hold anything; only their names are read
+            problems.extend(clean.problems)
         code.requirements.extend(clean.requirements)
         if clean.tree is None:
             continue
@@ -85,9 +87,12 @@ def analyse_section(section: Section, problems: list[Problem]) -> SectionCode:
 
 
 def _record(code: SectionCode, bound: set[str], cell: Cell, event: NameEvent) -> None:
+    """Track first reads; a read after a conditional binding may be local (a loop variable)."""
     if event.kind == "load":
         if event.name not in bound and event.name not in code.needs:
             code.needs[event.name] = (cell, event.line)
+            if event.name in code.binds:
+                code.maybe_local.add(event.name)
         return
     if event.kind == "mutate":
         code.mutates.add(event.name)

@@ -30,7 +30,7 @@ class Parameter:
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-").lower()
+        return "--" + self.name.replace("_", "-")
 
 
 def read_parameters(code: SectionCode, problems: list[Problem]) -> list[Parameter]:

@@ -148,6 +148,8 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
     metrics = metrics or Metrics(())
     _connect(steps, tests, code_of, test_codes, parameters, module, required, codes, problems)
     _role_checks(notebook, reading.sections, model, metrics, problems)
+    for step in [*steps, *tests]:  # the model leads, as in `predict(model, rows)`
+        step.arguments.sort(key=lambda a: (a.from_config, a.name != model))
 
     project = _project_name(project_name or notebook.name)
     cell_functions = {cell: step.function for step in [*steps, *tests] for cell in step.cells}
@@ -220,7 +222,8 @@ def _connect(
             if name in module or name in BUILTINS:
                 continue
             if name not in provider:
-                problems.append(_missing(name, cell, line, codes, code))
+                if name not in code.maybe_local:
+                    problems.append(_missing(name, cell, line, codes, code))
                 continue
             source = provider[name]
             step.arguments.append(Argument(name, source is None, param_types.get(name, "Any")))
@@ -233,7 +236,6 @@ def _connect(
         for name in required.get(id(step), []):
             if name not in step.outputs:
                 step.outputs.append(name)
-        step.arguments.sort(key=lambda a: a.from_config)  # data first, then keyword-only config
         step.outputs.sort(key=lambda n: code_of[id(step)].binds.index(n))
 
 
@@ -241,15 +243,9 @@ def _missing(
     name: str, cell: Any, line: int, codes: list[SectionCode], reader: SectionCode
 ) -> Problem:
     """Explain why `name` is not available: skipped, defined later, or nowhere."""
-    where = None
-    for code in codes:
-        if name in code.binds or any(
-            c.defined_name == name or name in _imported(c) for c in code.chunks
-        ):
-            where = code
-            break
-    if where is not None and not where.section.kept:
-        skipped = where.section.cells[0]
+    definer = _defining_cell(name, codes)
+    if definer is not None and not definer[0].section.kept:
+        skipped = definer[1]
         return Problem(
             "defined-in-skipped-cell",
             f"`{name}` is defined only in skipped cell {skipped.index} (`{skipped.first_line}`)",
@@ -258,13 +254,13 @@ def _missing(
             Severity.ERROR,
             cell.ref(line),
         )
-    if where is not None and where is not reader:
-        later = where.section.cells[0]
+    if definer is not None:
+        later = definer[1]
         return Problem(
             "used-before-definition",
             f"`{name}` is used before any kept cell defines it (cell {later.index} defines "
             "it later; the notebook only worked because cells ran out of order)",
-            f"move the cell that defines `{name}` above cell {cell.index}, then re-run the "
+            f"move the code that defines `{name}` above this line, then re-run the "
             "notebook top to bottom",
             Severity.ERROR,
             cell.ref(line),
@@ -276,6 +272,21 @@ def _missing(
         Severity.ERROR,
         cell.ref(line),
     )
+
+
+def _defining_cell(name: str, codes: list[SectionCode]) -> tuple[SectionCode, Any] | None:
+    """The first cell that binds `name`, kept cells first."""
+    for kept in (True, False):
+        for code in codes:
+            if code.section.kept != kept:
+                continue
+            for chunk in code.chunks:
+                if chunk.defined_name == name or name in _imported(chunk):
+                    return code, chunk.cell
+            for cell, event in code.events:
+                if event.name == name and event.kind == "store":
+                    return code, cell
+    return None
 
 
 def _imported(chunk: Any) -> set[str]:

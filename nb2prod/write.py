@@ -74,7 +74,6 @@ def check_output(output: Path, notebook: Path) -> None:
 def _manifest(files: dict[str, bytes], data: dict[str, Any]) -> bytes:
     content = {
         "nb2prod_version": __version__,
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **data,
         "files": {path: sha256(body) for path, body in sorted(files.items())},
     }

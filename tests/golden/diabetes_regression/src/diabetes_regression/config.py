@@ -1,0 +1,61 @@
+"""Training parameters, from the notebook's `parameters` cell.
+
+Defaults are the notebook's values. Every parameter is also a command-line
+flag of `diabetes-regression-train` (e.g. `--alpha 0.5`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Config:
+    """Parameters of one training run."""
+
+    alpha: float = 0.5
+    """ridge regularisation strength"""
+
+    test_size: float = 0.2
+    """fraction of the patients held out for evaluation"""
+
+    random_state: int = 42
+    """seed for the train/test split"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters as plain data, for metadata and logs."""
+        return asdict(self)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per parameter to `parser`, defaulting to the notebook's value."""
+    defaults = Config()
+    group = parser.add_argument_group("parameters (defaults from the notebook)")
+    group.add_argument(
+        "--alpha",
+        dest="alpha",
+        type=float,
+        default=defaults.alpha,
+        help="ridge regularisation strength (default: %(default)s)",
+    )
+    group.add_argument(
+        "--test-size",
+        dest="test_size",
+        type=float,
+        default=defaults.test_size,
+        help="fraction of the patients held out for evaluation (default: %(default)s)",
+    )
+    group.add_argument(
+        "--random-state",
+        dest="random_state",
+        type=int,
+        default=defaults.random_state,
+        help="seed for the train/test split (default: %(default)s)",
+    )
+
+
+def from_namespace(namespace: argparse.Namespace) -> Config:
+    """The `Config` that parsed command-line flags describe."""
+    return Config(**{f.name: getattr(namespace, f.name) for f in fields(Config)})

@@ -1,0 +1,16 @@
+"""Shared fixtures: the pipeline runs once per test session, with the notebook's defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from diabetes_regression.config import Config
+from diabetes_regression.pipeline import run_pipeline
+
+
+@pytest.fixture(scope="session")
+def pipeline_outputs() -> dict[str, Any]:
+    """Every value the pipeline's sections hand on, from one run with default parameters."""
+    return run_pipeline(Config())

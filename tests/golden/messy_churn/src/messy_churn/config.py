@@ -1,0 +1,71 @@
+"""Training parameters, from the notebook's `parameters` cell.
+
+Defaults are the notebook's values. Every parameter is also a command-line
+flag of `messy-churn-train` (e.g. `--test-size 0.3`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Config:
+    """Parameters of one training run."""
+
+    test_size: float = 0.3
+    """fraction of the rows held out for evaluation"""
+
+    C: float = 0.5
+    """inverse regularisation strength of the logistic regression"""
+
+    max_iter: int = 500
+    """maximum solver iterations"""
+
+    random_state: int = 0
+    """seed for the train/test split"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters as plain data, for metadata and logs."""
+        return asdict(self)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per parameter to `parser`, defaulting to the notebook's value."""
+    defaults = Config()
+    group = parser.add_argument_group("parameters (defaults from the notebook)")
+    group.add_argument(
+        "--test-size",
+        dest="test_size",
+        type=float,
+        default=defaults.test_size,
+        help="fraction of the rows held out for evaluation (default: %(default)s)",
+    )
+    group.add_argument(
+        "--C",
+        dest="C",
+        type=float,
+        default=defaults.C,
+        help="inverse regularisation strength of the logistic regression (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-iter",
+        dest="max_iter",
+        type=int,
+        default=defaults.max_iter,
+        help="maximum solver iterations (default: %(default)s)",
+    )
+    group.add_argument(
+        "--random-state",
+        dest="random_state",
+        type=int,
+        default=defaults.random_state,
+        help="seed for the train/test split (default: %(default)s)",
+    )
+
+
+def from_namespace(namespace: argparse.Namespace) -> Config:
+    """The `Config` that parsed command-line flags describe."""
+    return Config(**{f.name: getattr(namespace, f.name) for f in fields(Config)})

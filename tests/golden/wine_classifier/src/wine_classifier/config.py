@@ -1,0 +1,71 @@
+"""Training parameters, from the notebook's `parameters` cell.
+
+Defaults are the notebook's values. Every parameter is also a command-line
+flag of `wine-classifier-train` (e.g. `--test-size 0.25`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Config:
+    """Parameters of one training run."""
+
+    test_size: float = 0.25
+    """fraction of the samples held out for evaluation"""
+
+    n_estimators: int = 50
+    """number of trees in the random forest"""
+
+    max_depth: int = 3
+    """maximum depth of each tree"""
+
+    random_state: int = 42
+    """seed for the train/test split and the forest"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters as plain data, for metadata and logs."""
+        return asdict(self)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per parameter to `parser`, defaulting to the notebook's value."""
+    defaults = Config()
+    group = parser.add_argument_group("parameters (defaults from the notebook)")
+    group.add_argument(
+        "--test-size",
+        dest="test_size",
+        type=float,
+        default=defaults.test_size,
+        help="fraction of the samples held out for evaluation (default: %(default)s)",
+    )
+    group.add_argument(
+        "--n-estimators",
+        dest="n_estimators",
+        type=int,
+        default=defaults.n_estimators,
+        help="number of trees in the random forest (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-depth",
+        dest="max_depth",
+        type=int,
+        default=defaults.max_depth,
+        help="maximum depth of each tree (default: %(default)s)",
+    )
+    group.add_argument(
+        "--random-state",
+        dest="random_state",
+        type=int,
+        default=defaults.random_state,
+        help="seed for the train/test split and the forest (default: %(default)s)",
+    )
+
+
+def from_namespace(namespace: argparse.Namespace) -> Config:
+    """The `Config` that parsed command-line flags describe."""
+    return Config(**{f.name: getattr(namespace, f.name) for f in fields(Config)})

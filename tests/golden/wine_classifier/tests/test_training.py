@@ -1,0 +1,40 @@
+"""Smoke tests: training with the notebook's defaults writes a model and its metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+from pathlib import Path
+
+from wine_classifier.config import Config, add_arguments, from_namespace
+from wine_classifier.train import main
+
+EXPECTED_METRICS = ["accuracy", "f1_macro"]
+
+
+def test_training_writes_model_and_metrics(tmp_path: Path) -> None:
+    assert main(["--output-dir", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert sorted(metrics) == EXPECTED_METRICS
+    assert all(math.isfinite(value) for value in metrics.values())
+    metadata = json.loads((tmp_path / "model.json").read_text())
+    assert metadata["metrics"] == metrics
+    assert metadata["parameters"] == Config().to_dict()
+    with open(tmp_path / "model.pkl", "rb") as file:
+        model = pickle.load(file)
+    assert hasattr(model, "predict")
+
+
+def test_every_parameter_is_a_flag_with_the_notebook_default() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert from_namespace(parser.parse_args([])) == Config()
+
+
+def test_a_flag_overrides_its_parameter() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = from_namespace(parser.parse_args(["--test-size", "0.125"]))
+    assert config.test_size == 0.125

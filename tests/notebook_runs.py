@@ -1,0 +1,64 @@
+"""Run a notebook under papermill and read back the metrics its evaluate section computed.
+
+Test support for the parity checks: nb2prod's plan names the metrics; a cell
+appended to a copy of the notebook writes their values to JSON. The user's
+notebook is never modified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from nb2prod.notebook import load_notebook
+from nb2prod.plan import build_plan
+
+DUMP_CELL = """\
+import json as _nb2prod_json
+_nb2prod_names = {names!r}
+_nb2prod_dict = {dict_name!r}
+if _nb2prod_dict:
+    _nb2prod_values = {{str(k): float(v) for k, v in globals()[_nb2prod_dict].items()}}
+else:
+    _nb2prod_values = {{n: float(globals()[n]) for n in _nb2prod_names}}
+with open({path!r}, "w") as _nb2prod_file:
+    _nb2prod_json.dump(_nb2prod_values, _nb2prod_file)
+"""
+
+
+def notebook_metrics(notebook: Path, parameters: dict[str, Any], workdir: Path) -> dict[str, float]:
+    """Metrics of a papermill run of `notebook` with `parameters`."""
+    import papermill
+
+    plan = build_plan(load_notebook(notebook))
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = workdir / "notebook_metrics.json"
+    node = nbformat.read(notebook, as_version=4)
+    dump = DUMP_CELL.format(
+        names=list(plan.metrics.names), dict_name=plan.metrics.dict_name, path=str(result)
+    )
+    node.cells.append(nbformat.v4.new_code_cell(dump))
+    source = workdir / notebook.name
+    nbformat.write(node, source)
+    # `!pip` in a cell must find this interpreter's pip, as in an activated venv.
+    path = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{path}"
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(workdir / f"executed-{notebook.name}"),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=300,
+        )
+    finally:
+        os.environ["PATH"] = path
+    return json.loads(result.read_text())

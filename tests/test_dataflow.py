@@ -1,0 +1,165 @@
+"""Data flow across sections: inputs, outputs, in-place mutation, and the problems it finds."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from nb2prod.convert import convert
+from nb2prod.names import name_events
+from nb2prod.notebook import load_notebook
+from nb2prod.plan import Plan, build_plan
+from tests.conftest import make_notebook
+
+MUTATIONS = [
+    "import numpy as np\nimport pandas as pd",
+    ("scale = 2.0  # multiplies the target", ["parameters"]),
+    (
+        "df = pd.DataFrame({'a': [3.0, None, 1.0, 4.0], 'b': [1.0, 2.0, 3.0, 4.0]})\n"
+        "columns = ['a']\nweights = np.ones(3)",
+        ["nb2prod:load"],
+    ),
+    ("df.dropna(inplace=True)\ncolumns.append('b')\nweights += 1", ["nb2prod:preprocess"]),
+    ("df['b'] *= scale\nmodel = df[columns].sum()", ["nb2prod:train"]),
+    ("total = float(model.sum() * weights.sum())", ["nb2prod:evaluate"]),
+]
+
+
+def _plan(tmp_path: Path, cells: list) -> Plan:
+    return build_plan(load_notebook(make_notebook(tmp_path / "nb.ipynb", cells)))
+
+
+def _step(plan: Plan, function: str):
+    return next(s for s in plan.steps if s.function == function)
+
+
+def test_in_place_mutations_are_returned_to_later_sections(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, MUTATIONS)
+    preprocess = _step(plan, "preprocess")
+    assert [a.name for a in preprocess.arguments] == ["df", "columns", "weights"]
+    assert preprocess.outputs == ["df", "columns", "weights"]
+    train = _step(plan, "train_model")
+    assert [(a.name, a.from_config) for a in train.arguments] == [
+        ("df", False),
+        ("columns", False),
+        ("scale", True),
+    ]
+    assert plan.metrics.names == ("total",)
+
+
+def test_generated_pipeline_keeps_every_mutation(tmp_path: Path) -> None:
+    """Run the generated pipeline in-process and get the notebook's value.
+
+    After dropna a = [3, 1, 4] and b = [1, 3, 4]; b *= 2 gives [2, 6, 8]; columns gained
+    "b", so model = [8, 16]; weights += 1 gives [2, 2, 2]. total = 24 * 6 = 144. Losing
+    any one mutation gives another number.
+    """
+    path = make_notebook(tmp_path / "mutations.ipynb", MUTATIONS)
+    convert(path, tmp_path / "out")
+    sys.path.insert(0, str(tmp_path / "out" / "src"))
+    try:
+        pipeline = importlib.import_module("mutations.pipeline")
+        config = importlib.import_module("mutations.config")
+        outputs = pipeline.run_pipeline(config.Config())
+    finally:
+        sys.path.remove(str(tmp_path / "out" / "src"))
+        for name in [m for m in sys.modules if m.startswith("mutations")]:
+            del sys.modules[name]
+    assert outputs["total"] == 144.0
+
+
+@pytest.mark.parametrize(
+    ("source", "mutated"),
+    [
+        ("df.dropna(inplace=True)", {"df"}),
+        ("df['a'].fillna(0, inplace=True)", {"df"}),
+        ("items.append(1)", {"items"}),
+        ("arr += 1", {"arr"}),
+        ("frame.loc[0, 'a'] = 1", {"frame"}),
+        ("obj.attr = 3", {"obj"}),
+        ("model.fit(X, y)", {"model"}),
+        ("np.random.shuffle(arr)", {"arr", "np"}),  # module names are filtered later
+        ("df = df.dropna()", set()),
+    ],
+)
+def test_mutations_are_recognised(source: str, mutated: set[str]) -> None:
+    import ast
+
+    events = [e for node in ast.parse(source).body for e in name_events(node)]
+    assert {e.name for e in events if e.kind == "mutate"} == mutated
+
+
+def test_loop_variables_are_local(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        [
+            ("import pandas as pd\ndf = pd.DataFrame({'a': [1]})", ["nb2prod:load"]),
+            (
+                "for i in range(3):\n    df[f'c{i}'] = i\n    last = i\nprint(last)",
+                ["nb2prod:preprocess"],
+            ),
+        ],
+    )
+    assert not plan.blocking
+    assert [a.name for a in _step(plan, "preprocess").arguments] == ["df"]
+
+
+def test_function_reading_a_notebook_variable_is_an_error(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        [
+            ("factor = 2", ["parameters"]),
+            ("def scale(x):\n    return x * factor", ["nb2prod:preprocess"]),
+            ("y = scale(3)", ["nb2prod:train"]),
+        ],
+    )
+    [problem] = plan.blocking
+    assert problem.code == "function-reads-global"
+    assert "`factor`" in problem.message and problem.cell is not None
+    assert problem.cell.index == 1
+
+
+def test_skipped_imports_and_definitions_are_reported(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        [
+            ("import seaborn as sns", ["skip"]),
+            ("x = sns.load()", ["nb2prod:load"]),
+        ],
+    )
+    [problem] = plan.blocking
+    assert problem.code == "defined-in-skipped-cell"
+
+
+def test_parameters_must_be_literals(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, [("a = 1\nb = a * 2", ["parameters"]), ("c = b", ["nb2prod:load"])])
+    assert plan.blocking[0].code == "parameter-not-literal"
+    assert plan.blocking[0].cell is not None and plan.blocking[0].cell.line == 2
+
+
+def test_display_only_lines_are_dropped(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        [
+            (
+                "import pandas as pd\ndf = pd.DataFrame({'a': [1]})\ndf.head()\ndf\nlen(df)",
+                ["nb2prod:load"],
+            )
+        ],
+    )
+    assert (
+        _step(plan, "load_data").body == ["import pandas as pd", "df = pd.DataFrame({'a': [1]})"][1]
+    )
+
+
+def test_manifest_maps_cells_to_functions(tmp_path: Path) -> None:
+    path = make_notebook(tmp_path / "mutations.ipynb", MUTATIONS)
+    convert(path, tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "nb2prod.json").read_text())
+    assert {c["index"]: c["function"] for c in manifest["cells"]}[3] == "preprocess"
+    assert manifest["source"]["sha256"] == load_notebook(path).sha256
+    assert "src/mutations/pipeline.py" in manifest["files"]

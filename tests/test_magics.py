@@ -1,0 +1,63 @@
+"""Magics and shell lines: dropped, turned into requirements, or refused with the cell named."""
+
+from __future__ import annotations
+
+import pytest
+
+from nb2prod.magics import clean_cell
+from nb2prod.notebook import Cell
+
+
+def _clean(source: str):
+    return clean_cell(Cell(index=4, kind="code", source=source, tags=(), execution_count=None))
+
+
+def test_display_magics_are_dropped_and_lines_kept() -> None:
+    result = _clean("%matplotlib inline\n%load_ext autoreload\n%autoreload 2\nx = 1\n")
+    assert "get_ipython" not in result.source
+    assert result.source.splitlines()[3] == "x = 1"
+    assert not result.problems
+
+
+def test_pip_lines_become_requirements() -> None:
+    result = _clean("!pip install -q scikit-learn==1.5.0 pandas\n%pip install --upgrade numpy\n")
+    assert result.requirements == ["scikit-learn==1.5.0", "pandas", "numpy"]
+    assert result.source.strip() == ""
+
+
+def test_time_keeps_the_statement_and_cell_time_keeps_the_body() -> None:
+    assert _clean("%time y = f(2)\n").source.strip() == "y = f(2)"
+    result = _clean("%%time\nmodel.fit(X, y)\nscore = 1\n")
+    assert result.source.strip().splitlines() == ["model.fit(X, y)", "score = 1"]
+    assert result.line_offset == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "code", "line"),
+    [
+        ("%%bash\nls\n", "cell-magic", 1),
+        ("x = 1\n%run other.ipynb\n", "line-magic", 2),
+        ("files = !ls\n", "magic-output-used", 1),
+        ("x = 1\n%cd /tmp\n", "line-magic", 2),
+    ],
+)
+def test_magics_that_change_behaviour_are_errors_naming_the_line(
+    source: str, code: str, line: int
+) -> None:
+    problems = _clean(source).problems
+    assert [p.code for p in problems] == [code]
+    assert problems[0].cell is not None
+    assert (problems[0].cell.index, problems[0].cell.line) == (4, line)
+    assert problems[0].fix
+
+
+def test_plain_shell_command_is_a_warning() -> None:
+    result = _clean("!ls -l\nx = 1\n")
+    assert [p.severity.value for p in result.problems] == ["warning"]
+    assert "get_ipython" not in result.source
+
+
+def test_magic_in_a_nested_block_keeps_the_block_valid() -> None:
+    result = _clean("if True:\n    %matplotlib inline\n")
+    assert result.tree is not None
+    assert "pass" in result.source

@@ -1,0 +1,70 @@
+"""Roles from tags, directives and Kale tags; sections; role errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nb2prod.notebook import load_notebook
+from nb2prod.roles import read_roles
+from tests.conftest import make_notebook
+
+
+def _sections(tmp_path: Path, cells: list) -> list[tuple[str, list[int]]]:
+    reading = read_roles(load_notebook(make_notebook(tmp_path / "nb.ipynb", cells)))
+    return [(s.role.function_name, [c.index for c in s.cells]) for s in reading.sections]
+
+
+def test_tags_directives_and_untagged_cells_make_sections(tmp_path: Path) -> None:
+    sections = _sections(
+        tmp_path,
+        [
+            "import pandas as pd",
+            ("n = 3", ["parameters"]),
+            "#md ## Load",
+            ("df = pd.DataFrame({'a': range(n)})", ["nb2prod:load"]),
+            "df['b'] = 1",
+            "# nb2prod: train\nmodel = None",
+            ("print(df)", ["skip"]),
+        ],
+    )
+    assert sections == [
+        ("setup", [0]),
+        ("parameters", [1]),
+        ("load", [3, 4]),
+        ("train", [5]),
+        ("skip", [6]),
+    ]
+
+
+def test_kale_tags_are_read(tmp_path: Path) -> None:
+    sections = _sections(
+        tmp_path,
+        [
+            ("import numpy as np", ["imports"]),
+            ("alpha = 1.0", ["pipeline-parameters"]),
+            ("x = np.arange(3)", ["block:load"]),
+            ("y = x * alpha", ["step:features", "prev:load"]),
+            ("print(y.sum())", ["pipeline-metrics"]),
+        ],
+    )
+    assert sections == [
+        ("setup", [0]),
+        ("parameters", [1]),
+        ("load", [2]),
+        ("features", [3]),
+        ("evaluate", [4]),
+    ]
+
+
+def test_unknown_role_suggests_the_closest(tmp_path: Path) -> None:
+    path = make_notebook(tmp_path / "nb.ipynb", [("x = 1", ["nb2prod:trian"])])
+    problems = read_roles(load_notebook(path)).problems
+    assert [p.code for p in problems] == ["unknown-role"]
+    assert "did you mean `train`" in problems[0].fix
+    assert problems[0].cell is not None and problems[0].cell.index == 0
+
+
+def test_two_roles_on_one_cell_is_an_error(tmp_path: Path) -> None:
+    path = make_notebook(tmp_path / "nb.ipynb", [("# nb2prod: load\nx = 1", ["nb2prod:train"])])
+    problems = read_roles(load_notebook(path)).problems
+    assert [p.code for p in problems] == ["conflicting-roles"]
