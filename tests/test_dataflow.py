@@ -23,7 +23,7 @@ MUTATIONS = [
         "columns = ['a']\nweights = np.ones(3)",
         ["nb2prod:load"],
     ),
-    ("df.dropna(inplace=True)\ncolumns.append('b')\nweights += 1", ["nb2prod:preprocess"]),
+    ("df.fillna(0.0, inplace=True)\ncolumns.append('b')\nweights += 1", ["nb2prod:preprocess"]),
     ("df['b'] *= scale\nmodel = df[columns].sum()", ["nb2prod:train"]),
     ("total = float(model.sum() * weights.sum())", ["nb2prod:evaluate"]),
 ]
@@ -54,9 +54,9 @@ def test_in_place_mutations_are_returned_to_later_sections(tmp_path: Path) -> No
 def test_generated_pipeline_keeps_every_mutation(tmp_path: Path) -> None:
     """Run the generated pipeline in-process and get the notebook's value.
 
-    After dropna a = [3, 1, 4] and b = [1, 3, 4]; b *= 2 gives [2, 6, 8]; columns gained
-    "b", so model = [8, 16]; weights += 1 gives [2, 2, 2]. total = 24 * 6 = 144. Losing
-    any one mutation gives another number.
+    After fillna a = [3, 0, 1, 4]; b *= 2 gives [2, 4, 6, 8]; columns gained "b", so
+    model = [8, 20]; weights += 1 gives [2, 2, 2]. total = 28 * 6 = 168. Losing any one
+    mutation gives another number (or NaN).
     """
     path = make_notebook(tmp_path / "mutations.ipynb", MUTATIONS)
     convert(path, tmp_path / "out")
@@ -69,7 +69,7 @@ def test_generated_pipeline_keeps_every_mutation(tmp_path: Path) -> None:
         sys.path.remove(str(tmp_path / "out" / "src"))
         for name in [m for m in sys.modules if m.startswith("mutations")]:
             del sys.modules[name]
-    assert outputs["total"] == 144.0
+    assert outputs["total"] == 168.0
 
 
 @pytest.mark.parametrize(
