@@ -12,8 +12,10 @@ contains `get_ipython`.
 from __future__ import annotations
 
 import ast
+import functools
 import shlex
 from dataclasses import dataclass, field
+from typing import Any
 
 from nb2prod.errors import Problem, Severity
 from nb2prod.notebook import Cell
@@ -63,10 +65,8 @@ def clean_cell(cell: Cell) -> CleanCode:
     body = _strip_cell_magic(result)
     if body is None:
         return result
-    from IPython.core.inputtransformer2 import TransformerManager
-
     try:
-        transformed = TransformerManager().transform_cell(body)
+        transformed = _transformer().transform_cell(body)
     except (SyntaxError, ValueError):  # IPython's tokenizer gave up: report ast's error
         transformed = body
     try:
@@ -89,6 +89,14 @@ def clean_cell(cell: Cell) -> CleanCode:
         tree = ast.parse(result.source)
     result.tree = tree
     return result
+
+
+@functools.cache
+def _transformer() -> Any:
+    """IPython's transformer, imported on first use (it pulls in IPython)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()
 
 
 def _strip_cell_magic(result: CleanCode) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from nb2prod.analysis import SectionCode, analyse_section, check_definitions, module_names
 from nb2prod.errors import Problem, Severity
+from nb2prod.hazards import find_hazards
 from nb2prod.names import BUILTINS
 from nb2prod.notebook import Notebook
 from nb2prod.parameters import Parameter, read_parameters
@@ -114,6 +115,7 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
     kept = [c for c in codes if c.section.kept]
     module = module_names(kept)
     check_definitions(kept, module, problems)
+    problems.extend(find_hazards(kept))
 
     parameters: list[Parameter] = []
     for code in kept:

@@ -13,6 +13,7 @@ import json
 import keyword
 import subprocess
 import sys
+import tempfile
 import tokenize
 from pathlib import Path
 from typing import Any
@@ -114,32 +115,35 @@ def stripped_notebook(plan: Plan) -> bytes:
 
 
 def tidy_python(files: dict[str, str], package: str) -> dict[str, str]:
-    """Sort imports, drop unused names and format with ruff, as a user's linter would."""
+    """Sort imports, drop unused names and format with ruff, as a user's linter would.
+
+    All files go through one `ruff check --fix` and one `ruff format` process.
+    """
     isort = f"lint.isort.known-first-party = [{json.dumps(package)}]"
-    tidied: dict[str, str] = {}
-    for path, text in files.items():
-        fixed = _ruff(
+    with tempfile.TemporaryDirectory(prefix="nb2prod-ruff-") as folder:
+        root = Path(folder)
+        for path, text in files.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text)
+        _ruff(
             ["check", "--fix-only", "--unsafe-fixes", "--extend-select", "F401,F841,E703,I",
-             "--config", isort, "--exit-zero"],
-            path,
-            text,
+             "--config", isort, "--exit-zero", "--quiet"],
+            root,
         )  # fmt: skip
-        tidied[path] = _ruff(["format"], path, fixed)
-    return tidied
+        _ruff(["format", "--quiet"], root)
+        return {path: (root / path).read_text() for path in files}
 
 
-def _ruff(arguments: list[str], path: str, text: str) -> str:
+def _ruff(arguments: list[str], root: Path) -> None:
     from ruff.__main__ import find_ruff_bin
 
     command = [
-        find_ruff_bin(), *arguments, "--isolated", "--line-length", str(LINE_LENGTH),
-        "--target-version", f"py{sys.version_info.major}{sys.version_info.minor}",
-        "--stdin-filename", path, "-",
+        find_ruff_bin(), *arguments, "--isolated", "--no-cache", "--line-length", str(LINE_LENGTH),
+        "--target-version", f"py{sys.version_info.major}{sys.version_info.minor}", ".",
     ]  # fmt: skip
-    result = subprocess.run(command, input=text, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"ruff failed on generated {path}: {result.stderr.strip()}")
-    return result.stdout
+        raise RuntimeError(f"ruff failed on the generated code: {result.stderr.strip()}")
 
 
 def _parse(text: str) -> Any:

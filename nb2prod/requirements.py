@@ -57,7 +57,7 @@ def resolve_requirements(
     problems: list[Problem],
 ) -> list[Requirement]:
     """Map modules to pinned distributions and merge the `pip install` requests."""
-    distributions = metadata.packages_distributions()
+    distributions = _distributions_of(modules)
     requirements: dict[str, Requirement] = {}
     for module in modules:
         if module in sys.stdlib_module_names or module == "__future__":
@@ -94,6 +94,41 @@ def resolve_requirements(
         pin = specifier or _pin(name)
         requirements[_key(name)] = Requirement(name + extras, pin)
     return sorted(requirements.values(), key=lambda r: _key(r.name))
+
+
+KNOWN_NAMES = {
+    "sklearn": "scikit-learn", "skimage": "scikit-image", "cv2": "opencv-python",
+    "PIL": "pillow", "yaml": "pyyaml", "bs4": "beautifulsoup4", "dateutil": "python-dateutil",
+    "google": "protobuf", "attr": "attrs", "jwt": "pyjwt", "dotenv": "python-dotenv",
+}  # fmt: skip
+
+
+def _distributions_of(modules: list[str]) -> dict[str, list[str]]:
+    """Distributions providing each module: a cheap guess checked against the files of
+    that one distribution, else a scan of all installed distributions (slower)."""
+    found: dict[str, list[str]] = {}
+    for module in modules:
+        for name in dict.fromkeys([KNOWN_NAMES.get(module, module), module.replace("_", "-")]):
+            if _provides(name, module):
+                found[module] = [name]
+                break
+    missing = [m for m in modules if m not in found and m not in sys.stdlib_module_names]
+    if missing:
+        everything = metadata.packages_distributions()
+        found.update({m: everything[m] for m in missing if m in everything})
+    return found
+
+
+def _provides(distribution: str, module: str) -> bool:
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    top_level = dist.read_text("top_level.txt")
+    if top_level is not None:
+        return module in top_level.split()
+    record = dist.read_text("RECORD") or ""
+    return any(line.startswith((f"{module}/", f"{module}.py,")) for line in record.splitlines())
 
 
 def installed_version(name: str) -> str | None:

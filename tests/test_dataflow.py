@@ -163,3 +163,20 @@ def test_manifest_maps_cells_to_functions(tmp_path: Path) -> None:
     assert {c["index"]: c["function"] for c in manifest["cells"]}[3] == "preprocess"
     assert manifest["source"]["sha256"] == load_notebook(path).sha256
     assert "src/mutations/pipeline.py" in manifest["files"]
+
+
+def test_secrets_block_and_hard_coded_paths_warn(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        [
+            (
+                "import pandas as pd\napi_key = 'abcd1234efgh'\n"
+                "df = pd.read_csv('/home/ana/data.csv')\nextra = pd.read_csv('extra.csv')",
+                ["nb2prod:load"],
+            ),
+        ],
+    )
+    codes = {(p.code, p.severity.value, p.cell.line if p.cell else None) for p in plan.problems}
+    assert ("secret", "error", 2) in codes
+    assert ("hard-coded-path", "warning", 3) in codes
+    assert ("hard-coded-path", "warning", 4) in codes
