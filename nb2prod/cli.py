@@ -171,16 +171,17 @@ def _print_conversion(result: Conversion, style: Style) -> None:
 def print_report(report: dict[str, Any], style: Style, out: TextIO) -> None:
     """The check report as a table a person can read in a terminal."""
     print(style.bold(f"{report['notebook']}"), file=out)
-    header = f"{'cell':>4}  {'role':<12} {'first line':<36} {'takes':<22} gives"
-    print(style.dim(header), file=out)
+    print(style.dim(f"{'cell':>4}  {'role':<12} {'first line':<40} takes -> gives"), file=out)
     for cell in report["cells"]:
         role = cell["role"] or "-"
         if not cell["declared"]:
-            role = f"({role})"
-        first = cell["first_line"][:35]
-        takes = ", ".join(cell["inputs"])[:21]
-        gives = ", ".join(cell["outputs"])
-        print(f"{cell['index']:>4}  {role:<12} {first:<36} {takes:<22} {gives}", file=out)
+            role = f"({role})"  # inherited from the section above
+        first = cell["first_line"]
+        first = first if len(first) <= 40 else first[:37] + "..."
+        flow = ""
+        if cell["inputs"] or cell["outputs"]:
+            flow = f"{', '.join(cell['inputs']) or '-'} -> {', '.join(cell['outputs']) or '-'}"
+        print(f"{cell['index']:>4}  {role:<12} {first:<40} {flow}".rstrip(), file=out)
         if cell["suggested_role"] and cell["suggested_role"] != cell["role"]:
             print(style.dim(f"{'':>6}suggested role: {cell['suggested_role']}"), file=out)
     problems = report["problems"]

@@ -12,6 +12,7 @@ import re
 
 from nb2prod.analysis import SectionCode
 from nb2prod.errors import Problem, Severity
+from nb2prod.roles import PARAMETERS
 
 SECRET_NAME = re.compile(
     r"(pass(word|wd)?|secret|token|api_?key|access_?key|private_?key|credentials?)$", re.I
@@ -30,10 +31,11 @@ def find_hazards(codes: list[SectionCode]) -> list[Problem]:
     for code in codes:
         if not code.section.kept:
             continue
+        in_parameters = code.section.role.name == PARAMETERS  # paths belong there
         for chunk in code.chunks:
             for node in chunk.nodes:
                 for sub in ast.walk(node):
-                    problem = _secret(sub) or _path(sub)
+                    problem = _secret(sub) or (None if in_parameters else _path(sub))
                     if problem is not None:
                         message, fix, severity = problem
                         line = getattr(sub, "lineno", None)

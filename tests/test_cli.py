@@ -66,3 +66,26 @@ def test_convert_refuses_blocking_problems_with_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cell 0" in result.stderr and "fix:" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_v3_notebook_is_upgraded_and_converted(tmp_path: Path) -> None:
+    import nbformat
+    from nbformat import v3
+
+    cells = [
+        v3.new_code_cell(input="# nb2prod: parameters\nscale = 2"),
+        v3.new_code_cell(input="# nb2prod: load\nvalues = [1, 2, 3]"),
+        v3.new_code_cell(input="# nb2prod: evaluate\ntotal_score = float(sum(values) * scale)"),
+    ]
+    node = v3.new_notebook(worksheets=[v3.new_worksheet(cells=cells)])
+    node.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "old.ipynb"
+    path.write_text(nbformat.writes(node, version=3))
+    result = run_cli("convert", str(path), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    pipeline = (tmp_path / "out" / "src" / "old" / "pipeline.py").read_text()
+    assert "def evaluate(values: Any, *, scale: int) -> Any:" in pipeline
