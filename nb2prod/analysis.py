@@ -13,6 +13,7 @@ import ast
 from dataclasses import dataclass, field
 
 from nb2prod.errors import Problem, Severity
+from nb2prod.globals_rewrite import Rewrites, rewrite_source
 from nb2prod.magics import CleanCode, clean_cell
 from nb2prod.names import BUILTINS, MUTATING_METHODS, NameEvent, free_names, name_events
 from nb2prod.notebook import Cell
@@ -64,11 +65,20 @@ class SectionCode:
         return [c for c in self.chunks if c.kind == kind]
 
 
-def analyse_section(section: Section, problems: list[Problem]) -> SectionCode:
-    """Clean, split and read the name flow of one section's cells."""
+def analyse_section(
+    section: Section, problems: list[Problem], rewrites: Rewrites | None = None
+) -> SectionCode:
+    """Clean, split and read the name flow of one section's cells.
+
+    `rewrites` extends module-level functions with the notebook variables they read
+    (see `globals_rewrite.py`), in their definitions and at every direct call.
+    """
     code = SectionCode(section)
     for cell in section.cells:
         clean = clean_cell(cell)
+        if rewrites and clean.tree is not None:
+            clean.source = rewrite_source(clean.source, clean.tree, rewrites)
+            clean.tree = ast.parse(clean.source)
         if section.kept:  # skipped cells may hold anything; only their names are read
             problems.extend(clean.problems)
         code.requirements.extend(clean.requirements)

@@ -15,6 +15,7 @@ Steps, in order:
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -23,8 +24,9 @@ from typing import Any
 
 from nb2prod.analysis import SectionCode, analyse_section, check_definitions, module_names
 from nb2prod.errors import Problem, Severity
+from nb2prod.globals_rewrite import Rewrites, called_functions, plan_rewrites, uses_as_value
 from nb2prod.hazards import find_hazards
-from nb2prod.names import BUILTINS
+from nb2prod.names import BUILTINS, free_names
 from nb2prod.notebook import Notebook
 from nb2prod.parameters import Parameter, read_parameters
 from nb2prod.role_outputs import Metrics, find_metrics, find_model, find_predictions
@@ -111,7 +113,13 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
     """Analyse `notebook` and decide the generated project's code."""
     reading = read_roles(notebook)
     problems = list(reading.problems)
-    codes = [analyse_section(section, problems) for section in reading.sections]
+    first_pass: list[Problem] = []
+    codes = [analyse_section(section, first_pass) for section in reading.sections]
+    rewrites = _global_rewrites([c for c in codes if c.section.kept], problems)
+    if rewrites:  # analyse again with the functions' new parameters and calls
+        codes = [analyse_section(section, problems, rewrites) for section in reading.sections]
+    else:
+        problems.extend(first_pass)
     kept = [c for c in codes if c.section.kept]
     module = module_names(kept)
     check_definitions(kept, module, problems)
@@ -165,10 +173,12 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
             for code in pipeline_codes + [c for c in kept if c.section.role.name == PARAMETERS]
             for c in code.of_kind("import")
         ),
-        definitions=[c.text for code in pipeline_codes for c in code.of_kind("definition")],
+        definitions=[
+            c.text.strip("\n") for code in pipeline_codes for c in code.of_kind("definition")
+        ],
         steps=steps,
         tests=tests,
-        test_imports=_unique(c.text for code in test_codes for c in code.of_kind("import")),
+        test_imports=_test_imports(test_codes, pipeline_codes, project.replace("-", "_")),
         model=model,
         metrics=metrics,
         predictions=predictions,
@@ -180,6 +190,58 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
         cell_functions=cell_functions,
         codes=codes,
     )
+
+
+def _test_imports(
+    test_codes: list[SectionCode], pipeline_codes: list[SectionCode], package: str
+) -> list[str]:
+    """Imports of the test module: the test cells' own, and the module-level names they read."""
+    own = [c.text.strip("\n") for code in test_codes for c in code.of_kind("import")]
+    needed = {name for code in test_codes for name in code.needs}
+    imported: list[str] = []
+    functions: list[str] = []
+    for code in pipeline_codes:
+        for chunk in code.chunks:
+            if chunk.kind == "import" and needed & _imported(chunk):
+                imported.append(chunk.text.strip("\n"))
+            elif chunk.kind == "definition" and chunk.defined_name in needed:
+                functions.append(str(chunk.defined_name))
+    if functions:
+        imported.append(f"from {package}.pipeline import {', '.join(functions)}")
+    return _unique([*own, *imported])
+
+
+def _global_rewrites(kept: list[SectionCode], problems: list[Problem]) -> Rewrites:
+    """Which module-level functions get which notebook variables as parameters."""
+    module = module_names(kept)
+    definitions = {
+        chunk.defined_name: (chunk, chunk.nodes[0])
+        for code in kept
+        for chunk in code.of_kind("definition")
+        if isinstance(chunk.nodes[0], (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    provided = {name for code in kept if code.section.role.name != TEST for name in code.binds}
+    free = {name: free_names(node) - module - BUILTINS for name, (_, node) in definitions.items()}
+    calls = {name: called_functions(node, definitions) for name, (_, node) in definitions.items()}
+    rewrites = plan_rewrites({n: f for n, f in free.items() if f}, calls, provided)
+    for code in kept:
+        for chunk in code.chunks:
+            for node in chunk.nodes:
+                for function, line in uses_as_value(node, rewrites).items():
+                    names = ", ".join(f"`{n}`" for n in rewrites[function])
+                    problems.append(
+                        Problem(
+                            "function-used-as-value",
+                            f"`{function}` reads {names} from the notebook and is passed as a "
+                            "value here, so nb2prod cannot hand it those names",
+                            f"pass them explicitly: functools.partial({function}, "
+                            + ", ".join(f"{n}={n}" for n in rewrites[function])
+                            + ")",
+                            Severity.ERROR,
+                            chunk.cell.ref(line),
+                        )
+                    )
+    return rewrites
 
 
 def _step(code: SectionCode, function: str) -> Step:
@@ -292,8 +354,6 @@ def _defining_cell(name: str, codes: list[SectionCode]) -> tuple[SectionCode, An
 
 
 def _imported(chunk: Any) -> set[str]:
-    import ast
-
     names: set[str] = set()
     for node in chunk.nodes:
         if isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -51,6 +51,21 @@ def test_in_place_mutations_are_returned_to_later_sections(tmp_path: Path) -> No
     assert plan.metrics.names == ("total",)
 
 
+def _run_generated(tmp_path: Path, cells: list, name: str) -> dict:
+    """Convert `cells` as notebook `name` and run its generated pipeline in-process."""
+    path = make_notebook(tmp_path / f"{name}.ipynb", cells)
+    convert(path, tmp_path / name)
+    sys.path.insert(0, str(tmp_path / name / "src"))
+    try:
+        pipeline = importlib.import_module(f"{name}.pipeline")
+        config = importlib.import_module(f"{name}.config")
+        return pipeline.run_pipeline(config.Config())
+    finally:
+        sys.path.remove(str(tmp_path / name / "src"))
+        for module in [m for m in sys.modules if m.startswith(name)]:
+            del sys.modules[module]
+
+
 def test_generated_pipeline_keeps_every_mutation(tmp_path: Path) -> None:
     """Run the generated pipeline in-process and get the notebook's value.
 
@@ -58,17 +73,7 @@ def test_generated_pipeline_keeps_every_mutation(tmp_path: Path) -> None:
     model = [8, 20]; weights += 1 gives [2, 2, 2]. total = 28 * 6 = 168. Losing any one
     mutation gives another number (or NaN).
     """
-    path = make_notebook(tmp_path / "mutations.ipynb", MUTATIONS)
-    convert(path, tmp_path / "out")
-    sys.path.insert(0, str(tmp_path / "out" / "src"))
-    try:
-        pipeline = importlib.import_module("mutations.pipeline")
-        config = importlib.import_module("mutations.config")
-        outputs = pipeline.run_pipeline(config.Config())
-    finally:
-        sys.path.remove(str(tmp_path / "out" / "src"))
-        for name in [m for m in sys.modules if m.startswith("mutations")]:
-            del sys.modules[name]
+    outputs = _run_generated(tmp_path, MUTATIONS, "mutations")
     assert outputs["total"] == 168.0
 
 
@@ -108,19 +113,59 @@ def test_loop_variables_are_local(tmp_path: Path) -> None:
     assert [a.name for a in _step(plan, "preprocess").arguments] == ["df"]
 
 
-def test_function_reading_a_notebook_variable_is_an_error(tmp_path: Path) -> None:
+def test_functions_reading_notebook_variables_get_them_as_parameters(tmp_path: Path) -> None:
+    cells = [
+        ("factor = 2  # a parameter", ["parameters"]),
+        ("offset = 10", ["nb2prod:load"]),
+        (
+            "def scale(x):\n    return x * factor + offset\n\n"
+            "def scale_all(xs):\n    return [scale(x) for x in xs]",
+            ["nb2prod:preprocess"],
+        ),
+        ("values = scale_all([1, 2])\nfirst = scale(1,)", ["nb2prod:train"]),
+        ("total_score = float(sum(values) + first)", ["nb2prod:evaluate"]),
+    ]
+    plan = _plan(tmp_path, cells)
+    assert not plan.blocking
+    [scale, scale_all] = plan.definitions
+    assert scale.startswith("def scale(x, *, factor, offset):")
+    assert scale_all.startswith("def scale_all(xs, *, factor, offset):")
+    assert "scale(x, factor=factor, offset=offset)" in scale_all
+    train = _step(plan, "train_model")
+    assert "scale(1, factor=factor, offset=offset)" in train.body
+    assert {(a.name, a.from_config) for a in train.arguments} == {
+        ("offset", False),
+        ("factor", True),
+    }
+    outputs = _run_generated(tmp_path, cells, "scaled")
+    assert outputs["total_score"] == (12 + 14) + 12
+
+
+def test_a_function_passed_as_a_value_cannot_get_its_globals(tmp_path: Path) -> None:
     plan = _plan(
         tmp_path,
         [
             ("factor = 2", ["parameters"]),
             ("def scale(x):\n    return x * factor", ["nb2prod:preprocess"]),
-            ("y = scale(3)", ["nb2prod:train"]),
+            ("values = list(map(scale, [1, 2]))", ["nb2prod:train"]),
         ],
     )
     [problem] = plan.blocking
-    assert problem.code == "function-reads-global"
-    assert "`factor`" in problem.message and problem.cell is not None
-    assert problem.cell.index == 1
+    assert problem.code == "function-used-as-value"
+    assert "functools.partial(scale, factor=factor)" in problem.fix
+    assert problem.cell is not None and problem.cell.index == 2
+
+
+def test_a_class_reading_a_notebook_variable_is_an_error(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        [
+            ("factor = 2", ["parameters"]),
+            ("class Scaler:\n    def f(self, x):\n        return x * factor", ["nb2prod:load"]),
+        ],
+    )
+    [problem] = plan.blocking
+    assert problem.code == "function-reads-global" and "`factor`" in problem.message
 
 
 def test_skipped_imports_and_definitions_are_reported(tmp_path: Path) -> None:
@@ -180,3 +225,15 @@ def test_secrets_block_and_hard_coded_paths_warn(tmp_path: Path) -> None:
     assert ("secret", "error", 2) in codes
     assert ("hard-coded-path", "warning", 3) in codes
     assert ("hard-coded-path", "warning", 4) in codes
+
+
+def test_test_cells_get_the_imports_and_functions_they_use(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        [
+            "import numpy as np\n\ndef double(x):\n    return 2 * x",
+            ("values = np.arange(3)", ["nb2prod:load"]),
+            ("assert double(np.sum(values)) == 6", ["nb2prod:test"]),
+        ],
+    )
+    assert plan.test_imports == ["import numpy as np", "from nb.pipeline import double"]
