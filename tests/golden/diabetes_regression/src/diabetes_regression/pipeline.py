@@ -65,10 +65,10 @@ def train_model(X_train: Any, y_train: Any, *, alpha: float) -> Any:
     return model
 
 
-def evaluate(model: Any, X_test: Any, y_test: Any) -> Any:
+def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any]:
     """Evaluate on the held-out patients.
 
-    From notebook cell 13.
+    From notebook cells 13, 14.
     """
     y_pred = model.predict(X_test)
     metrics = {
@@ -77,15 +77,17 @@ def evaluate(model: Any, X_test: Any, y_test: Any) -> Any:
         "mae": float(mean_absolute_error(y_test, y_pred)),
     }
     print(metrics)
-    return metrics
+
+    # a few held-out rows stand in for new data arriving
+    sample = X_test.head(5)
+    return metrics, sample
 
 
-def predict(model: Any, X_test: Any) -> Any:
+def predict(model: Any, sample: Any) -> Any:
     """Predict progression for a few patients.
 
-    From notebook cell 15.
+    From notebook cell 16.
     """
-    sample = X_test.head(5)
     predictions = model.predict(sample)
     return predictions
 
@@ -97,8 +99,8 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         df, test_size=config.test_size, random_state=config.random_state
     )
     model = train_model(X_train, y_train, alpha=config.alpha)
-    metrics = evaluate(model, X_test, y_test)
-    predictions = predict(model, X_test)
+    metrics, sample = evaluate(model, X_test, y_test)
+    predictions = predict(model, sample)
     return {
         "df": df,
         "X_train": X_train,
@@ -107,5 +109,6 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         "y_test": y_test,
         "model": model,
         "metrics": metrics,
+        "sample": sample,
         "predictions": predictions,
     }

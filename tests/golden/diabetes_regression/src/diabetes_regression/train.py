@@ -22,7 +22,7 @@ from diabetes_regression.config import Config, add_arguments, from_namespace
 from diabetes_regression.pipeline import run_pipeline
 
 SOURCE_NOTEBOOK = "notebooks/diabetes_regression.ipynb"
-SOURCE_SHA256 = "37ba76293dfce65c5d0d986ca95a50c8d0147b092b6ec1f6a464992326f5b559"
+SOURCE_SHA256 = "6c08a6ac84c2d231f11c7bc31e97ba76430499bf404095e811154b2e511b22d1"
 NB2PROD_VERSION = "0.1.0"
 MODEL_NAME = "model"
 METRIC_NAMES = ["rmse", "r2", "mae"]

@@ -73,10 +73,10 @@ def train_model(
     return model
 
 
-def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any]:
+def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any, Any]:
     """Evaluate accuracy and ROC AUC on the test split.
 
-    From notebook cells 16, 17.
+    From notebook cells 16, 17, 18.
     """
     y_pred = model.predict(X_test)
     y_score = model.predict_proba(X_test)[:, 1]
@@ -85,17 +85,20 @@ def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any]:
     print("accuracy", accuracy, "roc_auc", roc_auc)
 
     print(classification_report(y_test, y_pred))
-    return accuracy, roc_auc
+
+    # a few held-out rows stand in for new data arriving
+    sample = X_test.head(5)
+    return accuracy, roc_auc, sample
 
 
-def predict(model: Any, X_test: Any) -> Any:
+def predict(model: Any, sample: Any) -> tuple[Any, Any]:
     """Predict on new rows.
 
-    From notebook cell 19.
+    From notebook cell 20.
     """
-    sample = X_test.head(5)
     predictions = model.predict(sample)
-    return predictions
+    probabilities = model.predict_proba(sample)[:, 1]
+    return predictions, probabilities
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:
@@ -111,8 +114,8 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         max_iter=config.max_iter,
         random_state=config.random_state,
     )
-    accuracy, roc_auc = evaluate(model, X_test, y_test)
-    predictions = predict(model, X_test)
+    accuracy, roc_auc, sample = evaluate(model, X_test, y_test)
+    predictions, probabilities = predict(model, sample)
     return {
         "df": df,
         "X_train": X_train,
@@ -122,5 +125,7 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         "model": model,
         "accuracy": accuracy,
         "roc_auc": roc_auc,
+        "sample": sample,
         "predictions": predictions,
+        "probabilities": probabilities,
     }

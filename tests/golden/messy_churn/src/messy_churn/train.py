@@ -22,7 +22,7 @@ from messy_churn.config import Config, add_arguments, from_namespace
 from messy_churn.pipeline import run_pipeline
 
 SOURCE_NOTEBOOK = "notebooks/messy_churn.ipynb"
-SOURCE_SHA256 = "9a0256e3a658861739c338082ff2891eecdf6c2a699896cb766df0adb34e29d7"
+SOURCE_SHA256 = "b282f88d8ed4dce9651c5e110c1a315f328b91974612c957b91cce78fc1124a6"
 NB2PROD_VERSION = "0.1.0"
 MODEL_NAME = "model"
 METRIC_NAMES = ["accuracy", "roc_auc"]

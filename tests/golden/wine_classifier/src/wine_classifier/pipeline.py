@@ -59,26 +59,28 @@ def train_model(
     return model
 
 
-def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any]:
+def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any, Any]:
     """Evaluate on the held-out wines.
 
-    From notebook cell 11.
+    From notebook cells 11, 12.
     """
     y_pred = model.predict(X_test)
     accuracy = float(accuracy_score(y_test, y_pred))
     f1_macro = float(f1_score(y_test, y_pred, average="macro"))
     print({"accuracy": accuracy, "f1_macro": f1_macro})
-    return accuracy, f1_macro
+
+    # a few held-out rows stand in for new data arriving
+    sample = X_test.head(5)
+    return accuracy, f1_macro, sample
 
 
-def predict(model: Any, X_test: Any) -> tuple[Any, Any]:
+def predict(model: Any, sample: Any) -> Any:
     """Predict the cultivar of a few wines.
 
-    From notebook cell 13.
+    From notebook cell 14.
     """
-    sample = X_test.head(5)
     predictions = model.predict(sample)
-    return sample, predictions
+    return predictions
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:
@@ -94,8 +96,8 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         max_depth=config.max_depth,
         random_state=config.random_state,
     )
-    accuracy, f1_macro = evaluate(model, X_test, y_test)
-    sample, predictions = predict(model, X_test)
+    accuracy, f1_macro, sample = evaluate(model, X_test, y_test)
+    predictions = predict(model, sample)
     return {
         "df": df,
         "X_train": X_train,

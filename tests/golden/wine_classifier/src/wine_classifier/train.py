@@ -22,7 +22,7 @@ from wine_classifier.config import Config, add_arguments, from_namespace
 from wine_classifier.pipeline import run_pipeline
 
 SOURCE_NOTEBOOK = "notebooks/wine_classifier.ipynb"
-SOURCE_SHA256 = "08d968e435f65942aa2e3159ea73eeabf608ddbea4bc42852e7c0bef47828339"
+SOURCE_SHA256 = "67bbc67454fc32c54d6db22f936419fe5646f74427b402be430cd9371c2cc1af"
 NB2PROD_VERSION = "0.1.0"
 MODEL_NAME = "model"
 METRIC_NAMES = ["accuracy", "f1_macro"]
