@@ -123,7 +123,16 @@ class Tool:
 TOOLS: dict[str, Tool] = {
     "nb2prod": Tool(
         name="nb2prod",
-        label="nb2prod convert",
+        label="nb2prod convert --no-service",
+        argv=lambda nb, out: [
+            *[sys.executable, "-m", "nb2prod", "convert", nb, "-o", str(out), "--no-service"]
+        ],
+        must_not_call_get_ipython=True,
+    ),
+    # The full conversion also trains once, to profile the data the service will accept.
+    "nb2prod-service": Tool(
+        name="nb2prod-service",
+        label="nb2prod convert (+ service)",
         argv=lambda nb, out: [sys.executable, "-m", "nb2prod", "convert", nb, "-o", str(out)],
         must_not_call_get_ipython=True,
     ),
@@ -240,12 +249,13 @@ def check_runnable(tools: Sequence[Tool], info: dict[str, str | None]) -> None:
     """Fail with a clear message (exit 2) if a tool cannot be started with ``-m``."""
     problems = []
     for tool in tools:
-        error = info.get(f"{tool.name}_error")
+        package = tool.name.split("-")[0]
+        error = info.get(f"{package}_error")
         if error:
             hint = (
                 "install it into this interpreter (`python -m pip install -e .` from the "
                 "repository root) or time nbconvert alone with `--tool nbconvert`"
-                if tool.name == "nb2prod"
+                if package == "nb2prod"
                 else f"install it: `python -m pip install {tool.name}`"
             )
             problems.append(f"{tool.name} is not runnable with {sys.executable}: {error}; {hint}")
@@ -460,7 +470,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print (and optionally write) the markdown report."""
     args = parse_args(argv)
-    tools = [TOOLS[name] for name in dict.fromkeys(args.tool or ["nb2prod", "nbconvert"])]
+    default = ["nb2prod", "nb2prod-service", "nbconvert"]
+    tools = [TOOLS[name] for name in dict.fromkeys(args.tool or default)]
     notebook_path = args.notebook.resolve()
     if not notebook_path.is_file():
         print(

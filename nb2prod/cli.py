@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="overwrite generated files you edited, after keeping a backup",
     )
+    convert.add_argument(
+        "--no-service",
+        action="store_true",
+        help="skip the BentoML service (and the training run that profiles its data)",
+    )
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
 
     check = commands.add_parser(
@@ -105,7 +110,9 @@ def _convert(args: argparse.Namespace, style: Style) -> int:
 
     notebook: Path = args.notebook
     output: Path = args.output or notebook.parent / _project_name(args.name or notebook.stem)
-    result = convert(notebook, output, name=args.name, force=args.force)
+    result = convert(
+        notebook, output, name=args.name, force=args.force, service=not args.no_service
+    )
     if args.json:
         print(json.dumps(_conversion_json(result), indent=2))
     else:

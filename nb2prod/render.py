@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import keyword
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from nb2prod import __version__
 from nb2prod.errors import Problem
 from nb2prod.plan import Plan, Step
 from nb2prod.requirements import imported_modules, installed_version, resolve_requirements
+from nb2prod.serving import RequestField, Serving, predict_step, serving_state_of
 
 LINE_LENGTH = 88
 ROLE_SUMMARIES = {
@@ -33,18 +33,28 @@ ROLE_SUMMARIES = {
     "predict": "Predict on new rows",
     "test": "The notebook's checks",
 }
-TEMPLATES = {
-    "pyproject.toml.j2": "pyproject.toml",
-    "README.md.j2": "README.md",
-    "gitignore.j2": ".gitignore",
-    "src/package/__init__.py.j2": "src/{package}/__init__.py",
-    "src/package/config.py.j2": "src/{package}/config.py",
-    "src/package/pipeline.py.j2": "src/{package}/pipeline.py",
-    "src/package/train.py.j2": "src/{package}/train.py",
-    "tests/conftest.py.j2": "tests/conftest.py",
-    "tests/test_training.py.j2": "tests/test_training.py",
-    "tests/test_notebook_checks.py.j2": "tests/test_notebook_checks.py",
+ALWAYS, WITH_MODEL, WITH_TESTS, WITH_SERVICE = "always", "model", "tests", "service"
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "pyproject.toml.j2": ("pyproject.toml", ALWAYS),
+    "README.md.j2": ("README.md", ALWAYS),
+    "gitignore.j2": (".gitignore", ALWAYS),
+    "src/package/__init__.py.j2": ("src/{package}/__init__.py", ALWAYS),
+    "src/package/config.py.j2": ("src/{package}/config.py", ALWAYS),
+    "src/package/pipeline.py.j2": ("src/{package}/pipeline.py", ALWAYS),
+    "src/package/train.py.j2": ("src/{package}/train.py", ALWAYS),
+    "src/package/model_store.py.j2": ("src/{package}/model_store.py", WITH_MODEL),
+    "src/package/schema.py.j2": ("src/{package}/schema.py", WITH_SERVICE),
+    "service.py.j2": ("service.py", WITH_SERVICE),
+    "bentofile.yaml.j2": ("bentofile.yaml", WITH_SERVICE),
+    "requirements.txt.j2": ("requirements.txt", WITH_SERVICE),
+    "Dockerfile.j2": ("Dockerfile", WITH_SERVICE),
+    "dockerignore.j2": (".dockerignore", WITH_SERVICE),
+    "tests/conftest.py.j2": ("tests/conftest.py", ALWAYS),
+    "tests/test_training.py.j2": ("tests/test_training.py", ALWAYS),
+    "tests/test_notebook_checks.py.j2": ("tests/test_notebook_checks.py", WITH_TESTS),
+    "tests/test_service.py.j2": ("tests/test_service.py", WITH_SERVICE),
 }
+PORT = 3000
 
 
 def templates_dir() -> Path:
@@ -53,50 +63,121 @@ def templates_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
 
 
-def render_project(plan: Plan, problems: list[Problem]) -> dict[str, bytes]:
+def render_project(
+    plan: Plan, problems: list[Problem], serving: Serving | None = None
+) -> dict[str, bytes]:
     """All files of the generated project, by relative path."""
     env = _environment()
-    notebook_file = (
-        f"{plan.package}.ipynb" if not plan.notebook.path.name else (plan.notebook.path.name)
-    )
+    notebook_file = plan.notebook.path.name
     context: dict[str, Any] = {
         "plan": plan,
+        "serving": serving,
         "version": __version__,
         "notebook_file": notebook_file,
         "python_min": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
         "line_length": LINE_LENGTH,
+        "port": PORT,
+        "service_class": serving.class_name if serving else None,
+        "data_outputs": _data_outputs(plan),
+        "serving_state": _serving_state(plan),
+        "serving_call": _serving_call(plan, serving) if serving else "",
+        "out_of_range": _out_of_range(serving) if serving else None,
     }
+    wanted = _wanted(plan, serving)
     python_files: dict[str, str] = {}
-    for template, target in TEMPLATES.items():
-        if not target.endswith(".py"):
-            continue
-        if template.endswith("test_notebook_checks.py.j2") and not plan.tests:
-            continue
-        path = target.format(package=plan.package)
-        python_files[path] = env.get_template(template).render(context)
+    for template, (target, _) in wanted.items():
+        if target.endswith(".py"):
+            path = target.format(package=plan.package)
+            python_files[path] = env.get_template(template).render(context)
     python_files = tidy_python(python_files, plan.package)
 
     # The notebook's own imports count even when the code no longer names them:
     # `load_diabetes(as_frame=True)` needs pandas without importing it.
-    trees = [_parse(text) for text in python_files.values()]
+    trees = [_parse(text) for path, text in python_files.items() if not path.startswith("tests/")]
     trees += [
         node for code in plan.codes if code.section.kept for c in code.chunks for node in c.nodes
     ]
-    modules = [m for m in imported_modules(trees) if m != plan.package]
+    modules = [m for m in imported_modules(trees) if m not in {plan.package, "service"}]
     requirements = resolve_requirements(
         modules, plan.pip_requirements, plan.notebook.path.parent, problems
     )
     context["requirements"] = [str(r) for r in requirements if r.name.lower() != "pytest"]
-    pytest_version = installed_version("pytest")
-    context["test_requirements"] = [f"pytest=={pytest_version}" if pytest_version else "pytest"]
+    context["test_requirements"] = [
+        _pinned(name) for name in ("pytest", "httpx") if name == "pytest" or serving
+    ]
 
     files: dict[str, bytes] = {path: text.encode() for path, text in python_files.items()}
-    for template, target in TEMPLATES.items():
-        if target.endswith(".py"):
-            continue
-        files[target] = env.get_template(template).render(context).rstrip("\n").encode() + b"\n"
+    for template, (target, _) in wanted.items():
+        if not target.endswith(".py"):
+            text = env.get_template(template).render(context)
+            files[target] = text.rstrip("\n").encode() + b"\n"
     files[f"notebooks/{notebook_file}"] = stripped_notebook(plan)
+    if serving is not None:
+        request = {"path": "/predict_batch", "body": serving.example_rows}
+        files["examples/request.json"] = _json(request)
+        files["examples/response.json"] = _json(serving.example_predictions)
     return dict(sorted(files.items()))
+
+
+def _wanted(plan: Plan, serving: Serving | None) -> dict[str, tuple[str, str]]:
+    enabled = {ALWAYS}
+    if plan.model:
+        enabled.add(WITH_MODEL)
+    if plan.tests:
+        enabled.add(WITH_TESTS)
+    if serving is not None:
+        enabled.add(WITH_SERVICE)
+    root = templates_dir() / "project"
+    return {
+        template: spec
+        for template, spec in TEMPLATES.items()
+        if spec[1] in enabled and (root / template).exists()
+    }
+
+
+def _data_outputs(plan: Plan) -> list[str]:
+    """What the load step hands on (else the first step): the data to fingerprint."""
+    step = next((s for s in plan.steps if s.role == "load"), plan.steps[0] if plan.steps else None)
+    return list(step.outputs) if step else []
+
+
+def _serving_state(plan: Plan) -> list[str]:
+    step = predict_step(plan)
+    return serving_state_of(plan, step) if step else []
+
+
+def _serving_call(plan: Plan, serving: Serving) -> str:
+    step = next(s for s in plan.steps if s.function == serving.predict_function)
+    arguments = []
+    for argument in step.arguments:
+        if argument.from_config:
+            arguments.append(f"{argument.name}=CONFIG.{argument.name}")
+        elif argument.name == plan.model:
+            arguments.append("self.model")
+        elif argument.name == serving.data_input:
+            arguments.append("to_input(rows)")
+        else:
+            arguments.append(f"self.state[{argument.name!r}]")
+    return ", ".join(arguments)
+
+
+def _out_of_range(serving: Serving) -> dict[str, Any] | None:
+    """A request value above a numeric field's maximum, for the generated 400 test."""
+    for field in serving.fields:
+        if field.maximum is not None and not field.categories:
+            span = abs(field.maximum) + 1
+            return {"column": field.column, "value": repr(field.maximum + 10 * span)}
+    return None
+
+
+def _pinned(name: str) -> str:
+    version = installed_version(name)
+    return f"{name}=={version}" if version else name
+
+
+def _json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2) + "\n").encode()
 
 
 def stripped_notebook(plan: Plan) -> bytes:
@@ -171,9 +252,24 @@ def _environment() -> Any:
         pystring=lambda text: json.dumps(str(text))[1:-1].replace("%", "%%"),
         pyrepr=repr,
         override_text=lambda p: str(_override(p.default)),
+        field_call=field_call,
         override_value=lambda p: repr(_override(p.default)),
     )
     return env
+
+
+def field_call(field: RequestField) -> str:
+    """` = Field(alias=..., ge=..., le=...)` for a request field, or nothing."""
+    options = []
+    if field.alias:
+        options.append(f"alias={field.alias!r}")
+    if field.minimum is not None:
+        options.append(f"ge={field.minimum!r}")
+    if field.maximum is not None:
+        options.append(f"le={field.maximum!r}")
+    if not options:
+        return ""
+    return f" = Field({', '.join(options)})"
 
 
 def signature(step: Step) -> str:
@@ -232,7 +328,3 @@ def _override(default: Any) -> Any:
     if isinstance(default, float):
         return default / 2 if default else 1.5
     return f"{default}-changed"
-
-
-def is_identifier(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)

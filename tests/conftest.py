@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,3 +60,52 @@ def make_notebook(path: Path, cells: list[tuple[str, list[str]] | str], **metada
             node.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
     nbformat.write(node, path)
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def bentoml_server(
+    bentoml: Path, service: str, cwd: Path, env: dict[str, str], timeout: float = 120
+) -> Iterator[str]:
+    """A real `bentoml serve` on a free loopback port; yields its URL once /readyz answers."""
+    import httpx
+
+    port = free_port()
+    log = cwd / f"bentoml-serve-{port}.log"
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            [str(bentoml), "serve", service, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.poll() is not None:
+                raise AssertionError(f"bentoml serve exited early:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"bentoml serve never became ready:\n{log.read_text()[-3000:]}"
+                )
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)

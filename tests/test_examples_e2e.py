@@ -9,16 +9,19 @@ find nothing to say about it.
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import venv
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.conftest import EXAMPLES, run_cli
-from tests.notebook_runs import notebook_metrics
+from tests.conftest import EXAMPLES, bentoml_server, run_cli
+from tests.notebook_runs import notebook_results
 
 pytestmark = pytest.mark.e2e
 
@@ -37,9 +40,11 @@ def _flags(parameters: dict[str, Any]) -> list[str]:
     return flags
 
 
-def _run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def _run(
+    command: list[str], cwd: Path, timeout: int = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=env
     )
     assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
     return result
@@ -66,10 +71,36 @@ def test_training_matches_the_notebook_run_by_papermill(installed_project) -> No
     train = Path(python).parent / f"{name.replace('_', '-')}-train"
     _run([str(train), "--output-dir", str(root / "artifacts"), *_flags(parameters)], cwd=project)
     generated = json.loads((root / "artifacts" / "metrics.json").read_text())
-    expected = notebook_metrics(EXAMPLES / f"{name}.ipynb", parameters, root / "papermill")
-    assert generated == expected  # exact: same seeds, same code, same data
+    expected = notebook_results(EXAMPLES / f"{name}.ipynb", parameters, root / "papermill")
+    assert generated == expected["metrics"]  # exact: same seeds, same code, same data
     metadata = json.loads((root / "artifacts" / "model.json").read_text())
     assert {k: metadata["parameters"][k] for k in parameters} == parameters
+
+
+def test_the_served_model_predicts_what_the_notebook_predicted(installed_project) -> None:
+    """Train with defaults, start `bentoml serve`, send the notebook's rows, compare."""
+    name, project, python, root = installed_project
+    env = {**os.environ, "BENTOML_HOME": str(root / "bentoml")}
+    train = Path(python).parent / f"{name.replace('_', '-')}-train"
+    _run([str(train), "--output-dir", str(root / "served-artifacts")], cwd=project, env=env)
+    expected = notebook_results(EXAMPLES / f"{name}.ipynb", {}, root / "papermill-defaults")
+    service = "service:" + _service_class(project)
+    with bentoml_server(Path(python).parent / "bentoml", service, project, env) as url:
+        answer = httpx.post(f"{url}/predict_batch", json=expected["rows"], timeout=60)
+        assert answer.status_code == 200, answer.text
+        served = {key: [row[key] for row in answer.json()] for key in expected["predictions"]}
+        assert served.keys() == expected["predictions"].keys()
+        for key, values in expected["predictions"].items():  # labels exact, floats to 1e-9
+            assert served[key] == pytest.approx(values, rel=1e-9, abs=1e-12), key
+        for bad in ({"no": "such column"}, [expected["rows"][0]], "text"):
+            rejected = httpx.post(f"{url}/predict", json=bad, timeout=30)
+            assert rejected.status_code == 400 and rejected.json()["detail"], rejected.text
+        assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200  # survived them
+
+
+def _service_class(project: Path) -> str:
+    source = (project / "service.py").read_text()
+    return re.search(r"^class (\w+)", source, re.M).group(1)  # type: ignore[union-attr]
 
 
 def test_generated_tests_pass_in_the_fresh_venv(installed_project) -> None:

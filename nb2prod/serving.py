@@ -1,0 +1,183 @@
+"""What the generated service looks like: request fields, response fields, example rows.
+
+Built from the plan (which function predicts, from which input) and the probe
+(what that input really holds). Column names that are not Python identifiers
+become fields with an alias, so requests use the data's own column names.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from nb2prod.plan import Plan, Step
+from nb2prod.roles import PREDICT
+
+RANGE_MARGIN = 0.1  # observed range widened by this share of its width on each side
+MAX_BATCH_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class RequestField:
+    """One column of a request row."""
+
+    name: str
+    column: str
+    type_name: str  # float, int, bool, str
+    minimum: float | int | None = None
+    maximum: float | int | None = None
+    categories: tuple[str, ...] = ()
+    nullable: bool = False
+
+    @property
+    def alias(self) -> str | None:
+        return None if self.name == self.column else self.column
+
+    @property
+    def annotation(self) -> str:
+        base = self.type_name
+        if self.categories:
+            base = "Literal[" + ", ".join(repr(c) for c in self.categories) + "]"
+        return f"{base} | None" if self.nullable else base
+
+
+@dataclass(frozen=True)
+class ResponseField:
+    name: str
+    type_name: str
+
+
+@dataclass
+class Serving:
+    """The service of a generated project (rendered by the serving templates)."""
+
+    class_name: str
+    row_model: str
+    prediction_model: str
+    predict_function: str
+    data_input: str
+    kind: str  # "dataframe" or "ndarray"
+    fields: list[RequestField]
+    dtypes: dict[str, str]
+    outputs: list[ResponseField]
+    example_rows: list[dict[str, Any]]
+    example_predictions: list[dict[str, Any]]
+    observed_rows: int
+    config_arguments: list[str] = field(default_factory=list)
+    state: list[str] = field(default_factory=list)  # stored with the model, see serving_state_of
+    range_margin: float = RANGE_MARGIN
+    max_batch_rows: int = MAX_BATCH_ROWS
+
+    @property
+    def has_literals(self) -> bool:
+        return any(f.categories for f in self.fields)
+
+
+def predict_step(plan: Plan) -> Step | None:
+    """The step the service calls: the predict section, when it reads the model and data."""
+    step = next((s for s in plan.steps if s.role == PREDICT), None)
+    if step is None or plan.model is None or not step.outputs:
+        return None
+    uses_model = any(a.name == plan.model for a in step.arguments)
+    return step if uses_model and _data_arguments(plan, step) else None
+
+
+def data_input_of(plan: Plan, step: Step) -> str:
+    """The argument the request rows replace: the first data the section reads."""
+    return _data_arguments(plan, step)[0]
+
+
+def serving_state_of(plan: Plan, step: Step) -> list[str]:
+    """Other values the predict section reads (fitted encoders, column lists...):
+    training stores them with the model so the service has them too."""
+    return _data_arguments(plan, step)[1:]
+
+
+def _data_arguments(plan: Plan, step: Step) -> list[str]:
+    return [a.name for a in step.arguments if not a.from_config and a.name != plan.model]
+
+
+def build_serving(plan: Plan, step: Step, probe: dict[str, Any]) -> Serving:
+    """The service description from the plan's predict step and the probe's profile."""
+    camel = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", plan.project) if part)
+    profile = probe["input"]
+    fields = _fields(profile["columns"])
+    dtypes = {c["name"]: _dtype(c) for c in profile["columns"]}
+    outputs = [ResponseField(name, info["type"]) for name, info in probe["outputs"].items()]
+    predictions = [
+        {name: probe["outputs"][name]["values"][i] for name in probe["outputs"]}
+        for i in range(len(profile["rows"]))
+    ]
+    return Serving(
+        class_name=camel + "Service",
+        row_model=camel + "Row",
+        prediction_model=camel + "Prediction",
+        predict_function=step.function,
+        data_input=data_input_of(plan, step),
+        kind=profile["kind"],
+        fields=fields,
+        dtypes=dtypes,
+        outputs=outputs,
+        example_rows=profile["rows"],
+        example_predictions=predictions,
+        observed_rows=profile["observed_rows"],
+        config_arguments=[a.name for a in step.arguments if a.from_config],
+        state=serving_state_of(plan, step),
+    )
+
+
+def _fields(columns: list[dict[str, Any]]) -> list[RequestField]:
+    used: set[str] = set()
+    fields: list[RequestField] = []
+    for column in columns:
+        name = _identifier(column["name"], used)
+        minimum, maximum = _bounds(column)
+        fields.append(
+            RequestField(
+                name=name,
+                column=column["name"],
+                type_name=column["type"],
+                minimum=minimum,
+                maximum=maximum,
+                categories=tuple(column.get("categories") or ()),
+                nullable=bool(column.get("nullable")),
+            )
+        )
+    return fields
+
+
+def _bounds(column: dict[str, Any]) -> tuple[Any, Any]:
+    low, high = column.get("min"), column.get("max")
+    if low is None or high is None:
+        return None, None
+    margin = (high - low) * RANGE_MARGIN
+    lowest = low - margin if low < 0 else max(0, low - margin)  # non-negative data stays so
+    if column["type"] == "int":
+        return math.floor(lowest), math.ceil(high + margin)
+    return _round(lowest), _round(high + margin)
+
+
+def _round(value: float) -> float:
+    """A readable bound: 6 significant digits are plenty for a validity range."""
+    return float(f"{value:.6g}")
+
+
+def _identifier(column: str, used: set[str]) -> str:
+    name = re.sub(r"\W+", "_", column).strip("_") or "column"
+    if name[0].isdigit():
+        name = f"c_{name}"
+    if keyword.iskeyword(name) or name in {"model_config", "model_fields"}:
+        name += "_"
+    candidate, counter = name, 2
+    while candidate in used:
+        candidate = f"{name}_{counter}"
+        counter += 1
+    used.add(candidate)
+    return candidate
+
+
+def _dtype(column: dict[str, Any]) -> str:
+    return {"float": "float64", "int": "int64", "bool": "bool", "str": "object"}[column["type"]]

@@ -1,0 +1,97 @@
+"""The service's request schema comes from the data: names, types, categories, ranges."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from nb2prod.convert import convert
+from nb2prod.errors import UserError
+from tests.conftest import make_notebook
+
+CELLS = [
+    "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression",
+    ("c = 1.0  # regularisation", ["parameters"]),
+    (
+        "df = pd.DataFrame({'petal width': [0.1, 0.4, 2.0, 2.4] * 5, 'class': [1, 2, 3, 4] * 5,"
+        " 'colour': ['red', 'blue', 'red', 'green'] * 5, 'label': [0, 0, 1, 1] * 5})\n"
+        "X = pd.get_dummies(df.drop(columns='label'), columns=['colour'])\ny = df['label']",
+        ["nb2prod:load"],
+    ),
+    ("model = LogisticRegression(C=c).fit(X, y)", ["nb2prod:train"]),
+    ("accuracy = float(model.score(X, y))\nsample = df.head(3)", ["nb2prod:evaluate"]),
+    (
+        "features = pd.get_dummies(sample.drop(columns='label'), columns=['colour'])\n"
+        "labels = model.predict(features.reindex(columns=X.columns, fill_value=False))",
+        ["nb2prod:predict"],
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("serving")
+    convert(make_notebook(root / "flowers.ipynb", CELLS), root / "out")
+    return root / "out"
+
+
+def test_schema_keeps_column_names_types_categories_and_ranges(project: Path) -> None:
+    schema = (project / "src" / "flowers" / "schema.py").read_text()
+    assert 'petal_width: float = Field(alias="petal width", ge=0.0, le=2.63)' in schema
+    assert 'class_: int = Field(alias="class", ge=0, le=5)' in schema
+    assert 'colour: Literal["blue", "green", "red"]' in schema
+    sys.path.insert(0, str(project / "src"))
+    try:
+        module = importlib.import_module("flowers.schema")
+        row = module.FlowersRow.model_validate(
+            {"petal width": 0.2, "class": 2, "colour": "red", "label": 0}
+        )
+        frame = module.to_input([row])
+        assert list(frame.columns) == ["petal width", "class", "colour", "label"]
+        with pytest.raises(ValueError, match="less than or equal"):
+            module.FlowersRow.model_validate(
+                {"petal width": 9.0, "class": 2, "colour": "red", "label": 0}
+            )
+        with pytest.raises(ValueError, match="'blue', 'green' or 'red'"):
+            module.FlowersRow.model_validate(
+                {"petal width": 0.2, "class": 2, "colour": "pink", "label": 0}
+            )
+    finally:
+        sys.path.remove(str(project / "src"))
+        for name in [m for m in sys.modules if m.startswith("flowers")]:
+            del sys.modules[name]
+
+
+def test_examples_hold_the_rows_and_what_the_pipeline_predicted(project: Path) -> None:
+    request = json.loads((project / "examples" / "request.json").read_text())
+    response = json.loads((project / "examples" / "response.json").read_text())
+    assert request["path"] == "/predict_batch"
+    assert [row["petal width"] for row in request["body"]] == [0.1, 0.4, 2.0]
+    assert response == [{"labels": 0}, {"labels": 0}, {"labels": 1}]
+    manifest = json.loads((project / "nb2prod.json").read_text())
+    assert manifest["probe"]["input"]["name"] == "sample"
+
+
+def test_no_service_and_no_predict_section_mean_no_service_files(tmp_path: Path) -> None:
+    path = make_notebook(tmp_path / "flowers.ipynb", CELLS)
+    convert(path, tmp_path / "without", service=False)
+    assert not (tmp_path / "without" / "service.py").exists()
+    result = convert(make_notebook(tmp_path / "plain.ipynb", CELLS[:-1]), tmp_path / "plain")
+    assert not (tmp_path / "plain" / "service.py").exists()
+    assert [w.code for w in result.warnings] == ["no-service"]
+    assert (tmp_path / "plain" / "src" / "plain" / "model_store.py").exists()
+
+
+def test_a_pipeline_that_fails_while_profiling_is_a_clear_error(tmp_path: Path) -> None:
+    cells = [*CELLS[:3], ("model = LogisticRegression(C=c).fit(X, y[:2])", ["nb2prod:train"])]
+    cells += CELLS[4:]
+    with pytest.raises(UserError) as error:
+        convert(make_notebook(tmp_path / "broken.ipynb", cells), tmp_path / "out")
+    problem = error.value.problems[0]
+    assert problem.code == "pipeline-failed" and "ValueError" in problem.message
+    assert "--no-service" in problem.fix
+    assert not (tmp_path / "out").exists()
