@@ -65,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    serve = commands.add_parser(
+        "serve",
+        help="run a generated project's service locally (bentoml serve)",
+        description="Run a generated project's BentoML service; train the project first.",
+        epilog=EPILOG,
+    )
+    serve.add_argument("project", type=Path, help="the folder `nb2prod convert` wrote")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=3000, help="port (default: %(default)s)")
+
     check = commands.add_parser(
         "check",
         help="report roles, data flow and problems per cell",
@@ -86,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "convert":
             return _convert(args, style)
+        if args.command == "serve":
+            from nb2prod.serve import serve
+
+            return serve(args.project, args.host, args.port)
         return _check(args, Style.for_stream(sys.stdout))
     except UserError as error:
         print_error(error, style)

@@ -66,6 +66,7 @@ def convert(
         ],
         "model": plan.model,
         "metrics": list(plan.metrics.names),
+        "service": serving.class_name if serving else None,
         "probe": probe,
     }
     report = write_project(output, files, manifest, notebook=notebook_path, force=force)

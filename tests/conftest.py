@@ -73,13 +73,24 @@ def bentoml_server(
     bentoml: Path, service: str, cwd: Path, env: dict[str, str], timeout: float = 120
 ) -> Iterator[str]:
     """A real `bentoml serve` on a free loopback port; yields its URL once /readyz answers."""
+    command = [str(bentoml), "serve", service, "--host", "127.0.0.1"]
+    with served(command, env, cwd, timeout=timeout) as url:
+        yield url
+
+
+@contextmanager
+def served(
+    command: list[str], env: dict[str, str], cwd: Path, timeout: float = 120
+) -> Iterator[str]:
+    """Run a server command with `--port <free>` in its own process group until /readyz
+    answers; yield its URL; stop the whole group afterwards."""
     import httpx
 
     port = free_port()
-    log = cwd / f"bentoml-serve-{port}.log"
+    log = cwd / f"server-{port}.log"
     with open(log, "wb") as output:
         server = subprocess.Popen(
-            [str(bentoml), "serve", service, "--host", "127.0.0.1", "--port", str(port)],
+            [*command, "--port", str(port)],
             cwd=cwd,
             env=env,
             stdout=output,
@@ -91,16 +102,14 @@ def bentoml_server(
         deadline = time.monotonic() + timeout
         while True:
             if server.poll() is not None:
-                raise AssertionError(f"bentoml serve exited early:\n{log.read_text()[-3000:]}")
+                raise AssertionError(f"the server exited early:\n{log.read_text()[-3000:]}")
             try:
                 if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"bentoml serve never became ready:\n{log.read_text()[-3000:]}"
-                )
+                raise AssertionError(f"the server never became ready:\n{log.read_text()[-3000:]}")
             time.sleep(0.3)
         yield url
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from nb2prod.convert import convert
 from nb2prod.errors import UserError
-from tests.conftest import make_notebook
+from tests.conftest import make_notebook, served
 
 CELLS = [
     "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression",
@@ -95,3 +97,38 @@ def test_a_pipeline_that_fails_while_profiling_is_a_clear_error(tmp_path: Path) 
     assert problem.code == "pipeline-failed" and "ValueError" in problem.message
     assert "--no-service" in problem.fix
     assert not (tmp_path / "out").exists()
+
+
+def test_nb2prod_serve_runs_the_trained_service(project: Path, tmp_path: Path) -> None:
+    import httpx
+
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(tmp_path / "bentoml"),
+        "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path]),
+        "NO_COLOR": "1",
+    }
+    missing = subprocess.run(
+        [sys.executable, "-m", "nb2prod", "serve", str(project)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 2 and "flowers-train" in missing.stderr
+    trained = subprocess.run(
+        [sys.executable, "-m", "flowers.train", "--output-dir", str(tmp_path / "artifacts")],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert trained.returncode == 0, trained.stderr
+    request = json.loads((project / "examples" / "request.json").read_text())
+    expected = json.loads((project / "examples" / "response.json").read_text())
+    command = [sys.executable, "-m", "nb2prod", "serve", str(project)]
+    with served(command, env, tmp_path) as url:
+        answer = httpx.post(url + request["path"], json=request["body"], timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == expected
