@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the BentoML service (and the training run that profiles its data)",
     )
+    convert.add_argument(
+        "--no-onnx",
+        action="store_true",
+        help="serve the model as trained, without its ONNX Runtime twin",
+    )
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
 
     serve = commands.add_parser(
@@ -74,6 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("project", type=Path, help="the folder `nb2prod convert` wrote")
     serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     serve.add_argument("--port", type=int, default=3000, help="port (default: %(default)s)")
+
+    image = commands.add_parser(
+        "image",
+        help="build a generated project's container image (Docker API or podman)",
+        description="Build a generated project's container image. Train the project first: "
+        "the image imports artifacts/model.bentomodel.",
+        epilog=EPILOG,
+    )
+    image.add_argument("project", type=Path, help="the folder `nb2prod convert` wrote")
+    image.add_argument("--tag", help="image tag (default: <project>:latest)")
+    image.add_argument(
+        "--engine",
+        choices=["auto", "docker", "podman"],
+        default="auto",
+        help="auto: the Docker API if one answers (DOCKER_HOST), else the podman CLI",
+    )
 
     check = commands.add_parser(
         "check",
@@ -96,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "convert":
             return _convert(args, style)
+        if args.command == "image":
+            return _image(args, style)
         if args.command == "serve":
             from nb2prod.serve import serve
 
@@ -125,12 +148,35 @@ def _convert(args: argparse.Namespace, style: Style) -> int:
     notebook: Path = args.notebook
     output: Path = args.output or notebook.parent / _project_name(args.name or notebook.stem)
     result = convert(
-        notebook, output, name=args.name, force=args.force, service=not args.no_service
+        notebook,
+        output,
+        name=args.name,
+        force=args.force,
+        service=not args.no_service,
+        onnx=not args.no_onnx,
     )
     if args.json:
         print(json.dumps(_conversion_json(result), indent=2))
     else:
         _print_conversion(result, style)
+    return EXIT_OK
+
+
+def _image(args: argparse.Namespace, style: Style) -> int:
+    from nb2prod.image import build_image
+    from nb2prod.serve import service_of
+
+    name, _ = service_of(args.project)
+    tag = args.tag or f"{name}:latest"
+    print(f"building {tag} from {args.project} ...", file=sys.stderr)
+
+    def progress(line: str) -> None:
+        if line.lstrip().upper().startswith("STEP"):
+            print(style.dim(f"  {line.strip()}"), file=sys.stderr)
+
+    image_id = build_image(args.project, tag, engine=args.engine, on_line=progress)
+    print(style.green(f"built {tag} ({image_id[:19]})"))
+    print(f"run it: docker run --rm -p 3000:3000 {tag}   (or podman run ...)")
     return EXIT_OK
 
 

@@ -35,6 +35,7 @@ def convert(
     name: str | None = None,
     force: bool = False,
     service: bool = True,
+    onnx: bool = True,
 ) -> Conversion:
     """Convert `notebook_path` into a project at `output`; `UserError` on bad input."""
     notebook = load_notebook(notebook_path)
@@ -48,7 +49,7 @@ def convert(
     step = predict_step(plan) if service else None
     if step is not None:
         probe = _cached_probe(output, notebook.sha256) or _probe(plan, step.function)
-        serving = build_serving(plan, step, probe)
+        serving = build_serving(plan, step, probe, onnx=onnx)
     elif service and plan.model:
         problems.append(_no_service(plan))
     files = render_project(plan, problems, serving)
@@ -100,7 +101,13 @@ def _probe(plan: Plan, function: str) -> dict[str, Any]:
                 (root / path).parent.mkdir(parents=True, exist_ok=True)
                 (root / path).write_bytes(body)
         try:
-            return run_probe(root / "src", plan.package, data_input_of(plan, step), step.outputs)
+            return run_probe(
+                root / "src",
+                plan.package,
+                data_input_of(plan, step),
+                step.outputs,
+                str(plan.model),
+            )
         except ProbeFailed as failure:
             raise user_error(
                 plan.notebook.path,

@@ -24,14 +24,19 @@ MAX_CATEGORIES = 50
 
 
 def run_probe(
-    src_dir: Path, package: str, data_input: str, outputs: list[str], timeout: int = 900
+    src_dir: Path,
+    package: str,
+    data_input: str,
+    outputs: list[str],
+    model: str,
+    timeout: int = 900,
 ) -> dict[str, Any]:
     """Profile of the predict section's input and outputs, from a default training run."""
     with tempfile.TemporaryDirectory(prefix="nb2prod-probe-") as folder:
         result_path = Path(folder) / "probe.json"
         command = [
             sys.executable, "-c", "from nb2prod.probe import main; main()",
-            package, data_input, ",".join(outputs), str(result_path),
+            package, data_input, ",".join(outputs), model, str(result_path),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src_dir), *sys.path])}
         env.setdefault("MPLBACKEND", "Agg")
@@ -49,7 +54,7 @@ class ProbeFailed(Exception):
 
 def main() -> None:
     """Entry point of the probe process: run the pipeline, write the profile as JSON."""
-    package, data_input, outputs, result_path = sys.argv[1:5]
+    package, data_input, outputs, model_name, result_path = sys.argv[1:6]
     import importlib
 
     config = importlib.import_module(f"{package}.config")
@@ -59,6 +64,10 @@ def main() -> None:
     profile = {
         "input": profile_input(data_input, frame, list(values.values())),
         "outputs": {name: describe_output(values[name]) for name in outputs.split(",") if name},
+        "model": {
+            "module": type(values[model_name]).__module__,
+            "classifier": hasattr(values[model_name], "predict_proba"),
+        },
     }
     Path(result_path).write_text(json.dumps(profile, indent=2, default=_plain))
 

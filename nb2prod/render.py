@@ -21,7 +21,13 @@ from nb2prod import __version__
 from nb2prod.errors import Problem
 from nb2prod.plan import Plan, Step
 from nb2prod.requirements import imported_modules, installed_version, resolve_requirements
-from nb2prod.serving import RequestField, Serving, predict_step, serving_state_of
+from nb2prod.serving import (
+    RequestField,
+    Serving,
+    data_input_of,
+    predict_step,
+    serving_state_of,
+)
 
 LINE_LENGTH = 88
 ROLE_SUMMARIES = {
@@ -33,7 +39,9 @@ ROLE_SUMMARIES = {
     "predict": "Predict on new rows",
     "test": "The notebook's checks",
 }
-ALWAYS, WITH_MODEL, WITH_TESTS, WITH_SERVICE = "always", "model", "tests", "service"
+ALWAYS, WITH_MODEL, WITH_TESTS, WITH_SERVICE, WITH_ONNX = (
+    "always", "model", "tests", "service", "onnx"
+)  # fmt: skip
 TEMPLATES: dict[str, tuple[str, str]] = {
     "pyproject.toml.j2": ("pyproject.toml", ALWAYS),
     "README.md.j2": ("README.md", ALWAYS),
@@ -44,6 +52,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "src/package/train.py.j2": ("src/{package}/train.py", ALWAYS),
     "src/package/model_store.py.j2": ("src/{package}/model_store.py", WITH_MODEL),
     "src/package/schema.py.j2": ("src/{package}/schema.py", WITH_SERVICE),
+    "src/package/onnx_model.py.j2": ("src/{package}/onnx_model.py", WITH_ONNX),
     "service.py.j2": ("service.py", WITH_SERVICE),
     "bentofile.yaml.j2": ("bentofile.yaml", WITH_SERVICE),
     "requirements.txt.j2": ("requirements.txt", WITH_SERVICE),
@@ -81,6 +90,8 @@ def render_project(
         "service_class": serving.class_name if serving else None,
         "data_outputs": _data_outputs(plan),
         "serving_state": _serving_state(plan),
+        "predict_input": _predict_input(plan),
+        "onnx": bool(serving and serving.onnx),
         "serving_call": _serving_call(plan, serving) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
     }
@@ -128,6 +139,8 @@ def _wanted(plan: Plan, serving: Serving | None) -> dict[str, tuple[str, str]]:
         enabled.add(WITH_TESTS)
     if serving is not None:
         enabled.add(WITH_SERVICE)
+        if serving.onnx:
+            enabled.add(WITH_ONNX)
     root = templates_dir() / "project"
     return {
         template: spec
@@ -140,6 +153,11 @@ def _data_outputs(plan: Plan) -> list[str]:
     """What the load step hands on (else the first step): the data to fingerprint."""
     step = next((s for s in plan.steps if s.role == "load"), plan.steps[0] if plan.steps else None)
     return list(step.outputs) if step else []
+
+
+def _predict_input(plan: Plan) -> str | None:
+    step = predict_step(plan)
+    return data_input_of(plan, step) if step else None
 
 
 def _serving_state(plan: Plan) -> list[str]:

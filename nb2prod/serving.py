@@ -68,6 +68,7 @@ class Serving:
     observed_rows: int
     config_arguments: list[str] = field(default_factory=list)
     state: list[str] = field(default_factory=list)  # stored with the model, see serving_state_of
+    onnx: bool = False  # serve an ONNX Runtime twin of the model when it agrees with it
     range_margin: float = RANGE_MARGIN
     max_batch_rows: int = MAX_BATCH_ROWS
 
@@ -100,7 +101,22 @@ def _data_arguments(plan: Plan, step: Step) -> list[str]:
     return [a.name for a in step.arguments if not a.from_config and a.name != plan.model]
 
 
-def build_serving(plan: Plan, step: Step, probe: dict[str, Any]) -> Serving:
+def onnx_applies(probe: dict[str, Any]) -> bool:
+    """A scikit-learn classifier on numeric columns, with skl2onnx and onnxruntime at hand."""
+    import importlib.util
+
+    model = probe.get("model", {})
+    numeric = all(c["type"] in {"float", "int", "bool"} for c in probe["input"]["columns"])
+    installed = all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
+    return bool(
+        str(model.get("module", "")).startswith("sklearn")
+        and model.get("classifier")
+        and numeric
+        and installed
+    )
+
+
+def build_serving(plan: Plan, step: Step, probe: dict[str, Any], onnx: bool = True) -> Serving:
     """The service description from the plan's predict step and the probe's profile."""
     camel = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", plan.project) if part)
     profile = probe["input"]
@@ -126,6 +142,7 @@ def build_serving(plan: Plan, step: Step, probe: dict[str, Any]) -> Serving:
         observed_rows=profile["observed_rows"],
         config_arguments=[a.name for a in step.arguments if a.from_config],
         state=serving_state_of(plan, step),
+        onnx=onnx and onnx_applies(probe),
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -118,3 +120,60 @@ def served(
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+# ---- containers (see tests/test_image.py) ----
+
+SETUP_PODMAN = ROOT / "scripts" / "podman-setup.sh"
+TIMINGS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session")
+def podman_env() -> Iterator[dict[str, str]]:
+    """Run scripts/podman-setup.sh and use its environment for the whole session."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("container tests need root on Linux (podman as set up by CI)")
+    if not shutil.which("podman") and not shutil.which("apt-get"):
+        pytest.skip("no podman and no apt-get to install it")
+    start = time.monotonic()
+    done = subprocess.run(
+        ["bash", str(SETUP_PODMAN)], capture_output=True, text=True, timeout=900, check=False
+    )
+    TIMINGS["setup"] = time.monotonic() - start
+    assert done.returncode == 0, f"podman setup failed:\n{done.stderr[-3000:]}"
+    env = dict(re.findall(r"^export (\w+)=(\S+)$", done.stdout, re.M))
+    assert "CONTAINERS_CONF" in env, done.stdout
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        patch.delenv("DOCKER_HOST", raising=False)
+        yield env
+
+
+@pytest.fixture(scope="session")
+def podman_socket(
+    podman_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A Docker-compatible API on podman, for the docker SDK; stopped at the end."""
+    pytest.importorskip("docker", reason="the Docker API path needs `pip install docker`")
+    socket = tmp_path_factory.mktemp("podman") / "podman.sock"
+    service = subprocess.Popen(
+        ["podman", "system", "service", "--time=0", f"unix://{socket}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(100):
+            if socket.exists():
+                break
+            time.sleep(0.1)
+        assert socket.exists(), "podman system service did not create its socket"
+        yield f"unix://{socket}"
+    finally:
+        service.terminate()
+        try:
+            service.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            service.kill()
+            service.wait()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 import pytest
+
+# Tests save models: keep them out of the user's BentoML store (~/bentoml).
+os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="bentoml-tests-")
 
 from wine_classifier.config import Config
 from wine_classifier.pipeline import run_pipeline

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import pickle
 from pathlib import Path
 
+import bentoml
+
 from wine_classifier.config import Config, add_arguments, from_namespace
+from wine_classifier.model_store import load_model
 from wine_classifier.train import main
 
 EXPECTED_METRICS = ["accuracy", "f1_macro"]
@@ -22,9 +24,11 @@ def test_training_writes_model_and_metrics(tmp_path: Path) -> None:
     metadata = json.loads((tmp_path / "model.json").read_text())
     assert metadata["metrics"] == metrics
     assert metadata["parameters"] == Config().to_dict()
-    with open(tmp_path / "model.pkl", "rb") as file:
-        model = pickle.load(file)
-    assert hasattr(model, "predict")
+    assert len(metadata["data_sha256"]) == 64
+    assert (tmp_path / "model.bentomodel").is_file()
+    stored = bentoml.models.get(metadata["bentoml_tag"])
+    assert stored.info.metadata["metrics"] == metrics
+    assert hasattr(load_model(stored), "predict")
 
 
 def test_every_parameter_is_a_flag_with_the_notebook_default() -> None:

@@ -1,16 +1,19 @@
 """Train the model of diabetes_regression.ipynb; save it with its metadata and metrics.
 
 Usage: `diabetes-regression-train [--output-dir artifacts] [parameter flags]`.
-Writes `model.pkl`, `model.json` (parameters, metrics, source notebook hash,
-versions) and `metrics.json` into the output folder.
+Saves the model in BentoML's model store (with parameters, metrics, data and
+notebook hashes as metadata) and exports it to `model.bentomodel`; writes
+`model.json` (the same metadata) and `metrics.json` into the output folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import pickle
 import platform
+import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -19,13 +22,20 @@ from typing import Any
 
 from diabetes_regression import __version__
 from diabetes_regression.config import Config, add_arguments, from_namespace
+from diabetes_regression.model_store import save_model
 from diabetes_regression.pipeline import run_pipeline
 
 SOURCE_NOTEBOOK = "notebooks/diabetes_regression.ipynb"
 SOURCE_SHA256 = "6c08a6ac84c2d231f11c7bc31e97ba76430499bf404095e811154b2e511b22d1"
 NB2PROD_VERSION = "0.1.0"
-MODEL_NAME = "model"
+MODEL_OUTPUT = "model"
 METRIC_NAMES = ["rmse", "r2", "mae"]
+DATA_OUTPUTS = ["df"]
+"""Values the load section hands on: their content hash identifies the training data."""
+SERVING_STATE = []
+"""Values the predict section reads besides the model and its input rows."""
+PREDICT_INPUT = "sample"
+"""The predict section's input rows: the shape of what the service receives."""
 
 
 def collect_metrics(outputs: dict[str, Any]) -> dict[str, float]:
@@ -33,26 +43,84 @@ def collect_metrics(outputs: dict[str, Any]) -> dict[str, float]:
     return {str(name): float(value) for name, value in outputs["metrics"].items()}
 
 
+def data_fingerprint(outputs: dict[str, Any]) -> str:
+    """SHA-256 of the training data, stable across runs and machines for the same values."""
+    digest = hashlib.sha256()
+    for name in DATA_OUTPUTS:
+        value = outputs[name]
+        try:
+            import pandas as pd
+
+            if isinstance(value, (pd.DataFrame, pd.Series)):
+                digest.update(
+                    pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes()
+                )
+                continue
+        except ImportError:
+            pass
+        if hasattr(value, "tobytes"):
+            digest.update(value.tobytes())
+        else:
+            digest.update(pickle.dumps(value))
+    return digest.hexdigest()
+
+
+def reference_rows(outputs: dict[str, Any]) -> Any:
+    """Rows a faster runtime must agree on: the predict input and every table like it."""
+    if PREDICT_INPUT is None:
+        return None
+    rows = outputs[PREDICT_INPUT]
+    if hasattr(rows, "columns"):
+        import pandas as pd
+
+        alike = [
+            value
+            for value in outputs.values()
+            if isinstance(value, pd.DataFrame)
+            and list(value.columns) == list(rows.columns)
+        ]
+        return pd.concat(alike, ignore_index=True)
+    return rows
+
+
+def code_version() -> str | None:
+    """The git commit of the code that trained, when it runs from a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
 def save_artifacts(
     outputs: dict[str, Any], config: Config, output_dir: Path
 ) -> dict[str, float]:
-    """Write the model, its metadata and the metrics; return the metrics."""
+    """Save the model with its metadata, write metrics.json; return the metrics."""
     output_dir.mkdir(parents=True, exist_ok=True)
     metrics = collect_metrics(outputs)
-    if MODEL_NAME is not None:
-        with open(output_dir / "model.pkl", "wb") as file:
-            pickle.dump(outputs[MODEL_NAME], file)
-    metadata = {
+    metadata: dict[str, Any] = {
         "name": "diabetes-regression",
         "version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "parameters": config.to_dict(),
         "metrics": metrics,
+        "data_sha256": data_fingerprint(outputs),
         "source_notebook": SOURCE_NOTEBOOK,
         "source_sha256": SOURCE_SHA256,
+        "code_version": code_version(),
         "nb2prod_version": NB2PROD_VERSION,
         "python": platform.python_version(),
     }
+    state = {name: outputs[name] for name in SERVING_STATE}
+    metadata = save_model(
+        outputs[MODEL_OUTPUT], metadata, output_dir, state, reference_rows(outputs)
+    )
     (output_dir / "model.json").write_text(
         json.dumps(metadata, indent=2, default=str) + "\n"
     )

@@ -1,0 +1,70 @@
+"""HTTP service of diabetes-regression: the notebook's predict section behind a validated API.
+
+Train first (`diabetes-regression-train` saves the model in BentoML's store), then run
+`bentoml serve service:DiabetesRegressionService`. `POST /predict` takes one row,
+`POST /predict_batch` a list of up to MAX_BATCH_ROWS rows (concurrent batch requests
+are merged into one model call); both answer with the predict section's outputs.
+Invalid rows get HTTP 400 with the reason. `/readyz`, `/livez` and `/metrics` come
+with BentoML.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Annotated
+
+import bentoml
+from pydantic import Field
+
+from diabetes_regression.config import Config
+from diabetes_regression.model_store import MODEL_NAME, load_model
+from diabetes_regression.pipeline import predict
+from diabetes_regression.schema import (
+    MAX_BATCH_ROWS,
+    DiabetesRegressionPrediction,
+    DiabetesRegressionRow,
+    to_input,
+    to_predictions,
+)
+
+CONFIG = Config()
+
+
+@bentoml.service(name="diabetes-regression", traffic={"timeout": 10}, workers=1)
+class DiabetesRegressionService:
+    """Serves the model `diabetes-regression-train` saved, with the notebook's predict code."""
+
+    stored_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
+
+    def __init__(self) -> None:
+        self.model = load_model(self.stored_model)
+        # Freezing the heap after loading keeps garbage-collection pauses out of requests.
+        gc.collect()
+        gc.freeze()
+
+    @bentoml.api(route="/predict")
+    def predict(self, row: DiabetesRegressionRow, /) -> DiabetesRegressionPrediction:
+        """Predict one row."""
+        return self.predict_rows([row])[0]
+
+    @bentoml.api(
+        route="/predict_batch", batchable=True, max_batch_size=64, max_latency_ms=1000
+    )
+    def predict_batch(
+        self,
+        rows: Annotated[list[DiabetesRegressionRow], Field(max_length=MAX_BATCH_ROWS)],
+        /,
+    ) -> list[DiabetesRegressionPrediction]:
+        """Predict a list of rows."""
+        return self.predict_rows(rows)
+
+    def predict_rows(
+        self, rows: list[DiabetesRegressionRow]
+    ) -> list[DiabetesRegressionPrediction]:
+        """Run the notebook's predict section on `rows`, exactly as training code does."""
+        predictions = predict(self.model, to_input(rows))
+        return to_predictions(
+            {
+                "predictions": predictions,
+            }
+        )

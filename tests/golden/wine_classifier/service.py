@@ -1,0 +1,70 @@
+"""HTTP service of wine-classifier: the notebook's predict section behind a validated API.
+
+Train first (`wine-classifier-train` saves the model in BentoML's store), then run
+`bentoml serve service:WineClassifierService`. `POST /predict` takes one row,
+`POST /predict_batch` a list of up to MAX_BATCH_ROWS rows (concurrent batch requests
+are merged into one model call); both answer with the predict section's outputs.
+Invalid rows get HTTP 400 with the reason. `/readyz`, `/livez` and `/metrics` come
+with BentoML.
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Annotated
+
+import bentoml
+from pydantic import Field
+
+from wine_classifier.config import Config
+from wine_classifier.model_store import MODEL_NAME, load_model
+from wine_classifier.pipeline import predict
+from wine_classifier.schema import (
+    MAX_BATCH_ROWS,
+    WineClassifierPrediction,
+    WineClassifierRow,
+    to_input,
+    to_predictions,
+)
+
+CONFIG = Config()
+
+
+@bentoml.service(name="wine-classifier", traffic={"timeout": 10}, workers=1)
+class WineClassifierService:
+    """Serves the model `wine-classifier-train` saved, with the notebook's predict code."""
+
+    stored_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
+
+    def __init__(self) -> None:
+        self.model = load_model(self.stored_model)
+        # Freezing the heap after loading keeps garbage-collection pauses out of requests.
+        gc.collect()
+        gc.freeze()
+
+    @bentoml.api(route="/predict")
+    def predict(self, row: WineClassifierRow, /) -> WineClassifierPrediction:
+        """Predict one row."""
+        return self.predict_rows([row])[0]
+
+    @bentoml.api(
+        route="/predict_batch", batchable=True, max_batch_size=64, max_latency_ms=1000
+    )
+    def predict_batch(
+        self,
+        rows: Annotated[list[WineClassifierRow], Field(max_length=MAX_BATCH_ROWS)],
+        /,
+    ) -> list[WineClassifierPrediction]:
+        """Predict a list of rows."""
+        return self.predict_rows(rows)
+
+    def predict_rows(
+        self, rows: list[WineClassifierRow]
+    ) -> list[WineClassifierPrediction]:
+        """Run the notebook's predict section on `rows`, exactly as training code does."""
+        predictions = predict(self.model, to_input(rows))
+        return to_predictions(
+            {
+                "predictions": predictions,
+            }
+        )

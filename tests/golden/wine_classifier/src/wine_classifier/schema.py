@@ -1,0 +1,97 @@
+"""Request and response models of the service, from the data the notebook really has.
+
+nb2prod recorded them from `sample` (the predict section's input) and
+from every table with the same columns, 133 rows at most: field types,
+categories, and ranges widened by 10% of their width on each side (never below
+zero for data that never was). Values outside them get HTTP 400. Edit to taste.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_BATCH_ROWS = 1000
+"""Most rows one batch request may carry."""
+
+COLUMNS = [
+    "alcohol",
+    "malic_acid",
+    "ash",
+    "alcalinity_of_ash",
+    "magnesium",
+    "total_phenols",
+    "flavanoids",
+    "nonflavanoid_phenols",
+    "proanthocyanins",
+    "color_intensity",
+    "hue",
+    "od280/od315_of_diluted_wines",
+    "proline",
+    "flavanoid_share",
+]
+DTYPES = {
+    "alcohol": "float64",
+    "malic_acid": "float64",
+    "ash": "float64",
+    "alcalinity_of_ash": "float64",
+    "magnesium": "float64",
+    "total_phenols": "float64",
+    "flavanoids": "float64",
+    "nonflavanoid_phenols": "float64",
+    "proanthocyanins": "float64",
+    "color_intensity": "float64",
+    "hue": "float64",
+    "od280/od315_of_diluted_wines": "float64",
+    "proline": "float64",
+    "flavanoid_share": "float64",
+}
+
+
+class WineClassifierRow(BaseModel):
+    """One row of `sample`: the model's features, as the notebook had them."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    alcohol: float = Field(ge=10.65, le=15.21)
+    malic_acid: float = Field(ge=0.234, le=6.306)
+    ash: float = Field(ge=1.173, le=3.417)
+    alcalinity_of_ash: float = Field(ge=8.66, le=31.94)
+    magnesium: float = Field(ge=60.8, le=171.2)
+    total_phenols: float = Field(ge=0.69, le=4.17)
+    flavanoids: float = Field(ge=0.0, le=5.554)
+    nonflavanoid_phenols: float = Field(ge=0.077, le=0.713)
+    proanthocyanins: float = Field(ge=0.093, le=3.897)
+    color_intensity: float = Field(ge=0.108, le=14.172)
+    hue: float = Field(ge=0.357, le=1.833)
+    od280_od315_of_diluted_wines: float = Field(
+        alias="od280/od315_of_diluted_wines", ge=0.997, le=4.273
+    )
+    proline: float = Field(ge=137.8, le=1820.2)
+    flavanoid_share: float = Field(ge=0.124734, le=1.73137)
+
+
+class WineClassifierPrediction(BaseModel):
+    """What the predict section returns for one row."""
+
+    predictions: int
+
+
+def to_input(rows: list[WineClassifierRow]) -> pd.DataFrame:
+    """Rows as the table the predict section expects: same columns, order and dtypes."""
+    records = [row.model_dump(by_alias=True) for row in rows]
+    return pd.DataFrame.from_records(records, columns=COLUMNS).astype(DTYPES)
+
+
+def to_predictions(values: dict[str, Any]) -> list[WineClassifierPrediction]:
+    """The predict section's outputs (one value per row each) as response models."""
+    columns = {name: list(pd.Series(value).tolist()) for name, value in values.items()}
+    count = len(next(iter(columns.values())))
+    return [
+        WineClassifierPrediction(
+            **{name: column[i] for name, column in columns.items()}
+        )
+        for i in range(count)
+    ]
