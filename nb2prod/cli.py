@@ -70,6 +70,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    verify = commands.add_parser(
+        "verify",
+        help="run the notebook (papermill) and the generated code; compare results",
+        description="Run the project's notebook with papermill and its generated training and "
+        "predict code with the same parameters; compare metrics, predictions and the input "
+        "schema. Exit 0 when they agree, 1 when they differ.",
+        epilog=EPILOG,
+    )
+    verify.add_argument("project", type=Path, help="the folder `nb2prod convert` wrote")
+    verify.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a notebook parameter for both runs (repeatable), e.g. -p n_estimators 20",
+    )
+    verify.add_argument(
+        "--rtol",
+        type=float,
+        default=0.0,
+        help="relative tolerance for metrics (default 0: seeded runs must agree exactly)",
+    )
+    verify.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    verify.add_argument(
+        "--timeout", type=int, default=1800, help="seconds per notebook cell (default: %(default)s)"
+    )
+    verify.add_argument(
+        "--cwd", type=Path, help="folder the notebook runs in (default: the notebook's folder)"
+    )
+
     serve = commands.add_parser(
         "serve",
         help="run a generated project's service locally (bentoml serve)",
@@ -117,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "convert":
             return _convert(args, style)
+        if args.command == "verify":
+            return _verify(args, Style.for_stream(sys.stdout))
         if args.command == "image":
             return _image(args, style)
         if args.command == "serve":
@@ -160,6 +194,47 @@ def _convert(args: argparse.Namespace, style: Style) -> int:
     else:
         _print_conversion(result, style)
     return EXIT_OK
+
+
+def _verify(args: argparse.Namespace, style: Style) -> int:
+    import time
+
+    from nb2prod.verify import verify
+
+    started = time.perf_counter()
+    report = verify(
+        args.project,
+        dict(args.parameter),
+        rtol=args.rtol,
+        timeout=args.timeout,
+        cwd=args.cwd,
+    )
+    if args.json:
+        args.json.write_text(json.dumps(report.to_json(), indent=2, default=str) + "\n")
+    print(f"{'check':<11} {'name':<18} {'notebook':<24} {'generated':<24} {'diff':<9} result")
+    for check in report.checks:
+        difference = "" if check.difference is None else f"{check.difference:.2g}"
+        result = style.green("pass") if check.passed else style.red("FAIL")
+        print(
+            f"{check.kind:<11} {check.name:<18} {_cell_text(check.notebook):<24} "
+            f"{_cell_text(check.generated):<24} {difference:<9} {result}"
+        )
+    failed = [c for c in report.checks if not c.passed]
+    seconds = time.perf_counter() - started
+    if failed:
+        names = ", ".join(c.name for c in failed)
+        print(style.red(f"verify failed: {names} differ ({seconds:.1f} s)"))
+    else:
+        print(style.green(f"verified: {len(report.checks)} checks passed ({seconds:.1f} s)"))
+    print(f"executed notebook: {report.executed_notebook}")
+    return EXIT_OK if not failed else EXIT_PROBLEMS
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"{len(value)} columns"
+    text = repr(value) if isinstance(value, float) else str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
 
 
 def _image(args: argparse.Namespace, style: Style) -> int:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,3 +178,14 @@ def podman_socket(
         except subprocess.TimeoutExpired:
             service.kill()
             service.wait()
+
+
+def notebook_results(notebook: Path, parameters: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """Metrics, predicted rows and predictions of a papermill run (nb2prod's own runner)."""
+    from nb2prod.notebook import load_notebook
+    from nb2prod.notebook_run import run_notebook
+    from nb2prod.plan import build_plan
+
+    plan = build_plan(load_notebook(notebook))
+    run = run_notebook(notebook, plan, parameters, workdir)
+    return {"metrics": run.metrics, "rows": run.rows, "predictions": run.predictions}

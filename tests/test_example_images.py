@@ -21,8 +21,7 @@ import httpx
 import pytest
 
 from nb2prod import image
-from tests.conftest import EXAMPLES, free_port, run_cli
-from tests.notebook_runs import notebook_results
+from tests.conftest import EXAMPLES, free_port, notebook_results, run_cli
 
 pytestmark = [pytest.mark.container, pytest.mark.e2e]
 

@@ -20,8 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import EXAMPLES, bentoml_server, run_cli
-from tests.notebook_runs import notebook_results
+from tests.conftest import EXAMPLES, bentoml_server, notebook_results, run_cli
 
 pytestmark = pytest.mark.e2e
 

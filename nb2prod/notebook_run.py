@@ -1,0 +1,151 @@
+"""Run a notebook with papermill and read back what its sections produced.
+
+nb2prod runs its own copy of the notebook (the user's file is never touched)
+with one cell appended that records the evaluate section's metrics, the rows
+the predict section predicted and its predictions. Papermill injects the
+parameters the usual way and does not save the notebook after every cell
+(`request_save_on_cell_execute=False`), which costs seconds per hundred cells.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nb2prod.errors import CellRef, Problem, Severity, UserError
+from nb2prod.plan import Plan
+from nb2prod.serving import data_input_of, predict_step
+
+RECORD_CELL = """\
+import json as _nb2prod_json
+import numpy as _nb2prod_np
+_nb2prod_metric_names = {names!r}
+_nb2prod_metric_dict = {dict_name!r}
+if _nb2prod_metric_dict:
+    _nb2prod_metrics = {{
+        str(k): float(v) for k, v in globals()[_nb2prod_metric_dict].items()
+    }}
+else:
+    _nb2prod_metrics = {{n: float(globals()[n]) for n in _nb2prod_metric_names}}
+_nb2prod_rows = globals().get({data_input!r})
+_nb2prod_record = {{
+    "metrics": _nb2prod_metrics,
+    "rows": _nb2prod_rows.to_dict(orient="records") if hasattr(_nb2prod_rows, "to_dict")
+    else None,
+    "dtypes": {{str(k): str(v) for k, v in _nb2prod_rows.dtypes.items()}}
+    if hasattr(_nb2prod_rows, "dtypes") and hasattr(_nb2prod_rows.dtypes, "items") else None,
+    "predictions": {{
+        n: _nb2prod_np.asarray(globals()[n]).tolist() for n in {predictions!r}
+    }},
+}}
+with open({path!r}, "w") as _nb2prod_file:
+    _nb2prod_json.dump(_nb2prod_record, _nb2prod_file, default=lambda v: v.item())
+"""
+
+
+@dataclass
+class NotebookRun:
+    """What one papermill run of the notebook produced."""
+
+    metrics: dict[str, float]
+    rows: list[dict[str, Any]] | None
+    dtypes: dict[str, str] | None
+    predictions: dict[str, list[Any]]
+    executed: Path
+
+
+def run_notebook(
+    notebook: Path,
+    plan: Plan,
+    parameters: dict[str, Any],
+    workdir: Path,
+    *,
+    cwd: Path | None = None,
+    timeout: int = 1800,
+) -> NotebookRun:
+    """Execute a copy of `notebook` with `parameters`; `UserError` naming the failing cell."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    record = workdir / "notebook-record.json"
+    record.unlink(missing_ok=True)
+    node = nbformat.read(notebook, as_version=4)
+    predict = predict_step(plan)
+    node.cells.append(
+        nbformat.v4.new_code_cell(
+            RECORD_CELL.format(
+                names=list(plan.metrics.names),
+                dict_name=plan.metrics.dict_name,
+                data_input=data_input_of(plan, predict) if predict else None,
+                predictions=predict.outputs if predict else [],
+                path=str(record),
+            ),
+            metadata={"tags": ["nb2prod-record"]},
+        )
+    )
+    source = workdir / f"input-{notebook.name}"
+    executed = workdir / f"executed-{notebook.name}"
+    nbformat.write(node, source)
+    # `!pip` in a cell must reach this interpreter's pip, as in an activated environment.
+    saved_path = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{saved_path}"
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(executed),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(cwd or notebook.parent),
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=timeout,
+        )
+    except PapermillExecutionError as error:
+        raise _failed_cell(notebook, executed, error) from None
+    finally:
+        os.environ["PATH"] = saved_path
+    data = json.loads(record.read_text())
+    return NotebookRun(
+        metrics=data["metrics"],
+        rows=data["rows"],
+        dtypes=data["dtypes"],
+        predictions=data["predictions"],
+        executed=executed,
+    )
+
+
+def _failed_cell(notebook: Path, executed: Path, error: Any) -> UserError:
+    """The user's cell that failed: papermill's index minus the cells it inserted."""
+    import nbformat
+
+    index = error.cell_index
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+        inserted = sum(
+            1
+            for cell in cells[:index]
+            if "injected-parameters" in cell.get("metadata", {}).get("tags", [])
+        )
+        index -= inserted
+    except (OSError, ValueError):
+        pass
+    first = next((line.strip() for line in str(error.source).splitlines() if line.strip()), "")
+    return UserError(
+        notebook,
+        [
+            Problem(
+                "notebook-failed",
+                f"the notebook failed under papermill: {error.ename}: {error.evalue}",
+                "run the notebook top to bottom in Jupyter with these parameters and fix the "
+                f"cell; the executed copy with the full traceback is {executed}",
+                Severity.ERROR,
+                CellRef(index, first[:80]),
+            )
+        ],
+    )

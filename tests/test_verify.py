@@ -1,0 +1,101 @@
+"""`nb2prod verify`: passes on faithful code, fails (exit 1) when code drifts from the notebook."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, make_notebook, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("verify")
+    projects = {}
+    for name in ("wine_classifier", "diabetes_regression"):
+        result = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(root / name))
+        assert result.returncode == 0, result.stderr
+        projects[name] = root / name
+    return projects
+
+
+def _copy(project: Path, tmp_path: Path) -> Path:
+    target = tmp_path / project.name
+    shutil.copytree(project, target)
+    return target
+
+
+def test_verify_passes_with_parameters_and_writes_a_report(
+    converted: dict[str, Path], tmp_path: Path
+) -> None:
+    report_path = tmp_path / "report.json"
+    result = run_cli(
+        "verify",
+        str(converted["wine_classifier"]),
+        "-p", "n_estimators", "20",
+        "-p", "random_state", "5",
+        "--json", str(report_path),
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verified" in result.stdout
+    report = json.loads(report_path.read_text())
+    assert report["passed"] and report["parameters"] == {"n_estimators": 20, "random_state": 5}
+    kinds = {(c["kind"], c["name"]) for c in report["checks"]}
+    assert {("metric", "accuracy"), ("metric", "f1_macro"), ("prediction", "predictions")} <= kinds
+    assert Path(report["executed_notebook"]).is_file()
+
+
+def test_verify_fails_and_names_the_metric_when_the_code_changes_a_result(
+    converted: dict[str, Path], tmp_path: Path
+) -> None:
+    project = _copy(converted["wine_classifier"], tmp_path)
+    pipeline = project / "src" / "wine_classifier" / "pipeline.py"
+    text = pipeline.read_text()
+    assert "max_depth=max_depth" in text
+    pipeline.write_text(text.replace("max_depth=max_depth", "max_depth=1"))
+    result = run_cli("verify", str(project), timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    failing = [line for line in result.stdout.splitlines() if "FAIL" in line]
+    assert any(line.startswith("metric") and "accuracy" in line for line in failing)
+    assert "verify failed" in result.stdout
+
+
+def test_verify_catches_a_dropped_in_place_mutation(
+    converted: dict[str, Path], tmp_path: Path
+) -> None:
+    project = _copy(converted["diabetes_regression"], tmp_path)
+    pipeline = project / "src" / "diabetes_regression" / "pipeline.py"
+    text = pipeline.read_text()
+    mutation = '    df["bmi"] *= 2.0\n'
+    assert mutation in text
+    pipeline.write_text(text.replace(mutation, ""))
+    result = run_cli("verify", str(project), timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    rmse = next(
+        line for line in result.stdout.splitlines() if line.split()[:2] == ["metric", "rmse"]
+    )
+    notebook_value, generated_value = rmse.split()[2:4]
+    assert notebook_value != generated_value and rmse.endswith("FAIL")
+
+
+def test_a_notebook_failing_under_papermill_names_its_cell(tmp_path: Path) -> None:
+    cells = [
+        ("rows = 4  # how many rows", ["parameters"]),
+        ("values = list(range(rows))", ["nb2prod:load"]),
+        ("assert len(values) < 10, 'too many rows'\ntotal_score = float(sum(values))",
+         ["nb2prod:evaluate"]),
+    ]  # fmt: skip
+    notebook = make_notebook(tmp_path / "small.ipynb", cells)
+    assert run_cli("convert", str(notebook), "-o", str(tmp_path / "out")).returncode == 0
+    result = run_cli("verify", str(tmp_path / "out"), "-p", "rows", "20", timeout=300)
+    assert result.returncode == 2
+    assert "cell 2" in result.stderr and "AssertionError: too many rows" in result.stderr
+    assert "Traceback" not in result.stderr
+    unknown = run_cli("verify", str(tmp_path / "out"), "-p", "nope", "1")
+    assert unknown.returncode == 2 and "`nope` is not a parameter" in unknown.stderr
