@@ -64,6 +64,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "tests/test_service.py.j2": ("tests/test_service.py", WITH_SERVICE),
 }
 PORT = 3000
+SERVER_SPEEDUPS = ("uvloop", "httptools")
 
 
 def templates_dir() -> Path:
@@ -110,8 +111,11 @@ def render_project(
         node for code in plan.codes if code.section.kept for c in code.chunks for node in c.nodes
     ]
     modules = [m for m in imported_modules(trees) if m not in {plan.package, "service"}]
+    # uvicorn's fast event loop and HTTP parser: bench/serve measured p99 at 32 concurrent
+    # requests ~255 ms without them, 40-70 ms with them. Pinned when installed here.
+    speedups = [n for n in SERVER_SPEEDUPS if serving is not None and installed_version(n)]
     requirements = resolve_requirements(
-        modules, plan.pip_requirements, plan.notebook.path.parent, problems
+        modules, [*plan.pip_requirements, *speedups], plan.notebook.path.parent, problems
     )
     context["requirements"] = [str(r) for r in requirements if r.name.lower() != "pytest"]
     context["test_requirements"] = [

@@ -88,7 +88,7 @@ def resolve_requirements(
             requirements.setdefault(_key(name), Requirement(name, _pin(name)))
     for line in pip_lines:
         match = _NAME.match(line)
-        if match is None or line.startswith((".", "/", "git+", "http")):
+        if match is None or line.startswith((".", "/", "git+", "http://", "https://")):
             continue
         name, extras, specifier = match.group(1), match.group(2) or "", match.group(3).strip()
         pin = specifier or _pin(name)

@@ -32,25 +32,32 @@ CONFIG = Config()
 
 @bentoml.service(name="messy-churn", traffic={"timeout": 10}, workers=1)
 class MessyChurnService:
-    """Serves the model `messy-churn-train` saved, with the notebook's predict code."""
+    """Serves the model `messy-churn-train` saved, with the notebook's predict code.
+
+    The endpoints are `async`: the ONNX twin answers in microseconds, so running it on
+    the event loop beats a hand-off to a thread pool.
+    """
 
     stored_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 
     def __init__(self) -> None:
         self.model = load_model(self.stored_model)
-        # Freezing the heap after loading keeps garbage-collection pauses out of requests.
+        # Freeze what loading allocated, and collect the oldest generation rarely:
+        # BentoML keeps each request's timer alive until its timeout, and default
+        # thresholds then scan 100k+ objects mid-request (p99 in the tens of ms).
         gc.collect()
         gc.freeze()
+        gc.set_threshold(10_000, 50, 1_000)
 
     @bentoml.api(route="/predict")
-    def predict(self, row: MessyChurnRow, /) -> MessyChurnPrediction:
+    async def predict(self, row: MessyChurnRow, /) -> MessyChurnPrediction:
         """Predict one row."""
         return self.predict_rows([row])[0]
 
     @bentoml.api(
         route="/predict_batch", batchable=True, max_batch_size=64, max_latency_ms=1000
     )
-    def predict_batch(
+    async def predict_batch(
         self,
         rows: Annotated[list[MessyChurnRow], Field(max_length=MAX_BATCH_ROWS)],
         /,
