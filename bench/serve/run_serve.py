@@ -37,14 +37,14 @@ Servers:
 Models and payloads come from ``models.py`` (run automatically into
 ``--artifacts`` when missing).
 
-Exit codes: 0 done; 1 a server failed (did not start, died, or answered the
-check request with an error) or requests failed during the load; 2 bad
-arguments or no load generator.
+Exit codes: 0 done; 1 a server failed (exited or was not ready in time, died,
+or answered the check request with an error) or requests failed during the
+load; 2 bad arguments, a command that cannot be started, or no load generator.
 
 Usage::
 
     python bench/serve/run_serve.py --model forest
-    python bench/serve/run_serve.py --suite --repeat 3 --markdown bench/serve/results.md
+    python bench/serve/run_serve.py --suite --repeat 3 --markdown bench/serve/RESULTS.md
     python bench/serve/run_serve.py --label generated-bento --cwd out/project \\
         --server-cmd "bentoml serve service:WineClassifier --host 127.0.0.1 --port {port}" \\
         --payload bench/serve/artifacts/row.json --url-path /predict --ready-path /readyz
@@ -285,15 +285,22 @@ class Server:
         # The venv's scripts (uvicorn, bentoml) first, as if it were activated.
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                self.argv(),
-                cwd=self.config.cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group: pgid == pid
-            )
+            try:
+                self.proc = subprocess.Popen(
+                    self.argv(),
+                    cwd=self.config.cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # own process group: pgid == pid
+                )
+            except OSError as exc:
+                raise BenchError(
+                    f"{self.config.label}: cannot start {shlex.join(self.argv())} "
+                    f"in {self.config.cwd}: {exc}",
+                    EXIT_CANNOT_RUN,
+                ) from exc
 
     @property
     def pgid(self) -> int:
@@ -640,10 +647,16 @@ def fastapi_config(model: str, artifacts: Path) -> ServerConfig:
     )
 
 
-def bento_config(model: str, runtime: str, batch: bool, artifacts: Path) -> ServerConfig:
-    """The reference BentoML service for one model, runtime and endpoint."""
+def bento_config(
+    model: str, runtime: str, batch: bool, artifacts: Path, tuned: bool = True
+) -> ServerConfig:
+    """The reference BentoML service for one model, runtime and endpoint.
+
+    ``tuned=False`` keeps only the settings of the notes (traffic timeout,
+    ``gc.freeze``): no GC thresholds, no ``async def`` for ONNX.
+    """
     return ServerConfig(
-        label=f"bento-{runtime}" + ("-batch" if batch else ""),
+        label=f"bento-{runtime}" + ("-batch" if batch else "") + ("" if tuned else "-notes"),
         cmd="{python} -m bentoml serve service:WineClassifier --host 127.0.0.1 --port {port}",
         cwd=REFERENCE_BENTO,
         url_path="/predict_batch" if batch else "/predict",
@@ -652,6 +665,7 @@ def bento_config(model: str, runtime: str, batch: bool, artifacts: Path) -> Serv
         env={
             "NB2PROD_BENCH_MODEL": str(artifacts / f"{model}.joblib"),
             "NB2PROD_BENCH_RUNTIME": runtime,
+            "NB2PROD_BENCH_TUNING": "on" if tuned else "off",
             "BENTOML_HOME": str(artifacts / "bentoml_home"),
             "BENTOML_DO_NOT_TRACK": "True",
         },
@@ -660,13 +674,15 @@ def bento_config(model: str, runtime: str, batch: bool, artifacts: Path) -> Serv
 
 
 def suite_configs(artifacts: Path, models: Sequence[str]) -> list[ServerConfig]:
-    """Hand-written FastAPI, then the reference bento: sklearn, ONNX, each with batching."""
+    """Per model: hand-written FastAPI; the reference bento with sklearn and ONNX, each
+    single-row and batched; and ONNX single-row with the notes' settings only."""
     configs = []
     for model in models:
         configs.append(fastapi_config(model, artifacts))
         for runtime in ("sklearn", "onnx"):
             for batch in (False, True):
                 configs.append(bento_config(model, runtime, batch, artifacts))
+        configs.append(bento_config(model, "onnx", False, artifacts, tuned=False))
     return configs
 
 
@@ -674,11 +690,15 @@ def suite_configs(artifacts: Path, models: Sequence[str]) -> list[ServerConfig]:
 
 
 def versions() -> str:
-    names = ("bentoml", "fastapi", "uvicorn", "scikit-learn", "onnxruntime", "skl2onnx")
+    """Versions of what the servers run on; uvloop and httptools change BentoML's tail a lot."""
+    names = ("bentoml", "fastapi", "uvicorn", "uvloop", "httptools", "scikit-learn")
     found = []
-    for name in names:
-        with contextlib.suppress(metadata.PackageNotFoundError):
+    for name in (*names, "onnxruntime", "skl2onnx"):
+        try:
             found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            if name in ("uvloop", "httptools"):
+                found.append(f"{name} not installed")
     return ", ".join(found)
 
 
@@ -704,8 +724,10 @@ def find_baseline(rows: Sequence[Row], row: Row) -> Row | None:
 def render_table(rows: Sequence[Row]) -> list[str]:
     lines = [
         "| model | server | endpoint | conc. | req/s (min-max) | p50 ms | p99 ms | p99/p50 "
-        "| errors | PSS MB | server CPU ms/req | other load (cores) | req/s vs FastAPI |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| errors | PSS MB | server CPU ms/req | other load (cores) | req/s vs FastAPI "
+        "| CPU/req: FastAPI's / this |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for row in rows:
         rps = [m.load.rps for m in row.runs]
@@ -713,13 +735,15 @@ def render_table(rows: Sequence[Row]) -> list[str]:
         p50, p99 = row.median("p50_ms"), row.median("p99_ms")
         base = find_baseline(rows, row)
         ratio = f"{row.median('rps') / base.median('rps'):.2f}x" if base else "n/a"
+        cpu = row.median("cpu_ms_per_request")
+        efficiency = f"{base.median('cpu_ms_per_request') / cpu:.2f}x" if base and cpu else "n/a"
         other = max(m.other_cores for m in row.runs)
         lines.append(
             f"| {row.config.model or '-'} | {row.config.label} | {row.config.url_path} "
             f"| {row.concurrency} | {row.median('rps'):.0f}{spread} | {p50:.2f} | {p99:.2f} "
             f"| {p99 / p50 if p50 else 0:.1f} | {row.errors} | {row.median('pss_mb'):.0f} "
             f"| {row.median('cpu_ms_per_request'):.2f} | {other:.2f} "
-            f"| {ratio} |"
+            f"| {ratio} | {efficiency} |"
         )
     return lines
 
