@@ -25,6 +25,7 @@ from nb2prod.serving import (
     RequestField,
     Serving,
     data_input_of,
+    predict_call,
     predict_step,
     serving_state_of,
 )
@@ -171,17 +172,9 @@ def _serving_state(plan: Plan) -> list[str]:
 
 def _serving_call(plan: Plan, serving: Serving) -> str:
     step = next(s for s in plan.steps if s.function == serving.predict_function)
-    arguments = []
-    for argument in step.arguments:
-        if argument.from_config:
-            arguments.append(f"{argument.name}=CONFIG.{argument.name}")
-        elif argument.name == plan.model:
-            arguments.append("self.model")
-        elif argument.name == serving.data_input:
-            arguments.append("to_input(rows)")
-        else:
-            arguments.append(f"self.state[{argument.name!r}]")
-    return ", ".join(arguments)
+    return predict_call(
+        plan, step, model="self.model", rows="to_input(rows)", state="self.state", config="CONFIG"
+    )
 
 
 def _out_of_range(serving: Serving) -> dict[str, Any] | None:

@@ -97,6 +97,23 @@ def serving_state_of(plan: Plan, step: Step) -> list[str]:
     return _data_arguments(plan, step)[1:]
 
 
+def predict_call(plan: Plan, step: Step, *, model: str, rows: str, state: str, config: str) -> str:
+    """The arguments of a call to the predict step, given the expressions that hold the
+    model, the input rows, the stored state mapping and the config."""
+    data_input = data_input_of(plan, step)
+    arguments = []
+    for argument in step.arguments:
+        if argument.from_config:
+            arguments.append(f"{argument.name}={config}.{argument.name}")
+        elif argument.name == plan.model:
+            arguments.append(model)
+        elif argument.name == data_input:
+            arguments.append(rows)
+        else:
+            arguments.append(f"{state}[{argument.name!r}]")
+    return ", ".join(arguments)
+
+
 def _data_arguments(plan: Plan, step: Step) -> list[str]:
     return [a.name for a in step.arguments if not a.from_config and a.name != plan.model]
 
