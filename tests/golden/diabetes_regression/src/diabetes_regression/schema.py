@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,6 +18,7 @@ MAX_BATCH_ROWS = 1000
 """Most rows one batch request may carry."""
 
 COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s5", "s6", "bmi_x_bp", "s5_sq"]
+FIELDS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s5", "s6", "bmi_x_bp", "s5_sq"]
 DTYPES = {
     "age": "float64",
     "sex": "float64",
@@ -57,14 +59,17 @@ class DiabetesRegressionPrediction(BaseModel):
 
 
 def to_input(rows: list[DiabetesRegressionRow]) -> pd.DataFrame:
-    """Rows as the table the predict section expects: same columns, order and dtypes."""
-    records = [row.model_dump(by_alias=True) for row in rows]
-    return pd.DataFrame.from_records(records, columns=COLUMNS).astype(DTYPES)
+    """Rows as the table the predict section expects: same columns, order and dtype.
+
+    One array, one block: a fraction of the cost of building it from records.
+    """
+    values = [[getattr(row, name) for name in FIELDS] for row in rows]
+    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMNS)
 
 
 def to_predictions(values: dict[str, Any]) -> list[DiabetesRegressionPrediction]:
     """The predict section's outputs (one value per row each) as response models."""
-    columns = {name: list(pd.Series(value).tolist()) for name, value in values.items()}
+    columns = {name: np.asarray(value).tolist() for name, value in values.items()}
     count = len(next(iter(columns.values())))
     return [
         DiabetesRegressionPrediction(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +48,40 @@ COLUMNS = [
     "worst concave points",
     "worst symmetry",
     "worst fractal dimension",
+    "area_per_perimeter",
+    "worst_to_mean_radius",
+]
+FIELDS = [
+    "mean_radius",
+    "mean_texture",
+    "mean_perimeter",
+    "mean_area",
+    "mean_smoothness",
+    "mean_compactness",
+    "mean_concavity",
+    "mean_concave_points",
+    "mean_symmetry",
+    "mean_fractal_dimension",
+    "radius_error",
+    "texture_error",
+    "perimeter_error",
+    "area_error",
+    "smoothness_error",
+    "compactness_error",
+    "concavity_error",
+    "concave_points_error",
+    "symmetry_error",
+    "fractal_dimension_error",
+    "worst_radius",
+    "worst_texture",
+    "worst_perimeter",
+    "worst_area",
+    "worst_smoothness",
+    "worst_compactness",
+    "worst_concavity",
+    "worst_concave_points",
+    "worst_symmetry",
+    "worst_fractal_dimension",
     "area_per_perimeter",
     "worst_to_mean_radius",
 ]
@@ -141,14 +176,17 @@ class MessyChurnPrediction(BaseModel):
 
 
 def to_input(rows: list[MessyChurnRow]) -> pd.DataFrame:
-    """Rows as the table the predict section expects: same columns, order and dtypes."""
-    records = [row.model_dump(by_alias=True) for row in rows]
-    return pd.DataFrame.from_records(records, columns=COLUMNS).astype(DTYPES)
+    """Rows as the table the predict section expects: same columns, order and dtype.
+
+    One array, one block: a fraction of the cost of building it from records.
+    """
+    values = [[getattr(row, name) for name in FIELDS] for row in rows]
+    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMNS)
 
 
 def to_predictions(values: dict[str, Any]) -> list[MessyChurnPrediction]:
     """The predict section's outputs (one value per row each) as response models."""
-    columns = {name: list(pd.Series(value).tolist()) for name, value in values.items()}
+    columns = {name: np.asarray(value).tolist() for name, value in values.items()}
     count = len(next(iter(columns.values())))
     return [
         MessyChurnPrediction(**{name: column[i] for name, column in columns.items()})

@@ -33,7 +33,11 @@ class OnnxModel:
         self.columns = columns
 
     def _run(self, rows: Any) -> list[Any]:
-        if self.columns is not None and hasattr(rows, "columns"):
+        if (
+            self.columns is not None
+            and hasattr(rows, "columns")
+            and list(rows.columns) != self.columns
+        ):
             rows = rows[self.columns]
         features = np.asarray(rows, dtype=np.float32)
         return self.session.run(None, {self.input_name: features})

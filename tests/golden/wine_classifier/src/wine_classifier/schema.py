@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,22 @@ COLUMNS = [
     "color_intensity",
     "hue",
     "od280/od315_of_diluted_wines",
+    "proline",
+    "flavanoid_share",
+]
+FIELDS = [
+    "alcohol",
+    "malic_acid",
+    "ash",
+    "alcalinity_of_ash",
+    "magnesium",
+    "total_phenols",
+    "flavanoids",
+    "nonflavanoid_phenols",
+    "proanthocyanins",
+    "color_intensity",
+    "hue",
+    "od280_od315_of_diluted_wines",
     "proline",
     "flavanoid_share",
 ]
@@ -80,14 +97,17 @@ class WineClassifierPrediction(BaseModel):
 
 
 def to_input(rows: list[WineClassifierRow]) -> pd.DataFrame:
-    """Rows as the table the predict section expects: same columns, order and dtypes."""
-    records = [row.model_dump(by_alias=True) for row in rows]
-    return pd.DataFrame.from_records(records, columns=COLUMNS).astype(DTYPES)
+    """Rows as the table the predict section expects: same columns, order and dtype.
+
+    One array, one block: a fraction of the cost of building it from records.
+    """
+    values = [[getattr(row, name) for name in FIELDS] for row in rows]
+    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMNS)
 
 
 def to_predictions(values: dict[str, Any]) -> list[WineClassifierPrediction]:
     """The predict section's outputs (one value per row each) as response models."""
-    columns = {name: list(pd.Series(value).tolist()) for name, value in values.items()}
+    columns = {name: np.asarray(value).tolist() for name, value in values.items()}
     count = len(next(iter(columns.values())))
     return [
         WineClassifierPrediction(
