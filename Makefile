@@ -39,6 +39,7 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/run_convert.py --runs 5 --markdown docs/benchmarks.md
+	@echo "serving: $(BIN)/python bench/serve/bench_generated.py --repeat 2 (needs wrk: apt-get install wrk)"
 
 golden: venv
 	NB2PROD_UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py -q
