@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_NOTEBOOK ?= examples/wine_classifier.ipynb
 DEMO_OUT ?= demo-output/wine-classifier
+# The demo keeps its trained model in a BentoML store of its own, not in ~/bentoml.
+demo: export BENTOML_HOME ?= $(abspath demo-output/bentoml)
 
 .PHONY: demo test lint bench golden clean venv
 
@@ -26,8 +28,10 @@ demo: venv
 	@echo
 	@echo "generated project: $(DEMO_OUT)"
 	@echo "  pipeline:  $(DEMO_OUT)/src/wine_classifier/pipeline.py"
-	@echo "  model:     $(DEMO_OUT)/artifacts/model.pkl (+ model.json metadata)"
-	@echo "  metrics:   $(DEMO_OUT)/artifacts/metrics.json"
+	@echo "  model:     BentoML store $(BENTOML_HOME), archive $(DEMO_OUT)/artifacts/model.bentomodel"
+	@echo "  metadata:  $(DEMO_OUT)/artifacts/model.json, metrics: $(DEMO_OUT)/artifacts/metrics.json"
+	@echo "  service:   $(DEMO_OUT)/service.py; run it: BENTOML_HOME=$(BENTOML_HOME) $(BIN)/nb2prod serve $(DEMO_OUT)"
+	@echo "  verify:    $(BIN)/nb2prod verify $(DEMO_OUT)"
 	@echo "  its tests: cd $(DEMO_OUT) && $(abspath $(BIN))/python -m pytest"
 
 test: venv
