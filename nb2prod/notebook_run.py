@@ -72,6 +72,8 @@ def run_notebook(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    workdir = workdir.resolve()  # the kernel runs in `cwd`: hand it absolute paths
+    notebook = notebook.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     record = workdir / "notebook-record.json"
     record.unlink(missing_ok=True)

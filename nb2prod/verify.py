@@ -72,6 +72,7 @@ def verify(
     cwd: Path | None = None,
 ) -> VerifyReport:
     """Run notebook and generated code with `parameters` and compare what they produce."""
+    project = project.resolve()
     manifest = _manifest(project)
     notebook_path = project / "notebooks" / manifest["source"]["path"]
     plan = build_plan(load_notebook(notebook_path), manifest["project"])

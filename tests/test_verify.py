@@ -59,7 +59,8 @@ def test_verify_fails_and_names_the_metric_when_the_code_changes_a_result(
     text = pipeline.read_text()
     assert "max_depth=max_depth" in text
     pipeline.write_text(text.replace("max_depth=max_depth", "max_depth=1"))
-    result = run_cli("verify", str(project), timeout=600)
+    relative = project.relative_to(tmp_path)  # a relative project path works too
+    result = run_cli("verify", str(relative), cwd=tmp_path, timeout=600)
     assert result.returncode == 1, result.stdout + result.stderr
     failing = [line for line in result.stdout.splitlines() if "FAIL" in line]
     assert any(line.startswith("metric") and "accuracy" in line for line in failing)
