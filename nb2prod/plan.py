@@ -19,7 +19,6 @@ import ast
 import keyword
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from nb2prod.analysis import SectionCode, analyse_section, check_definitions, module_names
@@ -89,7 +88,6 @@ class Plan:
     metrics: Metrics
     predictions: list[str]
     pip_requirements: list[str]
-    imported_modules: list[str]
     problems: list[Problem]
     cell_roles: dict[int, str]
     declared_cells: set[int]
@@ -183,7 +181,6 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
         metrics=metrics,
         predictions=predictions,
         pip_requirements=_unique(r for code in codes for r in code.requirements),
-        imported_modules=[],
         problems=_sorted(problems),
         cell_roles=reading.roles_by_cell,
         declared_cells=reading.explicit,
@@ -449,8 +446,3 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
         problems,
         key=lambda p: (p.cell.index if p.cell else -1, p.cell.line or 0 if p.cell else 0),
     )
-
-
-def source_path(plan: Plan) -> Path:
-    """Where the notebook came from (for messages)."""
-    return plan.notebook.path
