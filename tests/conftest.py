@@ -65,6 +65,29 @@ def make_notebook(path: Path, cells: list[tuple[str, list[str]] | str], **metada
     return path
 
 
+def generated_env(project: Path, bentoml_home: Path) -> dict[str, str]:
+    """Environment that runs a generated project's code with this interpreter."""
+    return {
+        **os.environ,
+        "BENTOML_HOME": str(bentoml_home),
+        "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path]),
+        "NO_COLOR": "1",
+    }
+
+
+def train_generated(project: Path, package: str, output_dir: str, env: dict[str, str]) -> None:
+    """Run the generated training (`python -m <package>.train`) from the project folder."""
+    trained = subprocess.run(
+        [sys.executable, "-m", f"{package}.train", "--output-dir", output_dir],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert trained.returncode == 0, trained.stderr
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -21,7 +21,14 @@ import httpx
 import pytest
 
 from nb2prod import image
-from tests.conftest import EXAMPLES, free_port, notebook_results, run_cli
+from tests.conftest import (
+    EXAMPLES,
+    free_port,
+    generated_env,
+    notebook_results,
+    run_cli,
+    train_generated,
+)
 
 pytestmark = [pytest.mark.container, pytest.mark.e2e]
 
@@ -35,21 +42,8 @@ def test_example_image_serves_the_notebooks_predictions(
     project = tmp_path / "project"
     converted = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
     assert converted.returncode == 0, converted.stderr
-    env = {
-        **os.environ,
-        "BENTOML_HOME": str(tmp_path / "bentoml"),
-        "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path]),
-    }
-    package = name
-    trained = subprocess.run(
-        [sys.executable, "-m", f"{package}.train", "--output-dir", "artifacts"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert trained.returncode == 0, trained.stderr
+    env = generated_env(project, tmp_path / "bentoml")
+    train_generated(project, name, "artifacts", env)
     (project / "notes.csv").write_text("a,b\n1,2\n")  # a stray data file must stay out
 
     tag = f"localhost/nb2prod-example-{name.replace('_', '-')}:test"

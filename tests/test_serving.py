@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from nb2prod.convert import convert
 from nb2prod.errors import UserError
-from tests.conftest import make_notebook, served
+from tests.conftest import generated_env, make_notebook, served, train_generated
 
 CELLS = [
     "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression",
@@ -102,12 +101,7 @@ def test_a_pipeline_that_fails_while_profiling_is_a_clear_error(tmp_path: Path) 
 def test_nb2prod_serve_runs_the_trained_service(project: Path, tmp_path: Path) -> None:
     import httpx
 
-    env = {
-        **os.environ,
-        "BENTOML_HOME": str(tmp_path / "bentoml"),
-        "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path]),
-        "NO_COLOR": "1",
-    }
+    env = generated_env(project, tmp_path / "bentoml")
     missing = subprocess.run(
         [sys.executable, "-m", "nb2prod", "serve", str(project)],
         env=env,
@@ -116,15 +110,7 @@ def test_nb2prod_serve_runs_the_trained_service(project: Path, tmp_path: Path) -
         check=False,
     )
     assert missing.returncode == 2 and "flowers-train" in missing.stderr
-    trained = subprocess.run(
-        [sys.executable, "-m", "flowers.train", "--output-dir", str(tmp_path / "artifacts")],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert trained.returncode == 0, trained.stderr
+    train_generated(project, "flowers", str(tmp_path / "artifacts"), env)
     request = json.loads((project / "examples" / "request.json").read_text())
     expected = json.loads((project / "examples" / "response.json").read_text())
     command = [sys.executable, "-m", "nb2prod", "serve", str(project)]
