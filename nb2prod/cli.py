@@ -61,7 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--no-service",
         action="store_true",
-        help="skip the BentoML service (and the training run that profiles its data)",
+        help="skip the BentoML service, its Dockerfile and its tests",
+    )
+    convert.add_argument(
+        "--no-run",
+        action="store_true",
+        help="do not run the generated pipeline: no reference profiles, contract, data and "
+        "smoke tests, and no service (its schema comes from the run)",
     )
     convert.add_argument(
         "--no-onnx",
@@ -87,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar=("NAME", "VALUE"),
         help="a notebook parameter for both runs (repeatable), e.g. -p n_estimators 20",
+    )
+    verify.add_argument(
+        "--quick",
+        action="store_true",
+        help="start from the notebook's quick parameters (its `# nb2prod: quick` line)",
     )
     verify.add_argument(
         "--rtol",
@@ -188,6 +199,7 @@ def _convert(args: argparse.Namespace, style: Style) -> int:
         force=args.force,
         service=not args.no_service,
         onnx=not args.no_onnx,
+        run_pipeline=not args.no_run,
     )
     if args.json:
         print(json.dumps(_conversion_json(result), indent=2))
@@ -205,19 +217,23 @@ def _verify(args: argparse.Namespace, style: Style) -> int:
     report = verify(
         args.project,
         dict(args.parameter),
+        quick=args.quick,
         rtol=args.rtol,
         timeout=args.timeout,
         cwd=args.cwd,
     )
     if args.json:
         args.json.write_text(json.dumps(report.to_json(), indent=2, default=str) + "\n")
+    used = ", ".join(f"{k}={v!r}" for k, v in report.parameters.items()) or "the notebook's"
+    print(f"parameters: {used}{' (quick)' if args.quick else ''}")
     print(f"{'check':<11} {'name':<18} {'notebook':<24} {'generated':<24} {'diff':<9} result")
     for check in report.checks:
         difference = "" if check.difference is None else f"{check.difference:.2g}"
         result = style.green("pass") if check.passed else style.red("FAIL")
+        unit = "columns" if check.kind == "schema" else "value"
         print(
-            f"{check.kind:<11} {check.name:<18} {_cell_text(check.notebook):<24} "
-            f"{_cell_text(check.generated):<24} {difference:<9} {result}"
+            f"{check.kind:<11} {check.name:<18} {_cell_text(check.notebook, unit):<24} "
+            f"{_cell_text(check.generated, unit):<24} {difference:<9} {result}"
         )
     failed = [c for c in report.checks if not c.passed]
     seconds = time.perf_counter() - started
@@ -230,8 +246,8 @@ def _verify(args: argparse.Namespace, style: Style) -> int:
     return EXIT_OK if not failed else EXIT_PROBLEMS
 
 
-def _cell_text(value: Any) -> str:
-    if isinstance(value, dict):
+def _cell_text(value: Any, unit: str) -> str:
+    if isinstance(value, dict) and unit == "columns":
         return f"{len(value)} columns"
     text = repr(value) if isinstance(value, float) else str(value)
     return text if len(text) <= 24 else text[:21] + "..."

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod import __version__
-from nb2prod.errors import Problem, Severity, UserError, user_error
+from nb2prod.errors import Problem, Severity, UserError
 from nb2prod.notebook import load_notebook
-from nb2prod.plan import Plan, build_plan
+from nb2prod.plan import Plan, Step, build_plan, data_step_position
 from nb2prod.probe import ProbeFailed, run_probe
-from nb2prod.render import render_project
+from nb2prod.render import metric_direction, render_project
 from nb2prod.serving import Serving, build_serving, data_input_of, predict_step
 from nb2prod.write import MANIFEST, WriteReport, check_output, write_project
 
@@ -36,8 +36,13 @@ def convert(
     force: bool = False,
     service: bool = True,
     onnx: bool = True,
+    run_pipeline: bool = True,
 ) -> Conversion:
-    """Convert `notebook_path` into a project at `output`; `UserError` on bad input."""
+    """Convert `notebook_path` into a project at `output`; `UserError` on bad input.
+
+    With `run_pipeline`, the generated pipeline runs once (in a child process) to
+    record the references its tests compare with and the service's schema.
+    """
     notebook = load_notebook(notebook_path)
     check_output(output, notebook_path)
     plan = build_plan(notebook, name)
@@ -46,13 +51,18 @@ def convert(
     problems = list(plan.problems)
     probe: dict[str, Any] | None = None
     serving: Serving | None = None
-    step = predict_step(plan) if service else None
-    if step is not None:
-        probe = _cached_probe(output, notebook.sha256) or _probe(plan, step.function)
+    step = predict_step(plan) if service and run_pipeline else None
+    if run_pipeline and plan.steps:
+        cached = _cached_probe(output, notebook.sha256)
+        usable = cached and "contracts" in cached and (step is None or "input" in cached)
+        probe = cached if usable else _probe(plan, step)
+    if step is not None and probe is not None:
         serving = build_serving(plan, step, probe, onnx=onnx)
     elif service and plan.model:
-        problems.append(_no_service(plan))
-    files = render_project(plan, problems, serving)
+        problems.append(_no_service(plan, run_pipeline))
+    if probe is not None:
+        problems.extend(_weak_quick_run(plan, probe))
+    files = render_project(plan, problems, serving, probe)
     manifest = {
         "source": {"path": notebook_path.name, "sha256": notebook.sha256},
         "project": plan.project,
@@ -67,17 +77,54 @@ def convert(
         ],
         "model": plan.model,
         "metrics": list(plan.metrics.names),
+        "quick_parameters": plan.quick,
         "service": serving.class_name if serving else None,
+        "service_row": serving.row_model if serving else None,
         "probe": probe,
     }
     report = write_project(output, files, manifest, notebook=notebook_path, force=force)
     return Conversion(plan, report, [p for p in problems if not p.blocking], serving)
 
 
-def _no_service(plan: Plan) -> Problem:
+SMOKE_MARGIN = 0.10
+"""The generated smoke test's allowed relative shortfall of a quick run (its MARGIN)."""
+
+
+def _weak_quick_run(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
+    """A warning when the quick parameters score too far below the notebook's defaults."""
+    quick, defaults = probe["metrics"].get("quick"), probe["metrics"]["defaults"]
+    if not quick:
+        return []
+    weak = []
+    for name, reference in defaults.items():
+        allowed = SMOKE_MARGIN * abs(reference)
+        value = quick.get(name, reference)
+        if metric_direction(name) == "higher" and value < reference - allowed:
+            weak.append(f"{name} {value:.4g} (notebook {reference:.4g})")
+        if metric_direction(name) == "lower" and value > reference + allowed:
+            weak.append(f"{name} {value:.4g} (notebook {reference:.4g})")
+    if not weak:
+        return []
+    cell = plan.notebook.cells[plan.parameters[0].cell_index] if plan.parameters else None
+    return [
+        Problem(
+            "weak-quick-parameters",
+            f"the quick parameters {plan.quick} score {', '.join(weak)}: the generated "
+            "smoke test (tests/test_model_smoke.py) would fail",
+            "pick quick values closer to the defaults in the `# nb2prod: quick` line, or "
+            "widen MARGIN in the generated smoke test",
+            Severity.WARNING,
+            cell.ref() if cell else None,
+        )
+    ]
+
+
+def _no_service(plan: Plan, ran_pipeline: bool) -> Problem:
     predict = next((s for s in plan.steps if s.role == "predict"), None)
     why = (
-        "no cell has the predict role"
+        "the pipeline did not run (--no-run), so the request schema is unknown"
+        if not ran_pipeline
+        else "no cell has the predict role"
         if predict is None
         else f"`{predict.function}` does not read both the model and the rows to predict"
     )
@@ -90,9 +137,20 @@ def _no_service(plan: Plan) -> Problem:
     )
 
 
-def _probe(plan: Plan, function: str) -> dict[str, Any]:
-    """Run the generated pipeline once (in a child process) to profile the service's data."""
-    step = next(s for s in plan.steps if s.function == function)
+def _probe(plan: Plan, predict: Step | None) -> dict[str, Any]:
+    """Run the generated pipeline once (in a child process) and record what it saw."""
+    data_step = data_step_position(plan)
+    spec = {
+        "package": plan.package,
+        "steps": [{"function": s.function, "outputs": s.outputs} for s in plan.steps],
+        "data_function": None if data_step is None else plan.steps[data_step].function,
+        "metrics": list(plan.metrics.names),
+        "metric_dict": plan.metrics.dict_name,
+        "quick": plan.quick,
+        "data_input": data_input_of(plan, predict) if predict else None,
+        "outputs": predict.outputs if predict else [],
+        "model": plan.model,
+    }
     training_files = render_project(plan, [])
     with tempfile.TemporaryDirectory(prefix="nb2prod-probe-src-") as folder:
         root = Path(folder)
@@ -101,20 +159,23 @@ def _probe(plan: Plan, function: str) -> dict[str, Any]:
                 (root / path).parent.mkdir(parents=True, exist_ok=True)
                 (root / path).write_bytes(body)
         try:
-            return run_probe(
-                root / "src",
-                plan.package,
-                data_input_of(plan, step),
-                step.outputs,
-                str(plan.model),
-            )
+            return run_probe(root / "src", spec)
         except ProbeFailed as failure:
-            raise user_error(
+            failed = next((s for s in plan.steps if s.function == failure.function), None)
+            where = f" in `{failed.function}`" if failed else ""
+            raise UserError(
                 plan.notebook.path,
-                "pipeline-failed",
-                f"running the generated pipeline to profile the service's data failed: {failure}",
-                "run the notebook top to bottom to check it works in this environment; "
-                "convert with --no-service to skip the service",
+                [
+                    Problem(
+                        "pipeline-failed",
+                        f"running the generated pipeline to record its references failed"
+                        f"{where}: {failure}",
+                        "run the notebook top to bottom to check it works in this environment; "
+                        "convert with --no-run to skip running it (no references, no service)",
+                        Severity.ERROR,
+                        plan.notebook.cells[failed.cells[0]].ref() if failed else None,
+                    )
+                ],
             ) from None
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import CellRef, Problem, Severity, UserError
-from nb2prod.plan import Plan
+from nb2prod.plan import Plan, data_step_position
 from nb2prod.serving import data_input_of, predict_step
 
 RECORD_CELL = """\
@@ -41,10 +41,21 @@ _nb2prod_record = {{
     "predictions": {{
         n: _nb2prod_np.asarray(globals()[n]).tolist() for n in {predictions!r}
     }},
+    "data_sha256": globals().get("_nb2prod_data_sha256"),
 }}
 with open({path!r}, "w") as _nb2prod_file:
     _nb2prod_json.dump(_nb2prod_record, _nb2prod_file, default=lambda v: v.item())
 """
+
+
+FINGERPRINT_CELL = """\
+import sys as _nb2prod_sys
+_nb2prod_sys.path.insert(0, {src!r})
+from {package}.contracts import fingerprint as _nb2prod_fingerprint
+_nb2prod_data_sha256 = _nb2prod_fingerprint([{names}])
+_nb2prod_sys.path.remove({src!r})
+"""
+RECORD_TAG = "nb2prod-record"
 
 
 @dataclass
@@ -56,6 +67,8 @@ class NotebookRun:
     dtypes: dict[str, str] | None
     predictions: dict[str, list[Any]]
     executed: Path
+    data_sha256: str | None = None
+    """The training data's fingerprint right after the load section, as the pipeline's."""
 
 
 def run_notebook(
@@ -66,8 +79,13 @@ def run_notebook(
     *,
     cwd: Path | None = None,
     timeout: int = 1800,
+    project_src: Path | None = None,
 ) -> NotebookRun:
-    """Execute a copy of `notebook` with `parameters`; `UserError` naming the failing cell."""
+    """Execute a copy of `notebook` with `parameters`; `UserError` naming the failing cell.
+
+    With `project_src` (a generated project's `src/`), the training data is
+    fingerprinted right after the load section with the project's own code.
+    """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -88,9 +106,11 @@ def run_notebook(
                 predictions=predict.outputs if predict else [],
                 path=str(record),
             ),
-            metadata={"tags": ["nb2prod-record"]},
+            metadata={"tags": [RECORD_TAG]},
         )
     )
+    if project_src is not None and (project_src / plan.package / "contracts.py").exists():
+        _insert_fingerprint(node, plan, project_src.resolve())
     source = workdir / f"input-{notebook.name}"
     executed = workdir / f"executed-{notebook.name}"
     nbformat.write(node, source)
@@ -119,7 +139,25 @@ def run_notebook(
         dtypes=data["dtypes"],
         predictions=data["predictions"],
         executed=executed,
+        data_sha256=data.get("data_sha256"),
     )
+
+
+def _insert_fingerprint(node: Any, plan: Plan, project_src: Path) -> None:
+    """A cell after the load section that hashes its outputs as `run_pipeline` does."""
+    import nbformat
+
+    position = data_step_position(plan)
+    if position is None:
+        return
+    step = plan.steps[position]
+    cell = nbformat.v4.new_code_cell(
+        FINGERPRINT_CELL.format(
+            src=str(project_src), package=plan.package, names=", ".join(step.outputs)
+        ),
+        metadata={"tags": [RECORD_TAG]},
+    )
+    node.cells.insert(max(step.cells) + 1, cell)
 
 
 def _failed_cell(notebook: Path, executed: Path, error: Any) -> UserError:
@@ -132,7 +170,7 @@ def _failed_cell(notebook: Path, executed: Path, error: Any) -> UserError:
         inserted = sum(
             1
             for cell in cells[:index]
-            if "injected-parameters" in cell.get("metadata", {}).get("tags", [])
+            if {"injected-parameters", RECORD_TAG} & set(cell.get("metadata", {}).get("tags", []))
         )
         index -= inserted
     except (OSError, ValueError):

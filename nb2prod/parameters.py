@@ -3,11 +3,15 @@
 papermill overrides these names by injecting a cell after this one, so only
 literal assignments can be parameters; each trailing or preceding comment
 becomes the parameter's help, as in papermill's `inspect_notebook`.
+
+A `# nb2prod: quick NAME=VALUE ...` line in the cell names a faster parameter
+set (less data, fewer epochs) for `verify --quick`, the smoke test and CI.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +19,9 @@ from nb2prod.analysis import SectionCode
 from nb2prod.errors import Problem, Severity
 from nb2prod.notebook import Cell
 from nb2prod.roles import DIRECTIVE
+
+QUICK = re.compile(r"^\s*#\s*nb2prod\s*:\s*quick\b(?P<assignments>.*)$")
+ANY_DIRECTIVE = re.compile(r"^\s*#\s*\|?\s*nb2prod\s*:")
 
 
 @dataclass(frozen=True)
@@ -106,8 +113,79 @@ def _comment(cell: Cell, node: ast.stmt) -> str:
     index = node.lineno - 2
     while index >= 0 and lines[index].lstrip().startswith("#"):
         text = lines[index].lstrip().lstrip("#").strip()
-        if DIRECTIVE.match(lines[index]) or not text:
+        if DIRECTIVE.match(lines[index]) or ANY_DIRECTIVE.match(lines[index]) or not text:
             break
         above.insert(0, text)
         index -= 1
     return " ".join(above)
+
+
+def read_quick(
+    code: SectionCode, parameters: list[Parameter], problems: list[Problem]
+) -> dict[str, Any]:
+    """The quick parameter set from `# nb2prod: quick NAME=VALUE ...` lines of the cell."""
+    known = {p.name: p for p in parameters}
+    quick: dict[str, Any] = {}
+    for cell in code.section.cells:
+        for number, line in enumerate(cell.source.splitlines(), start=1):
+            match = QUICK.match(line)
+            if match is None:
+                continue
+            for name, value in _quick_assignments(match["assignments"], cell, number, problems):
+                parameter = known.get(name)
+                if parameter is None:
+                    problems.append(
+                        _bad_quick(
+                            cell,
+                            number,
+                            f"`{name}` is not a parameter of this cell",
+                            f"use one of: {', '.join(known) or '(none)'}",
+                        )
+                    )
+                elif not _same_kind(value, parameter.default):
+                    problems.append(
+                        _bad_quick(
+                            cell,
+                            number,
+                            f"quick value {value!r} for `{name}` is not a {parameter.type_name}",
+                            f"write a {parameter.type_name}, like the default {parameter.source}",
+                        )
+                    )
+                else:
+                    quick[name] = value
+    return quick
+
+
+def _quick_assignments(
+    text: str, cell: Cell, number: int, problems: list[Problem]
+) -> list[tuple[str, Any]]:
+    pairs = []
+    try:
+        for piece in re.split(r"[\s,]+(?=\w+\s*=)", text.strip()):
+            name, _, value = piece.rstrip(", ").partition("=")
+            if not name.strip().isidentifier():
+                raise ValueError(piece)
+            pairs.append((name.strip(), ast.literal_eval(value.strip())))
+        return pairs
+    except (SyntaxError, ValueError):
+        problems.append(
+            _bad_quick(
+                cell,
+                number,
+                "the quick line is not a list of NAME=VALUE literals",
+                "write it like `# nb2prod: quick n_estimators=10 sample_frac=0.2`",
+            )
+        )
+        return []
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return default is None or isinstance(value, type(default))
+
+
+def _bad_quick(cell: Cell, line: int, message: str, fix: str) -> Problem:
+    return Problem("bad-quick-parameters", message, fix, Severity.ERROR, cell.ref(line))

@@ -27,7 +27,7 @@ from nb2prod.globals_rewrite import Rewrites, called_functions, plan_rewrites, u
 from nb2prod.hazards import find_hazards
 from nb2prod.names import BUILTINS, free_names
 from nb2prod.notebook import Notebook
-from nb2prod.parameters import Parameter, read_parameters
+from nb2prod.parameters import Parameter, read_parameters, read_quick
 from nb2prod.role_outputs import Metrics, find_metrics, find_model, find_predictions
 from nb2prod.roles import (
     EVALUATE,
@@ -79,6 +79,8 @@ class Plan:
     project: str
     package: str
     parameters: list[Parameter]
+    quick: dict[str, Any]
+    """The faster parameter set of `# nb2prod: quick ...` (for smoke tests and CI)."""
     imports: list[str]
     definitions: list[str]
     steps: list[Step]
@@ -124,9 +126,13 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
     problems.extend(find_hazards(kept))
 
     parameters: list[Parameter] = []
+    quick: dict[str, Any] = {}
     for code in kept:
         if code.section.role.name == PARAMETERS:
             parameters.extend(read_parameters(code, problems))
+    for code in kept:
+        if code.section.role.name == PARAMETERS:
+            quick.update(read_quick(code, parameters, problems))
 
     pipeline_codes = [c for c in kept if c.section.role.name not in {PARAMETERS, TEST}]
     test_codes = [c for c in kept if c.section.role.name == TEST]
@@ -166,6 +172,7 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
         project=project,
         package=project.replace("-", "_"),
         parameters=parameters,
+        quick=quick,
         imports=_unique(
             c.text
             for code in pipeline_codes + [c for c in kept if c.section.role.name == PARAMETERS]
@@ -187,6 +194,14 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
         cell_functions=cell_functions,
         codes=codes,
     )
+
+
+def data_step_position(plan: Plan) -> int | None:
+    """The load step (else the first step): its outputs are the training data."""
+    positions = [i for i, s in enumerate(plan.steps) if s.role == "load" and s.outputs]
+    if positions:
+        return positions[0]
+    return 0 if plan.steps and plan.steps[0].outputs else None
 
 
 def _test_imports(

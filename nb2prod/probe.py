@@ -1,15 +1,23 @@
-"""Run the generated pipeline once and record what the service needs to know about the data.
+"""Run the generated pipeline once and record what the project's tests and service need.
 
-The request schema of the generated service comes from the data the notebook
-really has: the predict section's input (columns, dtypes), the ranges and
-categories observed in every frame with those columns (training rows
-included), a few rows with the predictions the pipeline made for them. The
-pipeline runs in a separate process with this interpreter (where the
+- each function's inputs and outputs (type, shape, columns, dtypes), for the
+  per-function unit tests (`reference/pipeline_contracts.json`);
+- the training data's profile, for the data-quality and drift checks
+  (`reference/data_profile.json`);
+- the metrics with the default and the quick parameters, for the smoke test;
+- the service's request schema from the data the notebook really has: the
+  predict section's input (columns, dtypes), the ranges and categories
+  observed in every frame with those columns, a few rows with predictions.
+
+The describing code is the generated project's own (`contracts.py`,
+`data_quality.py`), so the references and the tests that read them agree.
+The pipeline runs in a separate process with this interpreter (where the
 notebook's packages are installed), so a crash cannot take nb2prod down.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -19,24 +27,23 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+FAILED_IN = "nb2prod-probe: failed in "
 SAMPLE_ROWS = 5
 MAX_CATEGORIES = 50
 
 
-def run_probe(
-    src_dir: Path,
-    package: str,
-    data_input: str,
-    outputs: list[str],
-    model: str,
-    timeout: int = 900,
-) -> dict[str, Any]:
-    """Profile of the predict section's input and outputs, from a default training run."""
+def run_probe(src_dir: Path, spec: dict[str, Any], timeout: int = 900) -> dict[str, Any]:
+    """Run the generated pipeline (defaults, then the quick parameters) and record it.
+
+    `spec` names the package, the step functions and their outputs, the data
+    step, the metrics, the predict input and outputs and the model.
+    """
     with tempfile.TemporaryDirectory(prefix="nb2prod-probe-") as folder:
-        result_path = Path(folder) / "probe.json"
+        spec_path, result_path = Path(folder) / "spec.json", Path(folder) / "probe.json"
+        spec_path.write_text(json.dumps(spec))
         command = [
             sys.executable, "-c", "from nb2prod.probe import main; main()",
-            package, data_input, ",".join(outputs), model, str(result_path),
+            str(spec_path), str(result_path),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src_dir), *sys.path])}
         env.setdefault("MPLBACKEND", "Agg")
@@ -44,32 +51,91 @@ def run_probe(
             command, capture_output=True, text=True, timeout=timeout, env=env, check=False
         )
         if completed.returncode != 0 or not result_path.exists():
-            raise ProbeFailed(_last_error(completed.stderr))
+            failed_in = [
+                line.removeprefix(FAILED_IN).strip()
+                for line in completed.stderr.splitlines()
+                if line.startswith(FAILED_IN)
+            ]
+            raise ProbeFailed(_last_error(completed.stderr), failed_in[0] if failed_in else None)
         return json.loads(result_path.read_text())
 
 
 class ProbeFailed(Exception):
-    """The generated pipeline raised while nb2prod ran it."""
+    """The generated pipeline raised while nb2prod ran it (in `function`, when known)."""
+
+    def __init__(self, message: str, function: str | None = None) -> None:
+        super().__init__(message)
+        self.function = function
 
 
 def main() -> None:
-    """Entry point of the probe process: run the pipeline, write the profile as JSON."""
-    package, data_input, outputs, model_name, result_path = sys.argv[1:6]
+    """Entry point of the probe process: run the pipeline, write what it saw as JSON."""
     import importlib
 
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    package = spec["package"]
     config = importlib.import_module(f"{package}.config")
     pipeline = importlib.import_module(f"{package}.pipeline")
-    values = pipeline.run_pipeline(config.Config())
-    frame = values[data_input]
-    profile = {
-        "input": profile_input(data_input, frame, list(values.values())),
-        "outputs": {name: describe_output(values[name]) for name in outputs.split(",") if name},
-        "model": {
-            "module": type(values[model_name]).__module__,
-            "classifier": hasattr(values[model_name], "predict_proba"),
-        },
+    contracts = importlib.import_module(f"{package}.contracts")
+    data_quality = importlib.import_module(f"{package}.data_quality")
+    recorded: dict[str, Any] = {"functions": {}, "data": {}}
+
+    def recording(name: str, outputs: list[str], function: Any) -> Any:
+        signature = inspect.signature(function)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs).arguments
+            inputs = {k: contracts.describe(v) for k, v in bound.items()}
+            try:
+                result = function(*args, **kwargs)
+            except Exception:
+                print(f"{FAILED_IN}{name}", file=sys.stderr)
+                raise
+            returned = result if len(outputs) > 1 else (result,)
+            values = dict(zip(outputs, returned, strict=True)) if outputs else {}
+            recorded["functions"][name] = {
+                "inputs": inputs,
+                "outputs": {k: contracts.describe(v) for k, v in values.items()},
+            }
+            if name == spec["data_function"]:  # before later steps change it in place
+                recorded["data"] = data_quality.profile_tables(values)
+            return result
+
+        return run
+
+    originals = {step["function"]: getattr(pipeline, step["function"]) for step in spec["steps"]}
+    for step in spec["steps"]:
+        function = originals[step["function"]]
+        setattr(pipeline, step["function"], recording(step["function"], step["outputs"], function))
+    try:
+        values = pipeline.run_pipeline(config.Config())
+    finally:
+        for name, function in originals.items():
+            setattr(pipeline, name, function)
+    profile: dict[str, Any] = {
+        "contracts": {"functions": recorded["functions"]},
+        "data_profile": recorded["data"],
+        "metrics": {"defaults": _metrics(spec, values)},
     }
-    Path(result_path).write_text(json.dumps(profile, indent=2, default=_plain))
+    if spec["quick"]:
+        profile["metrics"]["quick"] = _metrics(spec, pipeline.run_pipeline(config.quick_config()))
+    if spec.get("data_input"):
+        model = values[spec["model"]]
+        profile["input"] = profile_input(
+            spec["data_input"], values[spec["data_input"]], list(values.values())
+        )
+        profile["outputs"] = {name: describe_output(values[name]) for name in spec["outputs"]}
+        profile["model"] = {
+            "module": type(model).__module__,
+            "classifier": hasattr(model, "predict_proba"),
+        }
+    Path(sys.argv[2]).write_text(json.dumps(profile, indent=2, default=_plain))
+
+
+def _metrics(spec: dict[str, Any], values: dict[str, Any]) -> dict[str, float]:
+    if spec["metric_dict"]:
+        return {str(k): float(v) for k, v in values[spec["metric_dict"]].items()}
+    return {name: float(values[name]) for name in spec["metrics"]}
 
 
 def profile_input(name: str, value: Any, everything: list[Any]) -> dict[str, Any]:
@@ -161,5 +227,5 @@ def _plain(value: Any) -> Any:
 
 
 def _last_error(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    lines = [line for line in stderr.strip().splitlines() if line.strip() and FAILED_IN not in line]
     return lines[-1] if lines else "the process ended without a message"

@@ -19,7 +19,7 @@ from typing import Any
 
 from nb2prod import __version__
 from nb2prod.errors import Problem
-from nb2prod.plan import Plan, Step
+from nb2prod.plan import Plan, Step, data_step_position
 from nb2prod.requirements import imported_modules, installed_version, resolve_requirements
 from nb2prod.serving import (
     RequestField,
@@ -43,6 +43,7 @@ ROLE_SUMMARIES = {
 ALWAYS, WITH_MODEL, WITH_TESTS, WITH_SERVICE, WITH_ONNX = (
     "always", "model", "tests", "service", "onnx"
 )  # fmt: skip
+WITH_REFERENCES, WITH_DATA, WITH_METRICS, WITH_SMOKE = "references", "data", "metrics", "smoke"
 TEMPLATES: dict[str, tuple[str, str]] = {
     "pyproject.toml.j2": ("pyproject.toml", ALWAYS),
     "README.md.j2": ("README.md", ALWAYS),
@@ -51,6 +52,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "src/package/config.py.j2": ("src/{package}/config.py", ALWAYS),
     "src/package/pipeline.py.j2": ("src/{package}/pipeline.py", ALWAYS),
     "src/package/train.py.j2": ("src/{package}/train.py", ALWAYS),
+    "src/package/contracts.py.j2": ("src/{package}/contracts.py", ALWAYS),
+    "src/package/data_quality.py.j2": ("src/{package}/data_quality.py", ALWAYS),
     "src/package/model_store.py.j2": ("src/{package}/model_store.py", WITH_MODEL),
     "src/package/schema.py.j2": ("src/{package}/schema.py", WITH_SERVICE),
     "src/package/onnx_model.py.j2": ("src/{package}/onnx_model.py", WITH_ONNX),
@@ -63,6 +66,13 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "tests/test_training.py.j2": ("tests/test_training.py", ALWAYS),
     "tests/test_notebook_checks.py.j2": ("tests/test_notebook_checks.py", WITH_TESTS),
     "tests/test_service.py.j2": ("tests/test_service.py", WITH_SERVICE),
+    "tests/test_pipeline_functions.py.j2": ("tests/test_pipeline_functions.py", WITH_REFERENCES),
+    "tests/test_data_quality.py.j2": ("tests/test_data_quality.py", WITH_DATA),
+    "tests/test_model_smoke.py.j2": ("tests/test_model_smoke.py", WITH_SMOKE),
+    "tests/test_notebook_regression.py.j2": ("tests/test_notebook_regression.py", WITH_METRICS),
+    "scripts/check_data_quality.py.j2": ("scripts/check_data_quality.py", WITH_DATA),
+    "scripts/test_model_inference.py.j2": ("scripts/test_model_inference.py", WITH_SERVICE),
+    "github/workflows/ml-validation.yml.j2": (".github/workflows/ml-validation.yml", ALWAYS),
 }
 PORT = 3000
 SERVER_SPEEDUPS = ("uvloop", "httptools")
@@ -75,9 +85,16 @@ def templates_dir() -> Path:
 
 
 def render_project(
-    plan: Plan, problems: list[Problem], serving: Serving | None = None
+    plan: Plan,
+    problems: list[Problem],
+    serving: Serving | None = None,
+    probe: dict[str, Any] | None = None,
 ) -> dict[str, bytes]:
-    """All files of the generated project, by relative path."""
+    """All files of the generated project, by relative path.
+
+    `probe` is what a run of the generated pipeline recorded (see `probe.py`):
+    with it come the reference files and the tests that compare with them.
+    """
     env = _environment()
     notebook_file = plan.notebook.path.name
     context: dict[str, Any] = {
@@ -90,14 +107,20 @@ def render_project(
         "line_length": LINE_LENGTH,
         "port": PORT,
         "service_class": serving.class_name if serving else None,
-        "data_outputs": _data_outputs(plan),
+        "data_step": data_step_position(plan),
         "serving_state": _serving_state(plan),
         "predict_input": _predict_input(plan),
         "onnx": bool(serving and serving.onnx),
         "serving_call": _serving_call(plan, serving) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
     }
-    wanted = _wanted(plan, serving)
+    context["quick_metrics"] = bool(probe and "quick" in probe["metrics"])
+    context["metric_directions"] = {
+        name: metric_direction(name) for name in (probe["metrics"]["defaults"] if probe else {})
+    }
+    enabled = _enabled(plan, serving, probe)
+    context["features"] = enabled
+    wanted = _wanted(enabled)
     python_files: dict[str, str] = {}
     for template, (target, _) in wanted.items():
         if target.endswith(".py"):
@@ -119,9 +142,10 @@ def render_project(
         modules, [*plan.pip_requirements, *speedups], plan.notebook.path.parent, problems
     )
     context["requirements"] = [str(r) for r in requirements if r.name.lower() != "pytest"]
-    context["test_requirements"] = [
-        _pinned(name) for name in ("pytest", "httpx") if name == "pytest" or serving
-    ]
+    test_tools = ["pytest", *(["httpx"] if serving else [])]
+    if WITH_METRICS in enabled:  # the notebook regression test runs it with papermill
+        test_tools += ["papermill", "ipykernel"]
+    context["test_requirements"] = [_pinned(name) for name in test_tools]
 
     files: dict[str, bytes] = {path: text.encode() for path, text in python_files.items()}
     for template, (target, _) in wanted.items():
@@ -129,6 +153,14 @@ def render_project(
             text = env.get_template(template).render(context)
             files[target] = text.rstrip("\n").encode() + b"\n"
     files[f"notebooks/{notebook_file}"] = stripped_notebook(plan)
+    if probe is not None:
+        source = {"created_by": f"nb2prod {__version__}", "source_notebook": notebook_file}
+        files["reference/pipeline_contracts.json"] = _json({**source, **probe["contracts"]})
+        files["reference/metrics.json"] = _json({**source, **probe["metrics"]})
+        if probe["data_profile"]:
+            files["reference/data_profile.json"] = _json(
+                {**source, "tables": probe["data_profile"]}
+            )
     if serving is not None:
         request = {"path": "/predict_batch", "body": serving.example_rows}
         files["examples/request.json"] = _json(request)
@@ -136,28 +168,35 @@ def render_project(
     return dict(sorted(files.items()))
 
 
-def _wanted(plan: Plan, serving: Serving | None) -> dict[str, tuple[str, str]]:
+def _enabled(plan: Plan, serving: Serving | None, probe: dict[str, Any] | None) -> set[str]:
+    """Which optional parts the project gets (see TEMPLATES)."""
     enabled = {ALWAYS}
     if plan.model:
         enabled.add(WITH_MODEL)
+    if plan.metrics.names or plan.metrics.dict_name:
+        enabled.add(WITH_METRICS)
+    if probe is not None:
+        enabled.add(WITH_REFERENCES)
+        if probe["data_profile"]:
+            enabled.add(WITH_DATA)
+        if plan.model and probe["metrics"]["defaults"]:
+            enabled.add(WITH_SMOKE)
     if plan.tests:
         enabled.add(WITH_TESTS)
     if serving is not None:
         enabled.add(WITH_SERVICE)
         if serving.onnx:
             enabled.add(WITH_ONNX)
+    return enabled
+
+
+def _wanted(enabled: set[str]) -> dict[str, tuple[str, str]]:
     root = templates_dir() / "project"
     return {
         template: spec
         for template, spec in TEMPLATES.items()
         if spec[1] in enabled and (root / template).exists()
     }
-
-
-def _data_outputs(plan: Plan) -> list[str]:
-    """What the load step hands on (else the first step): the data to fingerprint."""
-    step = next((s for s in plan.steps if s.role == "load"), plan.steps[0] if plan.steps else None)
-    return list(step.outputs) if step else []
 
 
 def _predict_input(plan: Plan) -> str | None:
@@ -184,6 +223,15 @@ def _out_of_range(serving: Serving) -> dict[str, Any] | None:
             span = abs(field.maximum) + 1
             return {"column": field.column, "value": repr(field.maximum + 10 * span)}
     return None
+
+
+LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "mape", "rmse", "deviance", "brier")
+
+
+def metric_direction(name: str) -> str:
+    """`lower` for errors and losses (by name), else `higher`: which way is better."""
+    words = name.lower().replace("-", "_").split("_")
+    return "lower" if any(word in LOWER_IS_BETTER for word in words) else "higher"
 
 
 def _pinned(name: str) -> str:

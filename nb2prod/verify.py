@@ -30,6 +30,8 @@ from nb2prod.serving import predict_call, predict_step
 from nb2prod.write import read_manifest
 
 FLOAT_ATOL = 1e-12
+SERVICE_ATOL = 1e-5
+"""A service answering from the ONNX twin: training checked its probabilities to this."""
 
 
 @dataclass
@@ -51,6 +53,7 @@ class VerifyReport:
     rtol: float
     checks: list[Check] = field(default_factory=list)
     executed_notebook: str = ""
+    code_version: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -66,40 +69,133 @@ def verify(
     project: Path,
     parameters: dict[str, str],
     *,
+    quick: bool = False,
     rtol: float = 0.0,
     timeout: int = 1800,
     workdir: Path | None = None,
     cwd: Path | None = None,
 ) -> VerifyReport:
-    """Run notebook and generated code with `parameters` and compare what they produce."""
+    """Run notebook and generated code with `parameters` and compare what they produce.
+
+    The generated side trains in a child process while papermill runs the notebook,
+    so verify costs about the longer of the two, not their sum.
+    """
     project = project.resolve()
     manifest = _manifest(project)
     notebook_path = project / "notebooks" / manifest["source"]["path"]
     plan = build_plan(load_notebook(notebook_path), manifest["project"])
-    typed = _typed_parameters(plan, parameters, project)
-    workdir = workdir or project / "verification"
+    typed = {**(plan.quick if quick else {}), **_typed_parameters(plan, parameters, project)}
+    workdir = (workdir or project / "verification").resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    run = run_notebook(
-        notebook_path, plan, typed, workdir, cwd=cwd or notebook_path.parent, timeout=timeout
-    )
-    report = VerifyReport(plan.project, typed, rtol, executed_notebook=str(run.executed))
+    run_in = (cwd or notebook_path.parent).resolve()
     with tempfile.TemporaryDirectory(prefix="nb2prod-verify-") as folder:
-        scratch = Path(folder)
+        generated = GeneratedRun.start(project, plan, manifest, typed, Path(folder), run_in)
+        try:
+            run = run_notebook(
+                notebook_path, plan, typed, workdir,
+                cwd=run_in, timeout=timeout, project_src=project / "src",
+            )  # fmt: skip
+        except BaseException:
+            generated.stop()
+            raise
+        result = generated.finish(run, timeout)
+    report = VerifyReport(plan.project, typed, rtol, executed_notebook=str(run.executed))
+    report.checks += _compare_metrics(run.metrics, result["metrics"], rtol)
+    if "predictions" in result:
+        report.checks += _compare_predictions(run.predictions, result["predictions"], rtol)
+    if "service_predictions" in result:
+        onnx = result["metadata"].get("runtime") == "onnx"
+        report.checks += _compare_predictions(
+            run.predictions, result["service_predictions"], rtol,
+            kind="service", atol=SERVICE_ATOL if onnx else FLOAT_ATOL,
+        )  # fmt: skip
+    report.checks += _compare_schema(manifest.get("probe"), run)
+    report.checks += _compare_metadata(plan, manifest, typed, run, result)
+    report.code_version = result["metadata"].get("code_version")
+    (workdir / "report.json").write_text(json.dumps(report.to_json(), indent=2, default=str))
+    return report
+
+
+class GeneratedRun:
+    """The generated project's side (`verify_child.py`), running beside the notebook."""
+
+    def __init__(self, process: subprocess.Popen[bytes], scratch: Path, plan: Plan) -> None:
+        self.process, self.scratch, self.plan = process, scratch, plan
+
+    @classmethod
+    def start(
+        cls,
+        project: Path,
+        plan: Plan,
+        manifest: dict[str, Any],
+        parameters: dict[str, Any],
+        scratch: Path,
+        cwd: Path,
+    ) -> GeneratedRun:
+        step = predict_step(plan)
+        service = manifest.get("service")
+        spec = {
+            "package": plan.package,
+            "project": str(project),
+            "parameters": parameters,
+            "artifacts": str(scratch / "artifacts"),
+            "predict": None
+            if step is None
+            else {
+                "function": step.function,
+                "outputs": step.outputs,
+                "arguments": predict_call(
+                    plan, step, model="model", rows="frame", state="state", config="config"
+                ),
+            },
+            "service": {"class": service, "row_model": manifest.get("service_row")}
+            if service and manifest.get("service_row") and (project / "service.py").exists()
+            else None,
+        }
+        (scratch / "spec.json").write_text(json.dumps(spec))
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path]),
             "BENTOML_HOME": str(scratch / "bentoml"),
             "MPLBACKEND": "Agg",
         }
-        generated = _train(project, plan, parameters, scratch, env, timeout)
-        report.checks += _compare_metrics(run.metrics, generated, rtol)
-        step = predict_step(plan)
-        if step is not None and run.rows is not None:
-            predicted = _predict(plan, scratch, env, run.rows, run.dtypes, timeout)
-            report.checks += _compare_predictions(run.predictions, predicted, rtol)
-            report.checks += _compare_schema(manifest.get("probe"), run)
-    (workdir / "report.json").write_text(json.dumps(report.to_json(), indent=2, default=str))
-    return report
+        command = [
+            sys.executable, "-c", "from nb2prod.verify_child import main; main()",
+            str(scratch / "spec.json"), str(scratch / "result.json"),
+        ]  # fmt: skip
+        with (scratch / "output.log").open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log
+            )
+        return cls(process, scratch, plan)
+
+    def finish(self, run: NotebookRun, timeout: int) -> dict[str, Any]:
+        """Hand the child the notebook's rows; its results, or a `UserError` with its error."""
+        rows = json.dumps({"rows": run.rows, "dtypes": run.dtypes}).encode()
+        try:
+            self.process.communicate(rows, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise self._failure(f"the generated code did not finish in {timeout} s") from None
+        result = self.scratch / "result.json"
+        if self.process.returncode != 0 or not result.exists():
+            log = (self.scratch / "output.log").read_text(errors="replace").strip()
+            tail = "\n".join(log.splitlines()[-8:])
+            raise self._failure(f"the generated code failed:\n{tail}")
+        return json.loads(result.read_text())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def _failure(self, message: str) -> Exception:
+        return user_error(
+            self.plan.notebook.path,
+            "generated-failed",
+            message,
+            f"run `{self.plan.project}-train` in the project to see the whole error",
+        )
 
 
 def _manifest(project: Path) -> dict[str, Any]:
@@ -153,118 +249,6 @@ def _cast(text: str, type_name: str, project: Path, name: str) -> Any:
         ) from None
 
 
-def _train(
-    project: Path,
-    plan: Plan,
-    parameters: dict[str, str],
-    scratch: Path,
-    env: dict[str, str],
-    timeout: int,
-) -> dict[str, float]:
-    flags = [f"--{name.replace('_', '-')}={value}" for name, value in parameters.items()]
-    command = [sys.executable, "-m", f"{plan.package}.train", "--output-dir", "artifacts"]
-    _child(
-        [*command, *flags],
-        scratch,
-        env,
-        timeout,
-        failure=(
-            project,
-            "training-failed",
-            "the generated training failed",
-            f"run `{plan.project}-train` in the project to see the whole error",
-        ),
-    )
-    return json.loads((scratch / "artifacts" / "metrics.json").read_text())
-
-
-def _child(
-    command: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    timeout: int,
-    *,
-    failure: tuple[Path, str, str, str],
-    stdin: str | None = None,
-) -> str:
-    """Run generated code in a child process; its stdout, or a `UserError` with its last
-    lines (`failure` is where, code, message, fix)."""
-    done = subprocess.run(
-        command,
-        input=stdin,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        where, code, message, fix = failure
-        tail = "\n".join(done.stderr.strip().splitlines()[-8:])
-        raise user_error(where, code, f"{message}:\n{tail}", fix)
-    return done.stdout
-
-
-PREDICT_SCRIPT = """\
-import json, sys
-import bentoml
-import pandas as pd
-from {package}.model_store import load_model, load_state
-from {package}.pipeline import {function}
-from {package}.config import Config
-rows = json.loads(sys.stdin.read())
-dtypes = {dtypes!r}
-frame = pd.DataFrame.from_records(rows)
-if dtypes:
-    frame = frame.astype(dtypes)
-stored = bentoml.models.get("{project}:latest")
-model = load_model(stored, runtime="python")
-state = load_state(stored)
-config = Config()
-result = {function}({call})
-names = {outputs!r}
-values = result if len(names) > 1 else (result,)
-import numpy as np
-print(json.dumps({{n: np.asarray(v).tolist() for n, v in zip(names, values)}}))
-"""
-
-
-def _predict(
-    plan: Plan,
-    scratch: Path,
-    env: dict[str, str],
-    rows: list[dict[str, Any]],
-    dtypes: dict[str, str] | None,
-    timeout: int,
-) -> dict[str, list[Any]]:
-    """The generated predict function, on the notebook's rows, with the trained model."""
-    step = predict_step(plan)
-    assert step is not None
-    script = PREDICT_SCRIPT.format(
-        package=plan.package,
-        function=step.function,
-        project=plan.project,
-        dtypes=dtypes,
-        call=predict_call(plan, step, model="model", rows="frame", state="state", config="config"),
-        outputs=step.outputs,
-    )
-    done = _child(
-        [sys.executable, "-c", script],
-        scratch,
-        env,
-        timeout,
-        stdin=json.dumps(rows),
-        failure=(
-            plan.notebook.path,
-            "predict-failed",
-            f"the generated `{step.function}` failed on the notebook's rows",
-            "compare the predict section with the generated pipeline.py",
-        ),
-    )
-    return json.loads(done.strip().splitlines()[-1])
-
-
 def _compare_metrics(
     notebook: dict[str, float], generated: dict[str, float], rtol: float
 ) -> list[Check]:
@@ -281,24 +265,31 @@ def _compare_metrics(
 
 
 def _compare_predictions(
-    notebook: dict[str, list[Any]], generated: dict[str, list[Any]], rtol: float
+    notebook: dict[str, list[Any]],
+    generated: dict[str, list[Any]],
+    rtol: float,
+    *,
+    kind: str = "prediction",
+    atol: float = FLOAT_ATOL,
 ) -> list[Check]:
     checks = []
     for name, expected in notebook.items():
         got = generated.get(name)
-        difference, passed = _list_difference(expected, got, rtol)
-        checks.append(Check("prediction", name, _short(expected), _short(got), difference, passed))
+        difference, passed = _list_difference(expected, got, rtol, atol)
+        checks.append(Check(kind, name, _short(expected), _short(got), difference, passed))
     return checks
 
 
-def _list_difference(expected: Any, got: Any, rtol: float) -> tuple[float | None, bool]:
+def _list_difference(
+    expected: Any, got: Any, rtol: float, atol: float
+) -> tuple[float | None, bool]:
     if not isinstance(expected, list) or not isinstance(got, list) or len(expected) != len(got):
         return None, expected == got
     flat_expected, flat_got = _flatten(expected), _flatten(got)
     largest = 0.0
     for a, b in zip(flat_expected, flat_got, strict=True):
         if isinstance(a, float) or isinstance(b, float):
-            if not math.isclose(a, b, rel_tol=max(rtol, 1e-9), abs_tol=FLOAT_ATOL):
+            if not math.isclose(a, b, rel_tol=max(rtol, 1e-9), abs_tol=atol):
                 return abs(a - b), False
             largest = max(largest, abs(a - b))
         elif a != b:
@@ -334,3 +325,35 @@ def _short(values: Any, limit: int = 5) -> Any:
     if isinstance(values, list) and len(values) > limit:
         return [*values[:limit], "..."]
     return values
+
+
+def _compare_metadata(
+    plan: Plan,
+    manifest: dict[str, Any],
+    parameters: dict[str, Any],
+    run: NotebookRun,
+    result: dict[str, Any],
+) -> list[Check]:
+    """The model's metadata agrees with the run: parameters, metrics, data, notebook."""
+    metadata = result["metadata"]
+    expected = json.loads(json.dumps({p.name: p.default for p in plan.parameters} | parameters))
+    pairs = [
+        ("parameters", expected, metadata.get("parameters")),
+        ("metrics", result["metrics"], metadata.get("metrics")),
+        ("source_sha256", manifest["source"]["sha256"], metadata.get("source_sha256")),
+    ]
+    if run.data_sha256 is not None:
+        pairs.append(("data_sha256", run.data_sha256, metadata.get("data_sha256")))
+    return [
+        Check("metadata", name, *_shown(want, got), None, want == got) for name, want, got in pairs
+    ]
+
+
+def _shown(want: Any, got: Any) -> tuple[Any, Any]:
+    """What the table shows: hashes shortened, and of differing mappings only what differs."""
+    if isinstance(want, dict) and isinstance(got, dict) and want != got:
+        keys = [k for k in want.keys() | got.keys() if want.get(k) != got.get(k)]
+        return {k: want.get(k) for k in keys}, {k: got.get(k) for k in keys}
+    if isinstance(want, str) and isinstance(got, str) and len(want) == 64:
+        return want[:12], got[:12]
+    return want, got

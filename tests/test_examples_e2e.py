@@ -18,12 +18,28 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 from tests.conftest import EXAMPLES, bentoml_server, notebook_results, run_cli
 
 pytestmark = pytest.mark.e2e
 
+EXPORT_TRAINING_DATA = """
+import sys
+import pandas as pd
+from {package}.config import Config
+from {package}.pipeline import load_training_data
+tables = load_training_data(Config())
+name = next(n for n, v in tables.items() if isinstance(v, pd.DataFrame))
+tables[name].to_csv(sys.argv[1], index=False)
+print(name)
+"""
+METRICS = {
+    "wine_classifier": ["accuracy", "f1_macro"],
+    "diabetes_regression": ["rmse", "r2", "mae"],
+    "messy_churn": ["accuracy", "roc_auc"],
+}
 # Non-default parameters, so the parity check also proves flags reach the code.
 OVERRIDES: dict[str, dict[str, Any]] = {
     "wine_classifier": {"n_estimators": 30, "random_state": 7},
@@ -64,16 +80,45 @@ def installed_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
     return name, project, python, root
 
 
-def test_training_matches_the_notebook_run_by_papermill(installed_project) -> None:
-    name, project, python, root = installed_project
-    parameters = OVERRIDES[name]
-    train = Path(python).parent / f"{name.replace('_', '-')}-train"
-    _run([str(train), "--output-dir", str(root / "artifacts"), *_flags(parameters)], cwd=project)
-    generated = json.loads((root / "artifacts" / "metrics.json").read_text())
-    expected = notebook_results(EXAMPLES / f"{name}.ipynb", parameters, root / "papermill")
-    assert generated == expected["metrics"]  # exact: same seeds, same code, same data
-    metadata = json.loads((root / "artifacts" / "model.json").read_text())
-    assert {k: metadata["parameters"][k] for k in parameters} == parameters
+def test_verify_passes_with_non_default_parameters(installed_project) -> None:
+    """`nb2prod verify`: papermill vs generated training, predict code and service, exactly."""
+    name, project, _, root = installed_project
+    flags = [text for k, v in OVERRIDES[name].items() for text in ("-p", k, str(v))]
+    report_path = root / "verify.json"
+    result = run_cli("verify", str(project), *flags, "--json", str(report_path), timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(report_path.read_text())
+    assert report["passed"] and report["parameters"] == OVERRIDES[name]
+    checks = {(c["kind"], c["name"]) for c in report["checks"]}
+    assert {("service", "predictions"), ("metadata", "data_sha256")} <= checks
+    assert {("metric", metric) for metric in METRICS[name]} <= checks
+
+
+def test_the_data_check_passes_the_data_and_fails_a_drifted_copy(installed_project) -> None:
+    """`scripts/check_data_quality.py` in the fresh venv: today's data, then a shifted copy."""
+    _, project, python, root = installed_project
+    script = str(project / "scripts" / "check_data_quality.py")
+    _run([str(python), script], cwd=project)  # the data the pipeline loads now
+    frame_name = _run(
+        [
+            str(python),
+            "-c",
+            EXPORT_TRAINING_DATA.format(package=project_package(project)),
+            str(root / "data.csv"),
+        ],
+        cwd=project,
+    ).stdout.strip()
+    _run([str(python), script, "--table", frame_name, "--data", str(root / "data.csv")], project)
+    frame = pd.read_csv(root / "data.csv")
+    column = frame.select_dtypes("number").columns[0]
+    frame[column] = frame[column] * 1.5 + frame[column].std()
+    frame.to_csv(root / "drifted.csv", index=False)
+    drifted = subprocess.run(
+        [str(python), script, "--data", str(root / "drifted.csv")],
+        cwd=project, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+    assert column in drifted.stdout and "Traceback" not in drifted.stderr
 
 
 def test_the_served_model_predicts_what_the_notebook_predicted(installed_project) -> None:
@@ -98,6 +143,10 @@ def test_the_served_model_predicts_what_the_notebook_predicted(installed_project
             rejected = httpx.post(f"{url}/predict", json=bad, timeout=30)
             assert rejected.status_code == 400 and rejected.json()["detail"], rejected.text
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200  # survived them
+
+
+def project_package(project: Path) -> str:
+    return json.loads((project / "nb2prod.json").read_text())["package"]
 
 
 def _service_class(project: Path) -> str:

@@ -94,7 +94,8 @@ def test_a_pipeline_that_fails_while_profiling_is_a_clear_error(tmp_path: Path) 
         convert(make_notebook(tmp_path / "broken.ipynb", cells), tmp_path / "out")
     problem = error.value.problems[0]
     assert problem.code == "pipeline-failed" and "ValueError" in problem.message
-    assert "--no-service" in problem.fix
+    assert "--no-run" in problem.fix
+    assert problem.cell is not None and problem.cell.index == 3  # the train cell
     assert not (tmp_path / "out").exists()
 
 

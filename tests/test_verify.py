@@ -100,3 +100,39 @@ def test_a_notebook_failing_under_papermill_names_its_cell(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
     unknown = run_cli("verify", str(tmp_path / "out"), "-p", "nope", "1")
     assert unknown.returncode == 2 and "`nope` is not a parameter" in unknown.stderr
+
+
+def test_verify_quick_runs_the_recorded_quick_parameters(
+    converted: dict[str, Path], tmp_path: Path
+) -> None:
+    report_path = tmp_path / "report.json"
+    project = str(converted["wine_classifier"])
+    result = run_cli("verify", project, "--quick", "--json", str(report_path), timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "parameters: n_estimators=10 (quick)" in result.stdout
+    report = json.loads(report_path.read_text())
+    assert report["parameters"] == {"n_estimators": 10}
+    # an explicit parameter wins over the quick set
+    both = run_cli("verify", project, "--quick", "-p", "n_estimators", "12", timeout=600)
+    assert both.returncode == 0 and "parameters: n_estimators=12 (quick)" in both.stdout
+
+
+def test_verify_checks_the_service_and_the_models_metadata(
+    converted: dict[str, Path], tmp_path: Path
+) -> None:
+    """A service that answers rows out of order, and metadata that hashes other data."""
+    project = _copy(converted["wine_classifier"], tmp_path)
+    service = project / "service.py"
+    text = service.read_text()
+    call = "predict(self.model, to_input(rows))"
+    assert call in text
+    service.write_text(text.replace(call, "predict(self.model, to_input(rows[::-1]))"))
+    pipeline = project / "src" / "wine_classifier" / "pipeline.py"
+    text = pipeline.read_text()
+    fingerprint = "data_sha256 = fingerprint([df])"
+    assert fingerprint in text
+    pipeline.write_text(text.replace(fingerprint, "data_sha256 = fingerprint([df.head(9)])"))
+    result = run_cli("verify", str(project), timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    failing = {tuple(line.split()[:2]) for line in result.stdout.splitlines() if "FAIL" in line}
+    assert failing == {("service", "predictions"), ("metadata", "data_sha256")}

@@ -17,6 +17,7 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
 
 from diabetes_regression.config import Config
+from diabetes_regression.contracts import fingerprint
 
 
 def load_data() -> Any:
@@ -93,8 +94,13 @@ def predict(model: Any, sample: Any) -> Any:
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:
-    """Run the sections in notebook order; return every value they hand on."""
+    """Run the sections in notebook order; return every value they hand on.
+
+    `data_sha256` identifies the training data as loaded (before later sections
+    change it in place): the model's metadata records it.
+    """
     df = load_data()
+    data_sha256 = fingerprint([df])
     X_train, X_test, y_train, y_test = preprocess(
         df, test_size=config.test_size, random_state=config.random_state
     )
@@ -102,6 +108,7 @@ def run_pipeline(config: Config) -> dict[str, Any]:
     metrics, sample = evaluate(model, X_test, y_test)
     predictions = predict(model, sample)
     return {
+        "data_sha256": data_sha256,
         "df": df,
         "X_train": X_train,
         "X_test": X_test,
@@ -111,4 +118,15 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         "metrics": metrics,
         "sample": sample,
         "predictions": predictions,
+    }
+
+
+def load_training_data(config: Config) -> dict[str, Any]:
+    """The data the model trains on (what the load section hands on), without training.
+
+    `scripts/check_data_quality.py` profiles it against `reference/data_profile.json`.
+    """
+    df = load_data()
+    return {
+        "df": df,
     }

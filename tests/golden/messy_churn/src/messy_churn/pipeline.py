@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from messy_churn.config import Config
+from messy_churn.contracts import fingerprint
 
 
 def add_ratio_features(frame, eps=1e-9):
@@ -102,8 +103,13 @@ def predict(model: Any, sample: Any) -> tuple[Any, Any]:
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:
-    """Run the sections in notebook order; return every value they hand on."""
+    """Run the sections in notebook order; return every value they hand on.
+
+    `data_sha256` identifies the training data as loaded (before later sections
+    change it in place): the model's metadata records it.
+    """
     df = load_data()
+    data_sha256 = fingerprint([df])
     X_train, X_test, y_train, y_test = preprocess(
         df, test_size=config.test_size, random_state=config.random_state
     )
@@ -117,6 +123,7 @@ def run_pipeline(config: Config) -> dict[str, Any]:
     accuracy, roc_auc, sample = evaluate(model, X_test, y_test)
     predictions, probabilities = predict(model, sample)
     return {
+        "data_sha256": data_sha256,
         "df": df,
         "X_train": X_train,
         "X_test": X_test,
@@ -128,4 +135,15 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         "sample": sample,
         "predictions": predictions,
         "probabilities": probabilities,
+    }
+
+
+def load_training_data(config: Config) -> dict[str, Any]:
+    """The data the model trains on (what the load section hands on), without training.
+
+    `scripts/check_data_quality.py` profiles it against `reference/data_profile.json`.
+    """
+    df = load_data()
+    return {
+        "df": df,
     }

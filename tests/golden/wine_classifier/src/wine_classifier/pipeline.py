@@ -16,6 +16,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 from wine_classifier.config import Config
+from wine_classifier.contracts import fingerprint
 
 
 def load_data() -> Any:
@@ -84,8 +85,13 @@ def predict(model: Any, sample: Any) -> Any:
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:
-    """Run the sections in notebook order; return every value they hand on."""
+    """Run the sections in notebook order; return every value they hand on.
+
+    `data_sha256` identifies the training data as loaded (before later sections
+    change it in place): the model's metadata records it.
+    """
     df = load_data()
+    data_sha256 = fingerprint([df])
     X_train, X_test, y_train, y_test = preprocess(
         df, test_size=config.test_size, random_state=config.random_state
     )
@@ -99,6 +105,7 @@ def run_pipeline(config: Config) -> dict[str, Any]:
     accuracy, f1_macro, sample = evaluate(model, X_test, y_test)
     predictions = predict(model, sample)
     return {
+        "data_sha256": data_sha256,
         "df": df,
         "X_train": X_train,
         "X_test": X_test,
@@ -109,4 +116,15 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         "f1_macro": f1_macro,
         "sample": sample,
         "predictions": predictions,
+    }
+
+
+def load_training_data(config: Config) -> dict[str, Any]:
+    """The data the model trains on (what the load section hands on), without training.
+
+    `scripts/check_data_quality.py` profiles it against `reference/data_profile.json`.
+    """
+    df = load_data()
+    return {
+        "df": df,
     }

@@ -1,0 +1,101 @@
+"""The generated project's side of `verify`, run in a child process.
+
+The child trains with the verified parameters exactly as `<project>-train`
+does (`run_pipeline`, then `save_artifacts`), so it runs while papermill runs
+the notebook. Then it waits on stdin for the rows the notebook predicted and
+answers them twice: with the generated predict function and the trained
+model, and through the generated service's own code (validation, input
+conversion, the served runtime). It writes everything as JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def main() -> None:
+    """`python -c 'from nb2prod.verify_child import main; main()' SPEC RESULT`."""
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    result = run(spec, read_rows=lambda: json.loads(sys.stdin.read()))
+    Path(sys.argv[2]).write_text(json.dumps(result, default=_plain))
+
+
+def run(spec: dict[str, Any], read_rows: Any) -> dict[str, Any]:
+    package = spec["package"]
+    config_module = importlib.import_module(f"{package}.config")
+    pipeline = importlib.import_module(f"{package}.pipeline")
+    train = importlib.import_module(f"{package}.train")
+    config = dataclasses.replace(config_module.Config(), **spec["parameters"])
+    artifacts = Path(spec["artifacts"])
+    outputs = pipeline.run_pipeline(config)
+    metrics = train.save_artifacts(outputs, config, artifacts)
+    metadata = json.loads((artifacts / "model.json").read_text())
+    result: dict[str, Any] = {"metrics": metrics, "metadata": metadata}
+    if spec["predict"] is None:
+        return result
+    request = read_rows()  # blocks until the notebook has run
+    if request["rows"] is None:
+        return result
+    result["predictions"] = _predict(spec, pipeline, config, metadata, request)
+    if spec["service"]:
+        result["service_predictions"] = _serve(spec, request["rows"])
+    return result
+
+
+def _predict(
+    spec: dict[str, Any],
+    pipeline: Any,
+    config: Any,
+    metadata: dict[str, Any],
+    request: dict[str, Any],
+) -> dict[str, list[Any]]:
+    """The generated predict function on the notebook's rows, with the trained model."""
+    import bentoml
+    import pandas as pd
+
+    model_store = importlib.import_module(f"{spec['package']}.model_store")
+    stored = bentoml.models.get(metadata["bentoml_tag"])
+    frame = pd.DataFrame.from_records(request["rows"])
+    if request["dtypes"]:
+        frame = frame.astype(request["dtypes"])
+    namespace = {
+        "function": getattr(pipeline, spec["predict"]["function"]),
+        "model": model_store.load_model(stored, runtime="python"),
+        "state": model_store.load_state(stored),
+        "frame": frame,
+        "config": config,
+    }
+    # The service's call, with the arguments `serving.predict_call` writes for the templates.
+    values = eval(f"function({spec['predict']['arguments']})", namespace)  # noqa: S307
+    names = spec["predict"]["outputs"]
+    values = values if len(names) > 1 else (values,)
+    return {name: _as_list(value) for name, value in zip(names, values, strict=True)}
+
+
+def _serve(spec: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The same rows through the service class: request validation, conversion, runtime."""
+    sys.path.insert(0, spec["project"])
+    service_class = getattr(importlib.import_module("service"), spec["service"]["class"])
+    schema = importlib.import_module(f"{spec['package']}.schema")
+    row_model = getattr(schema, spec["service"]["row_model"])
+    service = service_class()
+    answers = [
+        a.model_dump() for a in service.predict_rows([row_model.model_validate(r) for r in rows])
+    ]
+    names = list(answers[0]) if answers else []
+    return {name: [answer[name] for answer in answers] for name in names}
+
+
+def _as_list(value: Any) -> list[Any]:
+    import numpy as np
+
+    return np.asarray(value).tolist()
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else str(value)

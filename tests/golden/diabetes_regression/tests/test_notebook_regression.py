@@ -1,0 +1,62 @@
+"""The notebook, run by papermill, and the generated pipeline agree on every metric.
+
+This is `nb2prod verify` inside the project's own tests: papermill runs the
+copy of the notebook in `notebooks/` with the quick parameters and one extra
+cell that records the metrics; the pipeline runs with the same parameters.
+Same code, same seeds, same data: the metrics must be equal, not just close.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from diabetes_regression.config import QUICK_OVERRIDES, quick_config
+from diabetes_regression.pipeline import run_pipeline
+from diabetes_regression.train import collect_metrics
+
+NOTEBOOK = (
+    Path(__file__).resolve().parent.parent / "notebooks" / "diabetes_regression.ipynb"
+)
+RECORD_METRICS = """\
+import json
+_metrics = {str(k): float(v) for k, v in metrics.items()}
+with open(RECORD_PATH, "w") as _file:
+    json.dump(_metrics, _file)
+"""
+
+
+@pytest.mark.notebook
+def test_the_notebook_and_the_pipeline_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    record = tmp_path / "notebook-metrics.json"
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            RECORD_METRICS.replace("RECORD_PATH", repr(str(record)))
+        )
+    )
+    source = tmp_path / NOTEBOOK.name
+    nbformat.write(notebook, source)
+    # `!pip` in the notebook must reach this environment's pip, as if it were activated.
+    monkeypatch.setenv(
+        "PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    papermill.execute_notebook(
+        str(source),
+        str(tmp_path / f"executed-{NOTEBOOK.name}"),
+        parameters=QUICK_OVERRIDES,
+        kernel_name="python3",
+        cwd=str(NOTEBOOK.parent),
+        progress_bar=False,
+        request_save_on_cell_execute=False,
+    )
+    notebook_metrics = json.loads(record.read_text())
+    assert collect_metrics(run_pipeline(quick_config())) == notebook_metrics
