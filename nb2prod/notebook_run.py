@@ -95,6 +95,7 @@ def run_notebook(
     workdir.mkdir(parents=True, exist_ok=True)
     record = workdir / "notebook-record.json"
     record.unlink(missing_ok=True)
+    (workdir / "kernel.log").unlink(missing_ok=True)
     node = nbformat.read(notebook, as_version=4)
     predict = predict_step(plan)
     node.cells.append(
@@ -123,6 +124,7 @@ def run_notebook(
             str(executed),
             parameters=parameters,
             kernel_name="python3",
+            kernel_manager_class=_kernel_manager_logging_to(workdir / "kernel.log"),
             cwd=str(cwd or notebook.parent),
             progress_bar=False,
             request_save_on_cell_execute=False,
@@ -141,6 +143,20 @@ def run_notebook(
         executed=executed,
         data_sha256=data.get("data_sha256"),
     )
+
+
+def _kernel_manager_logging_to(log: Path) -> type:
+    """A kernel manager whose kernel writes its stderr (warnings, crashes) to `log`,
+    not over the table `verify` prints."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            with log.open("ab") as stream:
+                kw["stderr"] = stream
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return LoggedKernelManager
 
 
 def _insert_fingerprint(node: Any, plan: Plan, project_src: Path) -> None:
@@ -166,12 +182,12 @@ def _failed_cell(notebook: Path, executed: Path, error: Any) -> UserError:
 
     index = error.cell_index
     try:
-        cells = nbformat.read(executed, as_version=4).cells
-        inserted = sum(
-            1
-            for cell in cells[:index]
-            if {"injected-parameters", RECORD_TAG} & set(cell.get("metadata", {}).get("tags", []))
-        )
+        tags = [
+            set(cell.get("metadata", {}).get("tags", []))
+            for cell in nbformat.read(executed, as_version=4).cells
+        ]
+        ran = [t for t in tags if "papermill-error-cell-tag" not in t]  # as papermill counts
+        inserted = sum(1 for t in ran[:index] if {"injected-parameters", RECORD_TAG} & t)
         index -= inserted
     except (OSError, ValueError):
         pass

@@ -390,3 +390,13 @@ def test_script_without_data_checks_what_the_pipeline_loads(project: Path, refer
     done = run_script(project, drift=True)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "wine: 178 rows" in done.stdout and "proline" in done.stdout
+
+
+def test_update_reference_makes_todays_data_the_reference(project: Path, tmp_path: Path) -> None:
+    """After retraining on data the user checked, the drifted data becomes the reference."""
+    profile = tmp_path / "profile.json"
+    done = run_script(project, "--update-reference", "--profile", str(profile), drift=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "wine" in json.loads(profile.read_text())["tables"]
+    again = run_script(project, "--profile", str(profile), drift=True)
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -70,12 +70,13 @@ def test_the_script_passes_the_data_and_fails_a_drifted_file(
     original = training_data[name]
     original.to_csv(tmp_path / "original.csv", index=False)
     drifted(original).to_csv(tmp_path / "drifted.csv", index=False)
-    script = [sys.executable, str(SCRIPT), "--table", name, "--data"]
-    same = subprocess.run(
-        [*script, str(tmp_path / "original.csv")], capture_output=True
-    )
-    assert same.returncode == 0, same.stdout.decode() + same.stderr.decode()
-    moved = subprocess.run(
-        [*script, str(tmp_path / "drifted.csv")], capture_output=True
-    )
-    assert moved.returncode == 1, moved.stdout.decode() + moved.stderr.decode()
+    same = check_file(name, tmp_path / "original.csv")
+    assert same.returncode == 0, same.stdout + same.stderr
+    moved = check_file(name, tmp_path / "drifted.csv")
+    assert moved.returncode == 1, moved.stdout + moved.stderr
+
+
+def check_file(table: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """`scripts/check_data_quality.py --table TABLE --data PATH`, as CI runs it."""
+    command = [sys.executable, str(SCRIPT), "--table", table, "--data", str(path)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)

@@ -25,7 +25,9 @@ try:
         format_report,
         load_profiles,
         match_table,
+        profile_tables,
         read_table,
+        save_profiles,
     )
     from wine_classifier.pipeline import load_training_data
 except ModuleNotFoundError as missing:
@@ -33,7 +35,7 @@ except ModuleNotFoundError as missing:
     sys.exit(2)
 
 PROFILE = Path(__file__).resolve().parent.parent / "reference" / "data_profile.json"
-"""Where training saves the profile of its data."""
+"""The training data's profile, recorded by nb2prod from the notebook's data."""
 
 Profiles = dict[str, dict[str, Any]]
 
@@ -45,6 +47,8 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     """Check the data and print the report; return the exit status."""
     args = parse_arguments(argv)
+    if args.update_reference:
+        return update_reference(args.profile)
     try:
         profiles = reference_profiles(args.profile, args.table)
         profiles, tables = data_to_check(args.data, profiles)
@@ -83,15 +87,29 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--data the one sharing the most columns)",
     )
     parser.add_argument("--json", type=Path, help="also write the findings here")
+    parser.add_argument(
+        "--update-reference",
+        action="store_true",
+        help="profile the data the pipeline loads now and make it the new reference "
+        "(after retraining on data you checked)",
+    )
     return parser.parse_args(argv)
+
+
+def update_reference(path: Path) -> int:
+    """Replace the reference profile with one of today's data; exit status 0."""
+    tables = load_training_data(Config())
+    save_profiles(path, profile_tables(tables), source="wine_classifier.ipynb")
+    print(f"reference profile of {', '.join(profile_tables(tables))} written to {path}")
+    return 0
 
 
 def reference_profiles(path: Path, table: str | None) -> Profiles:
     """The profiles to check against: all, or the one `table` names."""
     if not path.is_file():
         raise UsageError(
-            f"no reference profile at {path}: train first (training writes it) "
-            "or pass --profile FILE"
+            f"no reference profile at {path}: convert the notebook again, run with "
+            "--update-reference, or pass --profile FILE"
         )
     try:
         profiles = load_profiles(path)
