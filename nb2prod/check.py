@@ -52,6 +52,7 @@ def report_of(plan: Plan) -> dict[str, Any]:
             {"name": p.name, "default": p.default, "type": p.type_name, "help": p.help}
             for p in plan.parameters
         ],
+        "quick_parameters": plan.quick,
         "model": plan.model,
         "metrics": list(plan.metrics.names),
         "functions": [
