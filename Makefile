@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The JupyterLab extension is built by `pip install` (hatch-jupyter-builder); a change to its
+# sources re-installs, and so rebuilds it.
+EXTENSION_SOURCES := $(wildcard jupyter_extension/src/*.ts jupyter_extension/style/*) \
+	jupyter_extension/package.json jupyter_extension/yarn.lock jupyter_extension/tsconfig.json
 DEMO_NOTEBOOK ?= examples/wine_classifier.ipynb
 DEMO_OUT ?= demo-output/wine-classifier
 # The demo keeps its trained model in a BentoML store of its own, not in ~/bentoml.
@@ -14,8 +18,9 @@ demo: export BENTOML_HOME ?= $(abspath demo-output/bentoml)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(EXTENSION_SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	rm -rf jupyter_extension/labextension
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
@@ -35,6 +40,7 @@ demo: venv
 	@echo "  its tests: cd $(DEMO_OUT) && $(abspath $(BIN))/python -m pytest"
 
 test: venv
+	@command -v chromium >/dev/null || scripts/chromium-setup.sh
 	$(BIN)/python -m pytest
 
 lint: venv
@@ -50,3 +56,4 @@ golden: venv
 
 clean:
 	rm -rf $(VENV) demo-output test-artifacts .pytest_cache .ruff_cache
+	rm -rf jupyter_extension/node_modules jupyter_extension/lib jupyter_extension/labextension

@@ -1,0 +1,196 @@
+"""REST handlers: `check` answers at once; `convert` and `verify` start jobs.
+
+    POST /nb2prod/check    {"path": NB[, "notebook": {...}]} -> `nb2prod check --json`'s report
+    POST /nb2prod/convert  {"path": NB[, "output": DIR]}    -> 202 {"job": ...}
+    POST /nb2prod/verify   {"path": DIR}                     -> 202 {"job": ...}
+    GET  /nb2prod/jobs/ID  -> {"job": ...}: poll until its status is done or failed
+    GET  /nb2prod/roles    -> the role vocabulary and the tags that declare roles
+
+Paths are relative to the server's root (see `paths.py`). A mistake in the
+notebook answers 400 with the problems and their cells, as `UserError` carries
+them; every method is `@tornado.web.authenticated` (a test checks each one).
+`check` may send the notebook's unsaved content, so the panel follows edits
+before they are saved; the report is then about that content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from nb2prod.errors import UserError
+from nb2prod.server.jobs import Job, JobRunner
+from nb2prod.server.paths import OutsideRoot, api_path_of, resolve_inside
+from nb2prod.server.tasks import error_json, run_convert, run_verify
+
+AUTH_RESOURCE = "contents"  # the extension reads and writes files, as the contents API does
+
+
+class Nb2prodHandler(APIHandler):
+    """Shared plumbing: the root, the job pool, JSON bodies and root-bound paths."""
+
+    auth_resource = AUTH_RESOURCE
+
+    def initialize(self, root: Path, jobs: JobRunner) -> None:
+        self.root = root
+        self.jobs = jobs
+
+    def body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "the request body is not JSON") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "the request body must be a JSON object")
+        return data
+
+    def inside_root(self, api_path: object, *, must_exist: bool = True) -> Path:
+        """The file the client means, refused (403) when outside the root, 404 when missing."""
+        try:
+            path = resolve_inside(self.root, api_path)
+        except OutsideRoot as refused:
+            raise web.HTTPError(403, str(refused)) from None
+        if must_exist and not path.exists():
+            raise web.HTTPError(404, f"no such file: `{api_path}`")
+        return path
+
+    def notebook_file(self, api_path: object) -> Path:
+        """A notebook the client names: inside the root, an existing file."""
+        path = self.inside_root(api_path)
+        if not path.is_file():
+            raise web.HTTPError(400, f"`{api_path}` is a folder, not a notebook")
+        return path
+
+    def reply(self, data: dict[str, Any], status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data, default=str))
+
+    def user_error(self, error: UserError) -> None:
+        self.reply(error_json(error, self.root), 400)
+
+    def job_reply(self, job: Job, status: int = 200) -> None:
+        self.reply({"job": job.to_json()}, status)
+
+
+class CheckHandler(Nb2prodHandler):
+    @web.authenticated
+    @authorized("read")
+    async def post(self) -> None:
+        body = self.body()
+        path = self.notebook_file(body.get("path"))
+        content = body.get("notebook")
+        if content is not None and not isinstance(content, dict):
+            raise web.HTTPError(400, "`notebook` must be the notebook's JSON content")
+        try:
+            report = await asyncio.to_thread(_check, path, content)
+        except UserError as error:
+            self.user_error(error)
+            return
+        report["notebook"] = api_path_of(self.root, path)
+        self.reply(report)
+
+
+class ConvertHandler(Nb2prodHandler):
+    @web.authenticated
+    @authorized("write")
+    async def post(self) -> None:
+        """Analyse now (400 with the blocking problems), then generate in a job (202)."""
+        from nb2prod.plan import _project_name
+
+        body = self.body()
+        notebook = self.notebook_file(body.get("path"))
+        output_name = body.get("output")
+        if output_name:
+            output = self.inside_root(output_name, must_exist=False)
+        else:  # the CLI's default: next to the notebook, named after it
+            output = notebook.parent / _project_name(notebook.stem)
+        try:
+            await asyncio.to_thread(_preflight, notebook)
+        except UserError as error:
+            self.user_error(error)
+            return
+        subject = api_path_of(self.root, notebook) or ""
+        job = self.jobs.submit("convert", subject, run_convert, self.root, notebook, output)
+        self.job_reply(job, 202)
+
+
+class VerifyHandler(Nb2prodHandler):
+    @web.authenticated
+    @authorized("execute")
+    async def post(self) -> None:
+        project = self.inside_root(self.body().get("path"))
+        if not project.is_dir():
+            raise web.HTTPError(400, "`path` must be a project folder written by convert")
+        subject = api_path_of(self.root, project) or ""
+        job = self.jobs.submit("verify", subject, run_verify, self.root, project)
+        self.job_reply(job, 202)
+
+
+class JobHandler(Nb2prodHandler):
+    @web.authenticated
+    @authorized("read")
+    async def get(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise web.HTTPError(404, f"no job {job_id} (jobs are forgotten when the server stops)")
+        self.job_reply(job)
+
+
+class RolesHandler(Nb2prodHandler):
+    @web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        """The roles the panel offers and which cell tags declare a role (to replace them)."""
+        from nb2prod.roles import BARE_TAGS, KALE_TAGS, PARAMETERS, ROLES
+
+        # papermill's own tag for parameters, so `verify` can inject them
+        tag_of = {role: role if role == PARAMETERS else f"nb2prod:{role}" for role in ROLES}
+        self.reply(
+            {
+                "roles": list(ROLES),
+                "tag_of": tag_of,
+                "role_tags": sorted({*BARE_TAGS, *KALE_TAGS}),
+                "role_tag_prefixes": ["nb2prod:", "step:", "block:"],
+            }
+        )
+
+
+def _check(path: Path, content: Any) -> dict[str, Any]:
+    """`check_report` of the file, or of unsaved `content` under the same file name."""
+    from nb2prod.check import check_report
+
+    if content is None:
+        return check_report(path)
+    with tempfile.TemporaryDirectory(prefix="nb2prod-check-") as folder:
+        copy = Path(folder) / path.name
+        copy.write_text(json.dumps(content))
+        return check_report(copy)
+
+
+def _preflight(notebook: Path) -> None:
+    """What `convert` refuses before writing anything: `UserError` with the blocking problems."""
+    from nb2prod.notebook import load_notebook
+    from nb2prod.plan import build_plan
+
+    plan = build_plan(load_notebook(notebook))
+    if plan.blocking:
+        raise UserError(notebook, plan.blocking)
+
+
+def routes(root: Path, jobs: JobRunner) -> list[tuple[str, type[Nb2prodHandler], dict[str, Any]]]:
+    """The URL patterns of the extension (the base URL is prefixed by the extension app)."""
+    settings = {"root": root, "jobs": jobs}
+    return [
+        (r"/nb2prod/check", CheckHandler, settings),
+        (r"/nb2prod/convert", ConvertHandler, settings),
+        (r"/nb2prod/verify", VerifyHandler, settings),
+        (r"/nb2prod/jobs/([0-9a-f]{32})", JobHandler, settings),
+        (r"/nb2prod/roles", RolesHandler, settings),
+    ]
