@@ -375,15 +375,13 @@ print(f"CV accuracy: {cv_scores.mean():.3f} +/- {cv_scores.std():.3f}")
 
 def _add_predict(b: NotebookBuilder) -> None:
     b.md("## Predict\n\nScore a batch of 'new' wines the way a service would.")
-    b.code(
-        "new_batch = X_test.sample(n=10, random_state=SEED)",
-        tags=["nb2prod:predict"],
-    )
+    b.code("new_batch = X_test.sample(n=10, random_state=SEED)")
     b.code(
         """
 batch_predictions = model.predict(new_batch)
 batch_proba = model.predict_proba(new_batch)
-"""
+""",
+        tags=["nb2prod:predict"],
     )
     b.code(
         """

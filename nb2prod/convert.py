@@ -56,10 +56,10 @@ def convert(
         cached = _cached_probe(output, notebook.sha256)
         usable = cached and "contracts" in cached and (step is None or "input" in cached)
         probe = cached if usable else _probe(plan, step)
-    if step is not None and probe is not None:
+    if step is not None and probe is not None and not probe.get("not_row_wise"):
         serving = build_serving(plan, step, probe, onnx=onnx)
     elif service and plan.model:
-        problems.append(_no_service(plan, run_pipeline))
+        problems.append(_no_service(plan, run_pipeline, probe))
     if probe is not None:
         problems.extend(_weak_quick_run(plan, probe))
     files = render_project(plan, problems, serving, probe)
@@ -119,11 +119,14 @@ def _weak_quick_run(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
     ]
 
 
-def _no_service(plan: Plan, ran_pipeline: bool) -> Problem:
+def _no_service(plan: Plan, ran_pipeline: bool, probe: dict[str, Any] | None) -> Problem:
     predict = next((s for s in plan.steps if s.role == "predict"), None)
+    not_row_wise = (probe or {}).get("not_row_wise")
     why = (
         "the pipeline did not run (--no-run), so the request schema is unknown"
         if not ran_pipeline
+        else f"`{predict.function}` cannot predict a request's rows on their own: {not_row_wise}"
+        if predict and not_row_wise
         else "no cell has the predict role"
         if predict is None
         else f"`{predict.function}` does not read both the model and the rows to predict"
@@ -134,6 +137,7 @@ def _no_service(plan: Plan, ran_pipeline: bool) -> Problem:
         f"add a cell tagged nb2prod:predict that predicts from new rows, e.g. "
         f"`predictions = {plan.model}.predict(sample)` with `sample` picked in a cell above",
         Severity.WARNING,
+        plan.notebook.cells[predict.cells[0]].ref() if predict else None,
     )
 
 
@@ -148,6 +152,7 @@ def _probe(plan: Plan, predict: Step | None) -> dict[str, Any]:
         "metric_dict": plan.metrics.dict_name,
         "quick": plan.quick,
         "data_input": data_input_of(plan, predict) if predict else None,
+        "predict_function": predict.function if predict else None,
         "outputs": predict.outputs if predict else [],
         "model": plan.model,
     }

@@ -99,6 +99,8 @@ def main() -> None:
             }
             if name == spec["data_function"]:  # before later steps change it in place
                 recorded["data"] = data_quality.profile_tables(values)
+            if name == spec.get("predict_function"):
+                recorded["predict_call"] = (function, dict(bound), values)
             return result
 
         return run
@@ -129,7 +131,40 @@ def main() -> None:
             "module": type(model).__module__,
             "classifier": hasattr(model, "predict_proba"),
         }
+        if "predict_call" in recorded:
+            profile["not_row_wise"] = not_row_wise(spec["data_input"], *recorded["predict_call"])
     Path(sys.argv[2]).write_text(json.dumps(profile, indent=2, default=_plain))
+
+
+def not_row_wise(
+    data_input: str, function: Any, arguments: dict[str, Any], outputs: dict[str, Any]
+) -> str | None:
+    """Why the predict function cannot serve rows one request at a time, or None.
+
+    A service calls it with the request's rows only: it must accept two rows on
+    their own and answer them as it did inside the whole batch.
+    """
+    import numpy as np
+
+    rows = arguments[data_input]
+    few = rows.head(2) if hasattr(rows, "head") else rows[:2]
+    try:
+        result = function(**{**arguments, data_input: few})
+    except Exception as error:  # the user's code: any error means "not row-wise"
+        return f"on 2 of its rows it raised {type(error).__name__}: {error}"
+    returned = result if len(outputs) > 1 else (result,)
+    for (name, full), alone in zip(outputs.items(), returned, strict=True):
+        expected, got = np.asarray(full)[:2], np.asarray(alone)
+        if got.shape != expected.shape:
+            return f"on 2 of its rows `{name}` has shape {got.shape}, not {expected.shape}"
+        same = (
+            np.allclose(got, expected, rtol=1e-9, atol=1e-12)
+            if got.dtype.kind in "fc"
+            else bool((got == expected).all())
+        )
+        if not same:
+            return f"`{name}` for 2 rows alone differs from the same rows in the whole batch"
+    return None
 
 
 def _metrics(spec: dict[str, Any], values: dict[str, Any]) -> dict[str, float]:
@@ -184,6 +219,9 @@ def describe_output(value: Any) -> dict[str, Any]:
         if array.dtype.kind in "iu"
         else ("bool" if array.dtype.kind == "b" else "str")
     )
+    if array.ndim == 2:  # one list per row, like predict_proba's class probabilities
+        rows = array[:SAMPLE_ROWS]
+        return {"type": f"list[{kind}]", "values": [[_plain(v) for v in row] for row in rows]}
     return {"type": kind, "values": [_plain(v) for v in array.ravel()[:SAMPLE_ROWS]]}
 
 

@@ -119,3 +119,15 @@ def test_nb2prod_serve_runs_the_trained_service(project: Path, tmp_path: Path) -
         answer = httpx.post(url + request["path"], json=request["body"], timeout=30)
         assert answer.status_code == 200, answer.text
         assert answer.json() == expected
+
+
+def test_a_predict_section_that_picks_its_own_rows_gets_no_service(tmp_path: Path) -> None:
+    """`batch = sample.sample(3)` inside predict fails on a request's two rows: no service."""
+    picky = "batch = sample.sample(n=3, random_state=0)\nlabels = model.predict(batch)"
+    cells = [*CELLS[:4], ("accuracy = float(model.score(X, y))\nsample = X", ["nb2prod:evaluate"])]
+    cells.append((picky, ["nb2prod:predict"]))
+    result = convert(make_notebook(tmp_path / "picky.ipynb", cells), tmp_path / "out")
+    assert not (tmp_path / "out" / "service.py").exists()
+    warning = next(w for w in result.warnings if w.code == "no-service")
+    assert "cannot predict a request's rows on their own" in warning.message
+    assert warning.cell is not None and warning.cell.index == 5

@@ -41,16 +41,24 @@ def mismatches(
     found = []
     for index, (got, want) in enumerate(zip(answer, expected, strict=True)):
         for name, value in want.items():
-            same = (
-                math.isclose(got[name], value, rel_tol=1e-9, abs_tol=FLOAT_TOLERANCE)
-                if isinstance(value, float)
-                else got[name] == value
-            )
-            if not same:
+            if not close(got[name], value):
                 found.append(
                     f"row {index} `{name}`: notebook {value!r}, model {got[name]!r}"
                 )
     return found
+
+
+def close(got: Any, want: Any) -> bool:
+    """Equal, floats within FLOAT_TOLERANCE, lists element by element."""
+    if isinstance(want, list):
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(close(g, w) for g, w in zip(got, want, strict=True))
+        )
+    if isinstance(want, float):
+        return math.isclose(got, want, rel_tol=1e-9, abs_tol=FLOAT_TOLERANCE)
+    return bool(got == want)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,16 +37,24 @@ def same(answer: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:
     """Equal predictions; floats within FLOAT_TOLERANCE."""
     if len(answer) != len(expected):
         return False
-    for got, want in zip(answer, expected, strict=True):
-        for name, value in want.items():
-            if isinstance(value, float):
-                if not math.isclose(
-                    got[name], value, rel_tol=1e-9, abs_tol=FLOAT_TOLERANCE
-                ):
-                    return False
-            elif got[name] != value:
-                return False
-    return True
+    return all(
+        close(got[name], value)
+        for got, want in zip(answer, expected, strict=True)
+        for name, value in want.items()
+    )
+
+
+def close(got: Any, want: Any) -> bool:
+    """Equal, floats within FLOAT_TOLERANCE, lists element by element."""
+    if isinstance(want, list):
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(close(g, w) for g, w in zip(got, want, strict=True))
+        )
+    if isinstance(want, float):
+        return math.isclose(got, want, rel_tol=1e-9, abs_tol=FLOAT_TOLERANCE)
+    return bool(got == want)
 
 
 @pytest.fixture(scope="module")
