@@ -30,13 +30,17 @@ demo: venv
 	$(BIN)/nb2prod convert $(DEMO_NOTEBOOK) -o $(DEMO_OUT)
 	$(BIN)/python -m pip install --quiet -e $(DEMO_OUT)
 	cd $(DEMO_OUT) && $(abspath $(BIN))/wine-classifier-train --output-dir artifacts
+	$(BIN)/nb2prod verify $(DEMO_OUT) --quick
 	@echo
 	@echo "generated project: $(DEMO_OUT)"
 	@echo "  pipeline:  $(DEMO_OUT)/src/wine_classifier/pipeline.py"
 	@echo "  model:     BentoML store $(BENTOML_HOME), archive $(DEMO_OUT)/artifacts/model.bentomodel"
 	@echo "  metadata:  $(DEMO_OUT)/artifacts/model.json, metrics: $(DEMO_OUT)/artifacts/metrics.json"
 	@echo "  service:   $(DEMO_OUT)/service.py; run it: BENTOML_HOME=$(BENTOML_HOME) $(BIN)/nb2prod serve $(DEMO_OUT)"
-	@echo "  verify:    $(BIN)/nb2prod verify $(DEMO_OUT)"
+	@echo "  verified:  $(DEMO_OUT)/verification/report.json (full run: $(BIN)/nb2prod verify $(DEMO_OUT))"
+	@echo "  data:      cd $(DEMO_OUT) && $(abspath $(BIN))/python scripts/check_data_quality.py"
+	@echo "  CI:        $(DEMO_OUT)/.github/workflows/ml-validation.yml"
+	@echo "  JupyterLab: $(BIN)/jupyter lab examples/  (the nb2prod panel is in the right sidebar)"
 	@echo "  its tests: cd $(DEMO_OUT) && $(abspath $(BIN))/python -m pytest"
 
 test: venv
