@@ -14,7 +14,7 @@ DEMO_OUT ?= demo-output/wine-classifier
 # The demo keeps its trained model in a BentoML store of its own, not in ~/bentoml.
 demo: export BENTOML_HOME ?= $(abspath demo-output/bentoml)
 
-.PHONY: demo test lint bench golden clean venv
+.PHONY: demo test lint bench bench-verify golden clean venv
 
 venv: $(STAMP)
 
@@ -54,6 +54,9 @@ lint: venv
 bench: venv
 	$(BIN)/python bench/run_convert.py --runs 5 --markdown docs/benchmarks.md
 	@echo "serving: $(BIN)/python bench/serve/bench_generated.py --repeat 2 (needs wrk: apt-get install wrk)"
+
+bench-verify: venv
+	$(BIN)/python bench/run_verify.py --runs 5 --markdown docs/benchmarks.md
 
 golden: venv
 	NB2PROD_UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py -q

@@ -30,6 +30,8 @@ from nb2prod.serving import predict_call, predict_step
 from nb2prod.write import read_manifest
 
 FLOAT_ATOL = 1e-12
+PHASE = "nb2prod-verify: phase "
+"""How the child says what it is doing, so a failure names the part that failed."""
 SERVICE_ATOL = 1e-5
 """A service answering from the ONNX twin: training checked its probabilities to this."""
 
@@ -176,12 +178,13 @@ class GeneratedRun:
             self.process.communicate(rows, timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
-            raise self._failure(f"the generated code did not finish in {timeout} s") from None
+            raise self._failure("timeout", f"it did not finish in {timeout} s") from None
         result = self.scratch / "result.json"
         if self.process.returncode != 0 or not result.exists():
             log = (self.scratch / "output.log").read_text(errors="replace").strip()
-            tail = "\n".join(log.splitlines()[-8:])
-            raise self._failure(f"the generated code failed:\n{tail}")
+            phases = [line.removeprefix(PHASE) for line in log.splitlines() if PHASE in line]
+            lines = [line for line in log.splitlines() if PHASE not in line]
+            raise self._failure(phases[-1] if phases else "training", "\n".join(lines[-8:]))
         return json.loads(result.read_text())
 
     def stop(self) -> None:
@@ -189,13 +192,20 @@ class GeneratedRun:
             self.process.kill()
             self.process.wait()
 
-    def _failure(self, message: str) -> Exception:
-        return user_error(
-            self.plan.notebook.path,
-            "generated-failed",
-            message,
-            f"run `{self.plan.project}-train` in the project to see the whole error",
-        )
+    def _failure(self, phase: str, details: str) -> Exception:
+        project = self.plan.project
+        what, fix = {
+            "training": ("the generated training failed", f"run `{project}-train` in the project"),
+            "predict": (
+                "the generated predict function failed on the notebook's rows",
+                "compare the predict section with the generated pipeline.py",
+            ),
+            "service": (
+                "the generated service failed on the notebook's rows",
+                "run the project's tests/test_service.py to see the whole error",
+            ),
+        }.get(phase, ("the generated code timed out", "raise --timeout, or verify with --quick"))
+        return user_error(self.plan.notebook.path, "generated-failed", f"{what}:\n{details}", fix)
 
 
 def _manifest(project: Path) -> dict[str, Any]:
@@ -306,8 +316,8 @@ def _flatten(values: list[Any]) -> list[Any]:
 
 def _compare_schema(probe: dict[str, Any] | None, run: NotebookRun) -> list[Check]:
     """The predict input still has the columns and dtypes recorded at convert time."""
-    if not probe or run.dtypes is None:
-        return []
+    if not probe or "input" not in probe or run.dtypes is None:
+        return []  # converted without a service: no request schema was recorded
     recorded = {c["name"]: c["type"] for c in probe["input"]["columns"]}
     now = {name: _kind(dtype) for name, dtype in run.dtypes.items()}
     return [Check("schema", probe["input"]["name"], recorded, now, None, recorded == now)]

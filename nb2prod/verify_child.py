@@ -32,6 +32,7 @@ def run(spec: dict[str, Any], read_rows: Any) -> dict[str, Any]:
     train = importlib.import_module(f"{package}.train")
     config = dataclasses.replace(config_module.Config(), **spec["parameters"])
     artifacts = Path(spec["artifacts"])
+    _phase("training")
     outputs = pipeline.run_pipeline(config)
     metrics = train.save_artifacts(outputs, config, artifacts)
     metadata = json.loads((artifacts / "model.json").read_text())
@@ -41,8 +42,10 @@ def run(spec: dict[str, Any], read_rows: Any) -> dict[str, Any]:
     request = read_rows()  # blocks until the notebook has run
     if request["rows"] is None:
         return result
+    _phase("predict")
     result["predictions"] = _predict(spec, pipeline, config, metadata, request)
     if spec["service"]:
+        _phase("service")
         result["service_predictions"] = _serve(spec, request["rows"])
     return result
 
@@ -95,6 +98,11 @@ def _as_list(value: Any) -> list[Any]:
     import numpy as np
 
     return np.asarray(value).tolist()
+
+
+def _phase(name: str) -> None:
+    """Tell verify (through stderr) which part runs now: see `verify.PHASE`."""
+    print(f"nb2prod-verify: phase {name}", file=sys.stderr, flush=True)
 
 
 def _plain(value: Any) -> Any:

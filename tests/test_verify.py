@@ -136,3 +136,22 @@ def test_verify_checks_the_service_and_the_models_metadata(
     assert result.returncode == 1, result.stdout + result.stderr
     failing = {tuple(line.split()[:2]) for line in result.stdout.splitlines() if "FAIL" in line}
     assert failing == {("service", "predictions"), ("metadata", "data_sha256")}
+
+
+def test_a_failing_service_is_named_and_a_project_without_one_verifies(
+    converted: dict[str, Path], tmp_path: Path
+) -> None:
+    project = _copy(converted["wine_classifier"], tmp_path)
+    service = project / "service.py"
+    call = "predictions = predict(self.model, to_input(rows))"
+    service.write_text(service.read_text().replace(call, 'raise RuntimeError("broken")'))
+    broken = run_cli("verify", str(project), "--quick", timeout=600)
+    assert broken.returncode == 2, broken.stdout + broken.stderr
+    assert "the generated service failed on the notebook's rows" in broken.stderr
+    assert "RuntimeError: broken" in broken.stderr and "tests/test_service.py" in broken.stderr
+    plain = tmp_path / "plain"
+    notebook = EXAMPLES / "wine_classifier.ipynb"
+    assert run_cli("convert", str(notebook), "-o", str(plain), "--no-service").returncode == 0
+    result = run_cli("verify", str(plain), "--quick", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "service " not in result.stdout and "schema " not in result.stdout
