@@ -124,7 +124,7 @@ def run_notebook(
             str(executed),
             parameters=parameters,
             kernel_name="python3",
-            kernel_manager_class=_kernel_manager_logging_to(workdir / "kernel.log"),
+            kernel_manager_class=_kernel_manager(workdir / "kernel.log"),
             cwd=str(cwd or notebook.parent),
             progress_bar=False,
             request_save_on_cell_execute=False,
@@ -145,18 +145,31 @@ def run_notebook(
     )
 
 
-def _kernel_manager_logging_to(log: Path) -> type:
-    """A kernel manager whose kernel writes its stderr (warnings, crashes) to `log`,
-    not over the table `verify` prints."""
+def _kernel_manager(log: Path) -> type:
+    """A kernel manager that runs this interpreter's kernel, its stderr going to `log`.
+
+    papermill's `python3` is looked up among Jupyter's kernelspecs, where one a
+    user installed for another Python (`ipykernel install --user`) wins: the
+    notebook would then run elsewhere than the generated code it is compared
+    with. The kernel's stderr (warnings, crashes) goes to `log`, not over the
+    table `verify` prints.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
-    class LoggedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class ThisPythonKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        @property
+        def kernel_spec(self) -> Any:
+            spec = super().kernel_spec
+            if spec is not None:
+                spec.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+            return spec
+
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             with log.open("ab") as stream:
                 kw["stderr"] = stream
                 await super()._async_launch_kernel(kernel_cmd, **kw)
 
-    return LoggedKernelManager
+    return ThisPythonKernelManager
 
 
 def _insert_fingerprint(node: Any, plan: Plan, project_src: Path) -> None:

@@ -144,7 +144,7 @@ def render_project(
     context["requirements"] = [str(r) for r in requirements if r.name.lower() != "pytest"]
     test_tools = ["pytest", *(["httpx"] if serving else [])]
     if WITH_METRICS in enabled:  # the notebook regression test runs it with papermill
-        test_tools += ["papermill", "ipykernel"]
+        test_tools += ["papermill", "ipykernel", "jupyter_client"]
     context["test_requirements"] = [_pinned(name) for name in test_tools]
 
     files: dict[str, bytes] = {path: text.encode() for path, text in python_files.items()}

@@ -155,3 +155,17 @@ def test_a_failing_service_is_named_and_a_project_without_one_verifies(
     result = run_cli("verify", str(plain), "--quick", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "service " not in result.stdout and "schema " not in result.stdout
+
+
+def test_verify_runs_the_notebook_with_this_python_whatever_kernelspecs_say(
+    converted: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `python3` kernelspec for another Python (first on JUPYTER_PATH) is not used."""
+    spec = tmp_path / "kernels" / "python3" / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    argv = ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.write_text(json.dumps({"argv": argv, "display_name": "Other", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    project = _copy(converted["wine_classifier"], tmp_path / "copy")
+    result = run_cli("verify", str(project), "--quick", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -12,10 +12,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import papermill
 import pytest
+from jupyter_client.manager import AsyncKernelManager
 
 from diabetes_regression.config import QUICK_OVERRIDES, quick_config
 from diabetes_regression.pipeline import run_pipeline
@@ -30,6 +32,27 @@ _metrics = {str(k): float(v) for k, v in metrics.items()}
 with open(RECORD_PATH, "w") as _file:
     json.dump(_metrics, _file)
 """
+
+
+class ThisPythonKernelManager(AsyncKernelManager):
+    """Runs the notebook with this interpreter, the one the pipeline runs with.
+
+    papermill's `python3` is looked up among Jupyter's kernelspecs, where one
+    installed for another Python (`ipykernel install --user`) would win.
+    """
+
+    @property
+    def kernel_spec(self) -> Any:
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.argv = [
+                sys.executable,
+                "-m",
+                "ipykernel_launcher",
+                "-f",
+                "{connection_file}",
+            ]
+        return spec
 
 
 @pytest.mark.notebook
@@ -54,6 +77,7 @@ def test_the_notebook_and_the_pipeline_agree(
         str(tmp_path / f"executed-{NOTEBOOK.name}"),
         parameters=QUICK_OVERRIDES,
         kernel_name="python3",
+        kernel_manager_class=ThisPythonKernelManager,
         cwd=str(NOTEBOOK.parent),
         progress_bar=False,
         request_save_on_cell_execute=False,
