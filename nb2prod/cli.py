@@ -187,11 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _convert(args: argparse.Namespace, style: Style) -> int:
-    from nb2prod.convert import convert
-    from nb2prod.plan import _project_name
+    from nb2prod.convert import convert, default_output
 
     notebook: Path = args.notebook
-    output: Path = args.output or notebook.parent / _project_name(args.name or notebook.stem)
+    output: Path = args.output or default_output(notebook, args.name)
     result = convert(
         notebook,
         output,
@@ -202,7 +201,7 @@ def _convert(args: argparse.Namespace, style: Style) -> int:
         run_pipeline=not args.no_run,
     )
     if args.json:
-        print(json.dumps(_conversion_json(result), indent=2))
+        print(json.dumps(result.to_json(), indent=2))
     else:
         _print_conversion(result, style)
     return EXIT_OK
@@ -280,20 +279,6 @@ def _check(args: argparse.Namespace, style: Style) -> int:
     else:
         print_report(report, style, sys.stdout)
     return EXIT_OK if report["convertible"] else EXIT_PROBLEMS
-
-
-def _conversion_json(result: Conversion) -> dict[str, Any]:
-    report = result.report
-    return {
-        "output": str(report.output),
-        "project": result.plan.project,
-        "written": report.written,
-        "unchanged": report.unchanged,
-        "removed": report.removed,
-        "overwritten_after_backup": report.kept_edited,
-        "backup": str(report.backup) if report.backup else None,
-        "warnings": [p.to_json() for p in result.warnings],
-    }
 
 
 def _print_conversion(result: Conversion, style: Style) -> None:

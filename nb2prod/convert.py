@@ -11,9 +11,9 @@ from typing import Any
 from nb2prod import __version__
 from nb2prod.errors import Problem, Severity, UserError
 from nb2prod.notebook import load_notebook
-from nb2prod.plan import Plan, Step, build_plan, data_step_position
+from nb2prod.plan import Plan, Step, build_plan, data_step_position, project_name_of
 from nb2prod.probe import ProbeFailed, run_probe
-from nb2prod.render import metric_direction, render_project
+from nb2prod.render import falls_short, render_project
 from nb2prod.serving import Serving, build_serving, data_input_of, predict_step
 from nb2prod.write import MANIFEST, WriteReport, check_output, write_project
 
@@ -26,6 +26,26 @@ class Conversion:
     report: WriteReport
     warnings: list[Problem]
     serving: Serving | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """What was written and the warnings, as `nb2prod convert --json` prints it."""
+        report = self.report
+        return {
+            "output": str(report.output),
+            "project": self.plan.project,
+            "written": report.written,
+            "unchanged": report.unchanged,
+            "removed": report.removed,
+            "overwritten_after_backup": report.kept_edited,
+            "backup": str(report.backup) if report.backup else None,
+            "warnings": [p.to_json() for p in self.warnings],
+        }
+
+
+def default_output(notebook: Path, name: str | None = None, parent: Path | None = None) -> Path:
+    """Where a project goes unless told: in `parent` (else next to the notebook), named
+    after the project."""
+    return (parent or notebook.parent) / project_name_of(name or notebook.stem)
 
 
 def convert(
@@ -86,23 +106,16 @@ def convert(
     return Conversion(plan, report, [p for p in problems if not p.blocking], serving)
 
 
-SMOKE_MARGIN = 0.10
-"""The generated smoke test's allowed relative shortfall of a quick run (its MARGIN)."""
-
-
 def _weak_quick_run(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
     """A warning when the quick parameters score too far below the notebook's defaults."""
     quick, defaults = probe["metrics"].get("quick"), probe["metrics"]["defaults"]
     if not quick:
         return []
-    weak = []
-    for name, reference in defaults.items():
-        allowed = SMOKE_MARGIN * abs(reference)
-        value = quick.get(name, reference)
-        if metric_direction(name) == "higher" and value < reference - allowed:
-            weak.append(f"{name} {value:.4g} (notebook {reference:.4g})")
-        if metric_direction(name) == "lower" and value > reference + allowed:
-            weak.append(f"{name} {value:.4g} (notebook {reference:.4g})")
+    weak = [
+        f"{name} {quick[name]:.4g} (notebook {reference:.4g})"
+        for name, reference in defaults.items()
+        if name in quick and falls_short(name, quick[name], reference)
+    ]
     if not weak:
         return []
     cell = plan.notebook.cells[plan.parameters[0].cell_index] if plan.parameters else None

@@ -165,11 +165,11 @@ class Nb2ProdExporter(Exporter):
         """The project folder: `output_folder`, or the CLI's default in the output dir."""
         if self.output_folder:
             return Path(self.output_folder.format(notebook_name=stem))
-        from nb2prod.plan import _project_name
+        from nb2prod.convert import default_output
 
         writer = self.config.get("FilesWriter") or {}
         base = writer.get("build_directory") or resources["metadata"].get("path") or "."
-        return Path(base) / _project_name(self.project_name or stem)
+        return default_output(Path(f"{stem}.ipynb"), self.project_name or None, Path(base))
 
     def _claim(self, output: Path, notebook: Path) -> None:
         """Refuse to let a second notebook of one run replace the first one's project."""

@@ -165,7 +165,7 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
     for step in [*steps, *tests]:  # the model leads, as in `predict(model, rows)`
         step.arguments.sort(key=lambda a: (a.from_config, a.name != model))
 
-    project = _project_name(project_name or notebook.name)
+    project = project_name_of(project_name or notebook.name)
     cell_functions = {cell: step.function for step in [*steps, *tests] for cell in step.cells}
     return Plan(
         notebook=notebook,
@@ -443,7 +443,8 @@ def _function_names(codes: list[SectionCode], module: set[str]) -> dict[int, str
     return names
 
 
-def _project_name(stem: str) -> str:
+def project_name_of(stem: str) -> str:
+    """A project name (a valid distribution and, with `_`, package name) from a file stem."""
     name = re.sub(r"[^a-zA-Z0-9]+", "-", stem).strip("-").lower() or "notebook"
     if name[0].isdigit():
         name = f"nb-{name}"

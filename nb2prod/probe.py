@@ -20,12 +20,13 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from nb2prod.child_process import child_command, child_env
 
 FAILED_IN = "nb2prod-probe: failed in "
 SAMPLE_ROWS = 5
@@ -41,11 +42,8 @@ def run_probe(src_dir: Path, spec: dict[str, Any], timeout: int = 900) -> dict[s
     with tempfile.TemporaryDirectory(prefix="nb2prod-probe-") as folder:
         spec_path, result_path = Path(folder) / "spec.json", Path(folder) / "probe.json"
         spec_path.write_text(json.dumps(spec))
-        command = [
-            sys.executable, "-c", "from nb2prod.probe import main; main()",
-            str(spec_path), str(result_path),
-        ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src_dir), *sys.path])}
+        command = child_command("nb2prod.probe", str(spec_path), str(result_path))
+        env = child_env(src_dir)
         env.setdefault("MPLBACKEND", "Agg")
         completed = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout, env=env, check=False

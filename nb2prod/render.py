@@ -114,7 +114,7 @@ def render_project(
         "serving_call": _serving_call(plan, serving) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
     }
-    context["quick_metrics"] = bool(probe and "quick" in probe["metrics"])
+    context["smoke_margin"] = SMOKE_MARGIN
     context["metric_directions"] = {
         name: metric_direction(name) for name in (probe["metrics"]["defaults"] if probe else {})
     }
@@ -226,6 +226,18 @@ def _out_of_range(serving: Serving) -> dict[str, Any] | None:
 
 
 LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "mape", "rmse", "deviance", "brier")
+
+
+SMOKE_MARGIN = 0.10
+"""How far (relative) below the notebook's metrics the smoke test lets a quick run fall."""
+
+
+def falls_short(name: str, value: float, reference: float) -> bool:
+    """Whether `value` of metric `name` is worse than `reference` by more than SMOKE_MARGIN."""
+    allowed = SMOKE_MARGIN * abs(reference)
+    if metric_direction(name) == "higher":
+        return value < reference - allowed
+    return value > reference + allowed
 
 
 def metric_direction(name: str) -> str:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from nb2prod.child_process import child_env
 from nb2prod.errors import user_error
 from nb2prod.write import read_manifest
 
@@ -52,7 +53,7 @@ def serve(project: Path, host: str, port: int) -> int:
     """Run `bentoml serve` for the project until interrupted; its exit status."""
     name, service = service_of(project)
     check_model(project, name)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path])}
+    env = child_env(project / "src")
     command = [sys.executable, "-m", "bentoml", "serve", f"service:{service}"]
     command += ["--host", host, "--port", str(port)]
     print(f"serving {name} on http://{host}:{port} (Ctrl+C stops)", file=sys.stderr)

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nb2prod.child_process import child_command, child_env
 from nb2prod.errors import user_error
 from nb2prod.notebook import load_notebook
 from nb2prod.notebook_run import NotebookRun, run_notebook
@@ -155,16 +154,9 @@ class GeneratedRun:
             else None,
         }
         (scratch / "spec.json").write_text(json.dumps(spec))
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path]),
-            "BENTOML_HOME": str(scratch / "bentoml"),
-            "MPLBACKEND": "Agg",
-        }
-        command = [
-            sys.executable, "-c", "from nb2prod.verify_child import main; main()",
-            str(scratch / "spec.json"), str(scratch / "result.json"),
-        ]  # fmt: skip
+        env = child_env(project / "src", BENTOML_HOME=str(scratch / "bentoml"), MPLBACKEND="Agg")
+        spec_path, result_path = str(scratch / "spec.json"), str(scratch / "result.json")
+        command = child_command("nb2prod.verify_child", spec_path, result_path)
         with (scratch / "output.log").open("wb") as log:
             process = subprocess.Popen(
                 command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log

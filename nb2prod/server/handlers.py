@@ -102,7 +102,7 @@ class ConvertHandler(Nb2prodHandler):
     @authorized("write")
     async def post(self) -> None:
         """Analyse now (400 with the blocking problems), then generate in a job (202)."""
-        from nb2prod.plan import _project_name
+        from nb2prod.convert import default_output
 
         body = self.body()
         notebook = self.notebook_file(body.get("path"))
@@ -110,7 +110,7 @@ class ConvertHandler(Nb2prodHandler):
         if output_name:
             output = self.inside_root(output_name, must_exist=False)
         else:  # the CLI's default: next to the notebook, named after it
-            output = notebook.parent / _project_name(notebook.stem)
+            output = default_output(notebook)
         try:
             await asyncio.to_thread(_preflight, notebook)
         except UserError as error:

@@ -26,14 +26,13 @@ def error_json(error: UserError, root: Path) -> dict[str, Any]:
 
 def run_convert(root: Path, notebook: Path, output: Path) -> dict[str, Any]:
     """`nb2prod convert NOTEBOOK -o OUTPUT --json`, with the files named for the client."""
-    from nb2prod.cli import _conversion_json
     from nb2prod.convert import convert
 
     try:
         conversion = convert(notebook, output)
     except UserError as error:
         return {"error": error_json(error, root)}
-    result = _conversion_json(conversion)
+    result = conversion.to_json()
     result["output_path"] = api_path_of(root, output)
     result["files"] = sorted(
         f"{result['output_path']}/{name}".lstrip("/")

@@ -19,7 +19,7 @@ REFERENCE = Path(__file__).resolve().parent.parent / "reference"
 NOTEBOOK_METRICS: dict[str, float] = json.loads(
     (REFERENCE / "metrics.json").read_text()
 )["defaults"]
-MARGIN = 0.10
+MARGIN = 0.1
 """How far (relative to the notebook's value) a quick run may fall short."""
 BETTER: dict[str, str] = {"accuracy": "higher", "roc_auc": "higher"}
 """Which way each metric improves: `higher` (accuracy) or `lower` (errors, losses)."""

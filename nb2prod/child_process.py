@@ -1,0 +1,23 @@
+"""Run a generated project's code in a child interpreter of this one.
+
+Generated code imports the notebook's packages and may crash or leave state
+behind, so nb2prod runs it in a child process: this interpreter (where those
+packages are installed), the project's `src/` first on the path, and nb2prod
+itself still importable for the entry points that drive it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def child_env(src: Path, **extra: str) -> dict[str, str]:
+    """This process's environment with `src` (then this interpreter's path) importable."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *sys.path]), **extra}
+
+
+def child_command(module: str, *arguments: str) -> list[str]:
+    """Run `module.main()` (an nb2prod module) in a child interpreter with `arguments`."""
+    return [sys.executable, "-c", f"from {module} import main; main()", *arguments]
