@@ -17,7 +17,7 @@ from nb2prod.globals_rewrite import Rewrites, rewrite_source
 from nb2prod.magics import CleanCode, clean_cell
 from nb2prod.names import BUILTINS, MUTATING_METHODS, NameEvent, free_names, name_events
 from nb2prod.notebook import Cell
-from nb2prod.roles import DIRECTIVE, Section
+from nb2prod.roles import DIRECTIVE, Role, Section
 
 DISPLAY_METHODS = frozenset(
     {"head", "tail", "describe", "info", "sample", "value_counts", "nunique", "corr",
@@ -87,13 +87,33 @@ def analyse_section(
         if section.kept:
             _check_star_imports(clean, problems)
         code.chunks.extend(_chunks(clean))
+    _read_flow(code)
+    return code
+
+
+def split_body(code: SectionCode, count: int, role: Role) -> tuple[SectionCode, SectionCode]:
+    """The first `count` body statements as a section of its own (with `role`), and the
+    rest: a predict cell that picks its rows and then predicts becomes two steps."""
+    body = code.body
+    head_chunks, tail_chunks = body[:count], body[count:]
+    head_cells = list(dict.fromkeys(c.cell for c in head_chunks))
+    head = SectionCode(Section(role, head_cells, code.section.title), chunks=head_chunks)
+    tail = SectionCode(
+        code.section, chunks=[c for c in code.chunks if c.kind != "body"] + tail_chunks
+    )
+    tail.requirements = code.requirements
+    _read_flow(head)
+    _read_flow(tail)
+    return head, tail
+
+
+def _read_flow(code: SectionCode) -> None:
     bound: set[str] = set()
     for chunk in code.body:
         for node in chunk.nodes:
             for event in name_events(node):
                 code.events.append((chunk.cell, event))
                 _record(code, bound, chunk.cell, event)
-    return code
 
 
 def _record(code: SectionCode, bound: set[str], cell: Cell, event: NameEvent) -> None:

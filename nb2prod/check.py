@@ -11,6 +11,7 @@ from typing import Any
 
 from nb2prod.notebook import load_notebook
 from nb2prod.plan import Plan, build_plan
+from nb2prod.role_outputs import looks_like_metric
 from nb2prod.suggest import suggest_role
 
 
@@ -54,7 +55,8 @@ def report_of(plan: Plan) -> dict[str, Any]:
         ],
         "quick_parameters": plan.quick,
         "model": plan.model,
-        "metrics": list(plan.metrics.names),
+        "metrics": list(plan.metrics.names) or _likely_metrics(plan.metrics.sources),
+        "metric_candidates": list(plan.metrics.sources),
         "functions": [
             {
                 "name": step.function,
@@ -87,3 +89,8 @@ def _cell_flows(plan: Plan) -> dict[int, tuple[list[str], list[str]]]:
             if event.kind != "load" and event.name in step.outputs and event.name not in outputs:
                 outputs.append(event.name)
     return flows
+
+
+def _likely_metrics(sources: tuple[str, ...]) -> list[str]:
+    """Before a run shows which values are numbers, the names that read like metrics."""
+    return [name for name in sources if looks_like_metric(name)] or list(sources)

@@ -234,13 +234,18 @@ def _verify(args: argparse.Namespace, style: Style) -> int:
             f"{check.kind:<11} {check.name:<18} {_cell_text(check.notebook, unit):<24} "
             f"{_cell_text(check.generated, unit):<24} {difference:<9} {result}"
         )
+        if check.note:
+            print(f"  {check.note}")
     failed = [c for c in report.checks if not c.passed]
     seconds = time.perf_counter() - started
     if failed:
-        names = ", ".join(c.name for c in failed)
-        print(style.red(f"verify failed: {names} differ ({seconds:.1f} s)"))
+        differ = ", ".join(c.name for c in failed if not c.note)
+        unchecked = ", ".join(c.kind for c in failed if c.note)
+        reasons = [f"{differ} differ"] if differ else []
+        reasons += [f"nothing compared for {unchecked}"] if unchecked else []
+        print(style.red(f"verify failed: {'; '.join(reasons)} ({seconds:.1f} s)"))
     else:
-        print(style.green(f"verified: {len(report.checks)} checks passed ({seconds:.1f} s)"))
+        print(style.green(f"verified: {report.coverage} ({seconds:.1f} s)"))
     print(f"executed notebook: {report.executed_notebook}")
     return EXIT_OK if not failed else EXIT_PROBLEMS
 

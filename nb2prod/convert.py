@@ -11,9 +11,17 @@ from typing import Any
 from nb2prod import __version__
 from nb2prod.errors import Problem, Severity, UserError
 from nb2prod.notebook import load_notebook
-from nb2prod.plan import Plan, Step, build_plan, data_step_position, project_name_of
+from nb2prod.plan import (
+    MODEL_FIX,
+    Plan,
+    Step,
+    build_plan,
+    data_step_position,
+    project_name_of,
+)
 from nb2prod.probe import ProbeFailed, run_probe
-from nb2prod.render import falls_short, render_project
+from nb2prod.render import falls_short, render_project, smoke_metrics
+from nb2prod.role_outputs import Metrics
 from nb2prod.serving import Serving, build_serving, data_input_of, predict_step
 from nb2prod.write import MANIFEST, WriteReport, check_output, write_project
 
@@ -74,10 +82,14 @@ def convert(
     step = predict_step(plan) if service and run_pipeline else None
     if run_pipeline and plan.steps:
         cached = _cached_probe(output, notebook.sha256)
-        usable = cached and "contracts" in cached and (step is None or "input" in cached)
+        usable = cached and "metric_sources" in cached and (step is None or "model" in cached)
         probe = cached if usable else _probe(plan, step)
-    if step is not None and probe is not None and not probe.get("not_row_wise"):
-        serving = build_serving(plan, step, probe, onnx=onnx)
+        _check_model(plan, probe)
+        plan = _with_measured_metrics(plan, probe, name)
+        problems = list(plan.problems)
+        step = predict_step(plan) if service else None
+    if step is not None and probe is not None and _servable(probe):
+        serving = _serving(plan, step, probe, onnx, problems)
     elif service and plan.model:
         problems.append(_no_service(plan, run_pipeline, probe))
     if probe is not None:
@@ -97,6 +109,7 @@ def convert(
         ],
         "model": plan.model,
         "metrics": list(plan.metrics.names),
+        "metric_sources": list(plan.metrics.sources),
         "quick_parameters": plan.quick,
         "service": serving.class_name if serving else None,
         "service_row": serving.row_model if serving else None,
@@ -112,9 +125,9 @@ def _weak_quick_run(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
     if not quick:
         return []
     weak = [
-        f"{name} {quick[name]:.4g} (notebook {reference:.4g})"
-        for name, reference in defaults.items()
-        if name in quick and falls_short(name, quick[name], reference)
+        f"{name} {quick[name]:.4g} (notebook {defaults[name]:.4g})"
+        for name in smoke_metrics(defaults)
+        if name in quick and falls_short(name, quick[name], defaults[name])
     ]
     if not weak:
         return []
@@ -132,23 +145,81 @@ def _weak_quick_run(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
     ]
 
 
+def _servable(probe: dict[str, Any]) -> bool:
+    return "input" in probe and not probe.get("not_row_wise")
+
+
+def _serving(
+    plan: Plan, step: Step, probe: dict[str, Any], onnx: bool, problems: list[Problem]
+) -> Serving | None:
+    """The service, or None and a warning: a service nb2prod cannot plan is left out,
+    never a reason to stop the rest of the project."""
+    try:
+        return build_serving(plan, step, probe, onnx=onnx)
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        problems.append(
+            Problem(
+                "no-service",
+                f"no service was generated: its request could not be described "
+                f"({type(error).__name__}: {error})",
+                "report this notebook to nb2prod; the rest of the project is complete",
+                Severity.WARNING,
+                plan.notebook.cells[step.cells[0]].ref(),
+            )
+        )
+        return None
+
+
+def _check_model(plan: Plan, probe: dict[str, Any]) -> None:
+    """Stop when the object chosen as the model cannot be it (not fitted, cannot predict)."""
+    why = probe.get("model_problem")
+    if not why or plan.model is None:
+        return
+    binder = next((s for s in reversed(plan.steps) if plan.model in s.outputs), None)
+    cell = plan.notebook.cells[binder.cells[0]].ref() if binder else None
+    raise UserError(
+        plan.notebook.path,
+        [Problem("wrong-model", f"the model to save is unclear: {why}", MODEL_FIX,
+                 Severity.ERROR, cell)],
+    )  # fmt: skip
+
+
+def _with_measured_metrics(plan: Plan, probe: dict[str, Any], name: str | None) -> Plan:
+    """The plan again, its evaluate step handing on only the values that held metrics."""
+    measured = Metrics(tuple(probe["metric_sources"]), tuple(probe["metrics"]["defaults"]))
+    final = build_plan(plan.notebook, name, measured)
+    outputs = {step.function: set(step.outputs) for step in final.steps}
+    for function, recorded in probe["contracts"]["functions"].items():
+        if function in outputs:
+            recorded["outputs"] = {
+                k: v for k, v in recorded["outputs"].items() if k in outputs[function]
+            }
+    return final
+
+
 def _no_service(plan: Plan, ran_pipeline: bool, probe: dict[str, Any] | None) -> Problem:
     predict = next((s for s in plan.steps if s.role == "predict"), None)
-    not_row_wise = (probe or {}).get("not_row_wise")
+    probe = probe or {}
+    not_row_wise = probe.get("not_row_wise")
     why = (
         "the pipeline did not run (--no-run), so the request schema is unknown"
         if not ran_pipeline
+        else f"its input cannot be a request: {probe['input_problem']}"
+        if predict and probe.get("input_problem")
         else f"`{predict.function}` cannot predict a request's rows on their own: {not_row_wise}"
         if predict and not_row_wise
         else "no cell has the predict role"
         if predict is None
+        else f"`{predict.function}` keeps its predictions in no variable (it only prints them)"
+        if not predict.outputs
         else f"`{predict.function}` does not read both the model and the rows to predict"
     )
     return Problem(
         "no-service",
         f"no service was generated: {why}",
-        f"add a cell tagged nb2prod:predict that predicts from new rows, e.g. "
-        f"`predictions = {plan.model}.predict(sample)` with `sample` picked in a cell above",
+        "tag the cell that predicts on a few rows nb2prod:predict, with the rows as a "
+        "DataFrame, an array, a list of rows or a tensor "
+        f"(`predictions = {plan.model}.predict(X_test.head(5))`)",
         Severity.WARNING,
         plan.notebook.cells[predict.cells[0]].ref() if predict else None,
     )
@@ -161,8 +232,8 @@ def _probe(plan: Plan, predict: Step | None) -> dict[str, Any]:
         "package": plan.package,
         "steps": [{"function": s.function, "outputs": s.outputs} for s in plan.steps],
         "data_function": None if data_step is None else plan.steps[data_step].function,
-        "metrics": list(plan.metrics.names),
-        "metric_dict": plan.metrics.dict_name,
+        "metric_sources": list(plan.metrics.sources),
+        "fit_tables": plan.fit_tables,
         "quick": plan.quick,
         "data_input": data_input_of(plan, predict) if predict else None,
         "predict_function": predict.function if predict else None,

@@ -97,8 +97,10 @@ class _Walker:
             yield from self._call(node)
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             yield from self.walk(node.iter)
+            # The target is bound before the body reads it: `for name, model in
+            # models.items()` needs no `model` from earlier sections.
+            yield from self.target(node.target)
             with self._branch():
-                yield from self.target(node.target)
                 yield from self._body(node.body + node.orelse)
         elif isinstance(node, (ast.If, ast.While)):
             yield from self.walk(node.test)

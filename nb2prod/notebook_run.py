@@ -22,29 +22,29 @@ from nb2prod.serving import data_input_of, predict_step
 
 RECORD_CELL = """\
 import json as _nb2prod_json
-import numpy as _nb2prod_np
-_nb2prod_metric_names = {names!r}
-_nb2prod_metric_dict = {dict_name!r}
-if _nb2prod_metric_dict:
-    _nb2prod_metrics = {{
-        str(k): float(v) for k, v in globals()[_nb2prod_metric_dict].items()
-    }}
-else:
-    _nb2prod_metrics = {{n: float(globals()[n]) for n in _nb2prod_metric_names}}
-_nb2prod_rows = globals().get({data_input!r})
+import pickle as _nb2prod_pickle
+import sys as _nb2prod_sys
+_nb2prod_sys.path.insert(0, {src!r})
+from {package}.contracts import metric_values as _nb2prod_metric_values
+from {package}.contracts import plain as _nb2prod_plain
+_nb2prod_sys.path.remove({src!r})
 _nb2prod_record = {{
-    "metrics": _nb2prod_metrics,
-    "rows": _nb2prod_rows.to_dict(orient="records") if hasattr(_nb2prod_rows, "to_dict")
-    else None,
-    "dtypes": {{str(k): str(v) for k, v in _nb2prod_rows.dtypes.items()}}
-    if hasattr(_nb2prod_rows, "dtypes") and hasattr(_nb2prod_rows.dtypes, "items") else None,
+    "metrics": _nb2prod_metric_values(globals(), {sources!r}),
     "predictions": {{
-        n: _nb2prod_np.asarray(globals()[n]).tolist() for n in {predictions!r}
+        _nb2prod_name: _nb2prod_plain(globals()[_nb2prod_name])
+        for _nb2prod_name in {predictions!r} if _nb2prod_name in globals()
     }},
     "data_sha256": globals().get("_nb2prod_data_sha256"),
+    "input_problem": None,
 }}
+if {data_input!r} in globals():
+    try:
+        with open({input_path!r}, "wb") as _nb2prod_file:
+            _nb2prod_pickle.dump(globals()[{data_input!r}], _nb2prod_file)
+    except Exception as _nb2prod_error:
+        _nb2prod_record["input_problem"] = f"{{type(_nb2prod_error).__name__}}: {{_nb2prod_error}}"
 with open({path!r}, "w") as _nb2prod_file:
-    _nb2prod_json.dump(_nb2prod_record, _nb2prod_file, default=lambda v: v.item())
+    _nb2prod_json.dump(_nb2prod_record, _nb2prod_file, default=str)
 """
 
 
@@ -63,12 +63,30 @@ class NotebookRun:
     """What one papermill run of the notebook produced."""
 
     metrics: dict[str, float]
-    rows: list[dict[str, Any]] | None
-    dtypes: dict[str, str] | None
-    predictions: dict[str, list[Any]]
+    predictions: dict[str, Any]
     executed: Path
+    input_path: Path | None = None
+    """The predict section's input, pickled as the notebook had it (any type)."""
+    input_problem: str | None = None
+    """Why the input could not be kept, when it could not."""
     data_sha256: str | None = None
     """The training data's fingerprint right after the load section, as the pipeline's."""
+
+    def predict_input(self) -> Any:
+        """The notebook's predict input (same interpreter, so pickle is exact)."""
+        import pickle
+
+        if self.input_path is None or not self.input_path.exists():
+            return None
+        return pickle.loads(self.input_path.read_bytes())
+
+    @property
+    def rows(self) -> list[dict[str, Any]] | None:
+        """The predict input as a service request's rows (see `rows.py`)."""
+        from nb2prod.rows import request_rows
+
+        value = self.predict_input()
+        return None if value is None else request_rows(value)
 
 
 def run_notebook(
@@ -79,12 +97,12 @@ def run_notebook(
     *,
     cwd: Path | None = None,
     timeout: int = 1800,
-    project_src: Path | None = None,
+    project_src: Path,
 ) -> NotebookRun:
     """Execute a copy of `notebook` with `parameters`; `UserError` naming the failing cell.
 
-    With `project_src` (a generated project's `src/`), the training data is
-    fingerprinted right after the load section with the project's own code.
+    `project_src` is the generated project's `src/`: its own code records the metrics
+    and fingerprints the training data right after the load section.
     """
     import nbformat
     import papermill
@@ -96,22 +114,27 @@ def run_notebook(
     record = workdir / "notebook-record.json"
     record.unlink(missing_ok=True)
     (workdir / "kernel.log").unlink(missing_ok=True)
+    input_path = workdir / "predict-input.pkl"
+    input_path.unlink(missing_ok=True)
     node = nbformat.read(notebook, as_version=4)
     predict = predict_step(plan)
+    project_src = project_src.resolve()
     node.cells.append(
         nbformat.v4.new_code_cell(
             RECORD_CELL.format(
-                names=list(plan.metrics.names),
-                dict_name=plan.metrics.dict_name,
+                src=str(project_src),
+                package=plan.package,
+                sources=list(plan.metrics.sources),
                 data_input=data_input_of(plan, predict) if predict else None,
                 predictions=predict.outputs if predict else [],
+                input_path=str(input_path),
                 path=str(record),
             ),
             metadata={"tags": [RECORD_TAG]},
         )
     )
-    if project_src is not None and (project_src / plan.package / "contracts.py").exists():
-        _insert_fingerprint(node, plan, project_src.resolve())
+    _tag_parameters(node, plan)
+    _insert_fingerprint(node, plan, project_src)
     source = workdir / f"input-{notebook.name}"
     executed = workdir / f"executed-{notebook.name}"
     nbformat.write(node, source)
@@ -137,12 +160,25 @@ def run_notebook(
     data = json.loads(record.read_text())
     return NotebookRun(
         metrics=data["metrics"],
-        rows=data["rows"],
-        dtypes=data["dtypes"],
         predictions=data["predictions"],
         executed=executed,
+        input_path=input_path if input_path.exists() else None,
+        input_problem=data["input_problem"],
         data_sha256=data.get("data_sha256"),
     )
+
+
+def _tag_parameters(node: Any, plan: Plan) -> None:
+    """Papermill injects `-p` values after the cell tagged `parameters`: a notebook whose
+    parameters cell carries another tag (Kale's `pipeline-parameters`, a directive) gets
+    the tag in nb2prod's copy, so the values always reach it."""
+    if not plan.parameters:
+        return
+    if any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in node.cells):
+        return
+    last = max(p.cell_index for p in plan.parameters)
+    cell = node.cells[last]
+    cell.setdefault("metadata", {}).setdefault("tags", []).append("parameters")
 
 
 def _kernel_manager(log: Path) -> type:

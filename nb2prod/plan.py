@@ -21,26 +21,54 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from nb2prod.analysis import SectionCode, analyse_section, check_definitions, module_names
+from nb2prod.analysis import (
+    SectionCode,
+    analyse_section,
+    check_definitions,
+    module_names,
+    split_body,
+)
 from nb2prod.errors import Problem, Severity
 from nb2prod.globals_rewrite import Rewrites, called_functions, plan_rewrites, uses_as_value
 from nb2prod.hazards import find_hazards
-from nb2prod.names import BUILTINS, free_names
+from nb2prod.names import BUILTINS, free_names, name_events, root_name
 from nb2prod.notebook import Notebook
 from nb2prod.parameters import Parameter, read_parameters, read_quick
-from nb2prod.role_outputs import Metrics, find_metrics, find_model, find_predictions
+from nb2prod.role_outputs import (
+    BEST_NAME,
+    PREDICT_METHODS,
+    Metrics,
+    ModelChoice,
+    find_predictions,
+    fit_inputs,
+    metric_candidates,
+    model_directive,
+    predicting_objects,
+    trained_model,
+)
 from nb2prod.roles import (
     EVALUATE,
     PARAMETERS,
     PREDICT,
+    SELECT,
     SETUP,
     TEST,
     TRAIN,
+    Role,
     Section,
     read_roles,
 )
 
-FUNCTION_NAMES = {"load": "load_data", "train": "train_model", "predict": "predict"}
+FUNCTION_NAMES = {
+    "load": "load_data",
+    "train": "train_model",
+    "predict": "predict",
+    SELECT: "select_rows",
+}
+MODEL_FIX = (
+    "name the model the service should serve on a line of its own in any kept cell: "
+    "`# nb2prod: model=NAME` (NAME: the variable holding the fitted model)"
+)
 
 
 @dataclass
@@ -63,6 +91,8 @@ class Step:
     body: str
     arguments: list[Argument] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    data_input: str | None = None
+    """For the predict step: the argument holding the rows to predict."""
 
     @property
     def cell_span(self) -> str:
@@ -89,6 +119,8 @@ class Plan:
     model: str | None
     metrics: Metrics
     predictions: list[str]
+    fit_tables: list[str]
+    """What models are fitted on (`.fit(X_train, ...)`): the rows a request resembles."""
     pip_requirements: list[str]
     problems: list[Problem]
     cell_roles: dict[int, str]
@@ -109,8 +141,15 @@ class Plan:
         return names
 
 
-def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
-    """Analyse `notebook` and decide the generated project's code."""
+def build_plan(
+    notebook: Notebook, project_name: str | None = None, metrics: Metrics | None = None
+) -> Plan:
+    """Analyse `notebook` and decide the generated project's code.
+
+    `metrics` are the metric sources a run of the pipeline confirmed (see `probe.py`);
+    without them every name the evaluate section binds is a candidate, and its
+    function returns them all so that the probe can look at their values.
+    """
     reading = read_roles(notebook)
     problems = list(reading.problems)
     first_pass: list[Problem] = []
@@ -136,7 +175,9 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
 
     pipeline_codes = [c for c in kept if c.section.role.name not in {PARAMETERS, TEST}]
     test_codes = [c for c in kept if c.section.role.name == TEST]
-    names = _function_names(pipeline_codes, module)
+    model = _choose_model(pipeline_codes, module, problems)
+    pipeline_codes = _split_predict(pipeline_codes, model)
+    names = _function_names(pipeline_codes, module | _variables(codes) | set(_names(parameters)))
     with_body = [code for code in pipeline_codes if code.body]
     steps = [_step(code, names[id(code)]) for code in with_body]
     code_of = {id(step): code for step, code in zip(steps, with_body, strict=True)}
@@ -144,26 +185,32 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
         _step(code, f"test_notebook_cell_{code.section.cells[0].index}") for code in test_codes
     ]
 
-    model = metrics = None
     predictions: list[str] = []
     required: dict[int, list[str]] = {}
+    sources: list[str] = []
     for step in steps:
         code = code_of[id(step)]
-        if step.role == TRAIN:
-            model = find_model(code) or model
-            required[id(step)] = [model] if model else []
-        elif step.role == EVALUATE:
-            metrics = find_metrics(code)
-            names_needed = [metrics.dict_name] if metrics.dict_name else list(metrics.names)
-            required[id(step)] = names_needed
+        if step.role == EVALUATE:
+            own = metric_candidates(code, set(_names(parameters)))
+            sources += own
+            wanted = own if metrics is None else [n for n in own if n in metrics.sources]
+            required[id(step)] = [n for n in wanted if n in code.binds]
         elif step.role == PREDICT:
-            predictions = find_predictions(code)
+            predictions = find_predictions(code, model)
             required[id(step)] = predictions
-    metrics = metrics or Metrics(())
+    if metrics is None:
+        metrics = Metrics(tuple(dict.fromkeys(sources)))
+    else:
+        metrics = Metrics(tuple(n for n in metrics.sources if n in sources), metrics.names)
+    if model is not None:
+        _require_model(model, steps, code_of, required)
     _connect(steps, tests, code_of, test_codes, parameters, module, required, codes, problems)
     _role_checks(notebook, reading.sections, model, metrics, problems)
+    _unused_parameters(parameters, steps, tests, notebook, problems)
     for step in [*steps, *tests]:  # the model leads, as in `predict(model, rows)`
         step.arguments.sort(key=lambda a: (a.from_config, a.name != model))
+        if step.role == PREDICT:
+            step.data_input = _data_input(step, code_of[id(step)], steps, model)
 
     project = project_name_of(project_name or notebook.name)
     cell_functions = {cell: step.function for step in [*steps, *tests] for cell in step.cells}
@@ -187,6 +234,9 @@ def build_plan(notebook: Notebook, project_name: str | None = None) -> Plan:
         model=model,
         metrics=metrics,
         predictions=predictions,
+        fit_tables=[
+            n for c in pipeline_codes if c.section.role.name == TRAIN for n in fit_inputs(c)
+        ],
         pip_requirements=_unique(r for code in codes for r in code.requirements),
         problems=_sorted(problems),
         cell_roles=reading.roles_by_cell,
@@ -400,29 +450,282 @@ def _role_checks(
                 first.ref(),
             )
         )
-    train = next((s for s in sections if s.role.name == TRAIN), None)
-    if train is not None and model is None:
-        problems.append(
-            Problem(
-                "no-model",
-                "the train section fits no model that nb2prod can find",
-                "assign the fitted estimator to a variable named `model`",
-                Severity.WARNING,
-                train.cells[0].ref(),
-            )
-        )
     evaluate = next((s for s in sections if s.role.name == EVALUATE), None)
-    if evaluate is not None and not metrics.names:
+    if evaluate is not None and not metrics.sources:
         problems.append(
             Problem(
                 "no-metrics",
-                "the evaluate section defines no metric nb2prod can find",
-                "assign metrics to named variables (`accuracy = accuracy_score(...)`) or "
-                'to a dict `metrics = {"accuracy": ...}`',
+                "the evaluate section binds no value nb2prod can compare (printed scores "
+                "are not kept), so verify cannot check its results",
+                "assign the scores to names: `accuracy = accuracy_score(...)`, then print them",
                 Severity.WARNING,
                 evaluate.cells[0].ref(),
             )
         )
+
+
+def _choose_model(
+    codes: list[SectionCode], module: set[str], problems: list[Problem]
+) -> str | None:
+    """The model to save and serve: see `role_outputs.py`. A problem when it is unclear."""
+    bound = {name for code in codes for name in code.binds}
+    for code in codes:
+        directive = model_directive(code)
+        if directive is None:
+            continue
+        name, cell_index, line = directive
+        cell = next(c for c in code.section.cells if c.index == cell_index)
+        if not name.isidentifier() or name not in bound:
+            problems.append(
+                Problem(
+                    "bad-model-directive",
+                    f"`# nb2prod: model={name}` names no variable a kept section binds",
+                    MODEL_FIX,
+                    Severity.ERROR,
+                    cell.ref(line),
+                )
+            )
+            return None
+        return name
+    provided: set[str] = set()
+    for code in codes:
+        if code.section.role.name == PREDICT:
+            objects = predicting_objects(code, provided - module)
+            distinct = list(dict.fromkeys(name for name, _ in objects))
+            if len(distinct) == 1:
+                return distinct[0]
+            if len(distinct) > 1:
+                line = objects[0][1]
+                problems.append(
+                    Problem(
+                        "ambiguous-model",
+                        f"the predict section predicts with several objects "
+                        f"({', '.join(f'`{n}`' for n in distinct)}), so the one to serve is "
+                        "not clear",
+                        MODEL_FIX,
+                        Severity.ERROR,
+                        code.section.cells[0].ref(line),
+                    )
+                )
+                return None
+        provided |= set(code.binds)
+    best = [
+        n
+        for code in codes
+        if code.section.role.name == EVALUATE
+        for n in code.binds
+        if BEST_NAME.match(n) and n not in code.maybe_local
+    ]
+    if best:
+        return best[-1]
+    trainers = [code for code in codes if code.section.role.name == TRAIN]
+    choice = ModelChoice(None)
+    for code in trainers:
+        found = trained_model(code)
+        if found.name or not choice.name:
+            choice = found if found.name or found.candidates or not choice.reason else choice
+    if choice.name is None and trainers:
+        problems.append(
+            Problem(
+                "no-model",
+                f"{choice.reason or 'the train section fits no model that nb2prod can find'}: "
+                "training would save nothing",
+                MODEL_FIX,
+                Severity.ERROR,
+                trainers[-1].section.cells[0].ref(),
+            )
+        )
+    return choice.name
+
+
+def _split_predict(codes: list[SectionCode], model: str | None) -> list[SectionCode]:
+    """A predict section that first picks its rows (`sample = X_test.head(3)`) and then
+    predicts on them: the picking becomes `select_rows`, so the service's request takes
+    the place of the picked rows."""
+    result: list[SectionCode] = []
+    for code in codes:
+        count = _selection_length(code, model) if code.section.role.name == PREDICT else 0
+        if count:
+            head, tail = split_body(code, count, Role(SELECT))
+            result += [head, tail]
+        else:
+            result.append(code)
+    return result
+
+
+def _selection_length(code: SectionCode, model: str | None) -> int:
+    """How many leading statements pick the rows to predict: `sample = X_test.head(3)`,
+    `rows = X[:5]`, `new = [[5.1, 3.5, 1.4, 0.2]]`, `x = df.iloc[[0, 7]]` (prints
+    between them too). Feature code (`pd.get_dummies(sample)`) stays in predict, so
+    the service runs it on each request."""
+    if model is None:
+        return 0
+    body = code.body
+    count = 0
+    for chunk in body:
+        reads = {e.name for n in chunk.nodes for e in name_events(n) if e.kind == "load"}
+        if model in reads or not all(_picks_rows(n) or _shows(n) for n in chunk.nodes):
+            break
+        count += 1
+    if count == 0 or count == len(body):
+        return 0
+    picked = {
+        e.name
+        for chunk in body[:count]
+        for n in chunk.nodes
+        for e in name_events(n)
+        if e.kind == "store"
+    }
+    later = {e.name for chunk in body[count:] for n in chunk.nodes for e in name_events(n)}
+    return count if picked & later else 0
+
+
+ROW_PICKING_METHODS = frozenset({"head", "tail", "sample", "copy", "take", "to_numpy"})
+LITERAL_BUILDERS = frozenset({"array", "asarray", "DataFrame", "tensor", "as_tensor", "Tensor"})
+
+
+def _picks_rows(node: ast.stmt) -> bool:
+    """`name = <rows of a table, or a literal table>`."""
+    if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+        return False
+    if not isinstance(node.targets[0], ast.Name):
+        return False
+    return _rows_expression(node.value)
+
+
+def _rows_expression(value: ast.expr) -> bool:
+    if isinstance(value, (ast.List, ast.Tuple)):
+        return all(isinstance(e, (ast.List, ast.Tuple, ast.Constant)) for e in value.elts)
+    if isinstance(value, ast.Dict):
+        return all(isinstance(v, (ast.List, ast.Tuple, ast.Constant)) for v in value.values)
+    if isinstance(value, ast.Subscript):
+        inner = value.value
+        if isinstance(inner, ast.Attribute) and inner.attr in {"iloc", "loc"}:
+            return True
+        return isinstance(value.slice, ast.Slice) and not isinstance(inner, ast.Call)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        if value.func.attr in ROW_PICKING_METHODS:
+            inner = value.func.value
+            return isinstance(inner, ast.Name) or _rows_expression(inner)
+        if value.func.attr in LITERAL_BUILDERS and value.args:
+            return _rows_expression(value.args[0])
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+        return (
+            value.func.id in LITERAL_BUILDERS
+            and bool(value.args)
+            and _rows_expression(value.args[0])
+        )
+    return False
+
+
+def _shows(node: ast.stmt) -> bool:
+    """A statement that only shows something (`print(sample)`)."""
+    return isinstance(node, ast.Expr) and isinstance(node.value, (ast.Call, ast.Name))
+
+
+def _data_input(step: Step, code: SectionCode, steps: list[Step], model: str | None) -> str | None:
+    """The predict step's argument that holds the rows: what `select_rows` picked, else
+    what reaches the model's call (through local assignments), else the first data."""
+    data = [a.name for a in step.arguments if not a.from_config and a.name != model]
+    if not data:
+        return None
+    picked = [n for s in steps if s.role == SELECT for n in s.outputs if n in data]
+    if picked:
+        return picked[0]
+    assigned: dict[str, ast.expr] = {}
+    for chunk in code.body:
+        for node in chunk.nodes:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, node.value)
+    for node in [n for chunk in code.body for n in chunk.nodes]:
+        for call in ast.walk(node):
+            if _is_model_call(call, model) and isinstance(call, ast.Call) and call.args:
+                found = _argument_behind(call.args[0], assigned, set(data))
+                if found:
+                    return found
+    return data[0]
+
+
+def _is_model_call(node: ast.AST, model: str | None) -> bool:
+    if not isinstance(node, ast.Call) or model is None:
+        return False
+    func = node.func
+    if isinstance(func, ast.Attribute) and func.attr in PREDICT_METHODS:
+        root = root_name(func.value)
+        return root is not None and root.id == model
+    return isinstance(func, ast.Name) and func.id == model
+
+
+def _argument_behind(
+    expression: ast.expr, assigned: dict[str, ast.expr], arguments: set[str], depth: int = 0
+) -> str | None:
+    """The argument an expression is computed from: `sample` behind `scaler.transform(sample)`."""
+    if depth > 5:
+        return None
+    values = [expression]
+    if isinstance(expression, ast.Call):  # positional data, then the receiver, then options
+        receiver = [expression.func.value] if isinstance(expression.func, ast.Attribute) else []
+        values = [*expression.args, *receiver, *(k.value for k in expression.keywords)]
+    for value in values:
+        for node in ast.walk(value):
+            if isinstance(node, ast.Name):
+                if node.id in arguments:
+                    return node.id
+                if node.id in assigned:
+                    found = _argument_behind(assigned[node.id], assigned, arguments, depth + 1)
+                    if found:
+                        return found
+    return None
+
+
+def _require_model(
+    model: str,
+    steps: list[Step],
+    code_of: dict[int, SectionCode],
+    required: dict[int, list[str]],
+) -> None:
+    """The last step before predicting that binds the model hands it on."""
+    binders = [
+        s for s in steps if s.role not in {PREDICT, SELECT} and model in code_of[id(s)].binds
+    ]
+    if binders:
+        required.setdefault(id(binders[-1]), []).append(model)
+
+
+def _unused_parameters(
+    parameters: list[Parameter],
+    steps: list[Step],
+    tests: list[Step],
+    notebook: Notebook,
+    problems: list[Problem],
+) -> None:
+    """A parameter no kept section reads would be a flag that does nothing."""
+    read = {a.name for step in [*steps, *tests] for a in step.arguments if a.from_config}
+    unused = [p for p in parameters if p.name not in read]
+    if unused:
+        names = ", ".join(f"`{p.name}`" for p in unused)
+        problems.append(
+            Problem(
+                "unused-parameter",
+                f"no kept section reads {names}: changing "
+                f"{'them' if len(unused) > 1 else 'it'} would change nothing",
+                "use the parameter in the cell that should depend on it, or remove it from "
+                "the parameters cell (a skipped cell does not count)",
+                Severity.WARNING,
+                notebook.cells[unused[0].cell_index].ref(),
+            )
+        )
+
+
+def _variables(codes: list[SectionCode]) -> set[str]:
+    """Every name any section reads or binds: function names must not shadow them."""
+    return {event.name for code in codes for _, event in code.events}
+
+
+def _names(parameters: list[Parameter]) -> list[str]:
+    return [p.name for p in parameters]
 
 
 def _function_names(codes: list[SectionCode], module: set[str]) -> dict[int, str]:

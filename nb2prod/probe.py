@@ -112,26 +112,106 @@ def main() -> None:
     finally:
         for name, function in originals.items():
             setattr(pipeline, name, function)
+    sources = spec["metric_sources"]
+    defaults = contracts.metric_values(values, sources)
     profile: dict[str, Any] = {
         "contracts": {"functions": recorded["functions"]},
         "data_profile": recorded["data"],
-        "metrics": {"defaults": _metrics(spec, values)},
+        "metrics": {"defaults": defaults},
+        "metric_sources": [s for s in sources if contracts.metric_values(values, [s])],
     }
     if spec["quick"]:
-        profile["metrics"]["quick"] = _metrics(spec, pipeline.run_pipeline(config.quick_config()))
-    if spec.get("data_input"):
+        quick_values = pipeline.run_pipeline(config.quick_config())
+        profile["metrics"]["quick"] = contracts.metric_values(quick_values, sources)
+    if spec["model"]:
+        profile["model_problem"] = model_problem(spec["model"], values.get(spec["model"]))
+    if spec.get("data_input") and not profile.get("model_problem"):
         model = values[spec["model"]]
-        profile["input"] = profile_input(
-            spec["data_input"], values[spec["data_input"]], list(values.values())
-        )
-        profile["outputs"] = {name: describe_output(values[name]) for name in spec["outputs"]}
+        rows = values[spec["data_input"]]
+        try:
+            profile["input"] = profile_input(
+                spec["data_input"], rows, _alike(rows, values, spec["fit_tables"])
+            )
+            profile["outputs"] = {
+                name: describe_output(contracts.plain(values[name])) for name in spec["outputs"]
+            }
+        except TypeError as error:
+            profile["input_problem"] = str(error)
         profile["model"] = {
             "module": type(model).__module__,
             "classifier": hasattr(model, "predict_proba"),
         }
-        if "predict_call" in recorded:
+        if "predict_call" in recorded and "input" in profile:
             profile["not_row_wise"] = not_row_wise(spec["data_input"], *recorded["predict_call"])
     Path(sys.argv[2]).write_text(json.dumps(profile, indent=2, default=_plain))
+
+
+def model_problem(name: str, model: Any) -> str | None:
+    """Why `model` cannot be what the service serves, or None: it must predict (a
+    `predict` method, or a callable module) and, for scikit-learn, be fitted."""
+    if model is None:
+        return f"`{name}` is None after training"
+    if not callable(getattr(model, "predict", None)) and not callable(model):
+        return f"`{name}` is a {type(model).__name__}, which has no predict method"
+    if type(model).__module__.startswith(("sklearn", "xgboost", "lightgbm", "imblearn")):
+        try:
+            from sklearn.exceptions import NotFittedError
+            from sklearn.utils.validation import check_is_fitted
+
+            check_is_fitted(model)
+        except NotFittedError:
+            return (
+                f"`{name}` ({type(model).__name__}) is not fitted: the notebook fits another object"
+            )
+        except (TypeError, ImportError):
+            pass
+    return None
+
+
+def _alike(rows: Any, values: dict[str, Any], fit_tables: list[str]) -> list[Any]:
+    """Tables whose rows are the same kind as the predict input: their ranges bound the
+    request's. Frames with the same columns; arrays the model was fitted on, or that
+    hold the input's rows (the table they were picked from)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(rows, pd.DataFrame):
+        return [
+            v for v in values.values()
+            if isinstance(v, pd.DataFrame) and list(v.columns) == list(rows.columns)
+        ]  # fmt: skip
+    array = _as_array(rows)
+    if array is None or array.ndim != 2:
+        return [rows]
+    alike = [array]
+    for name, value in values.items():
+        candidate = _as_array(value)
+        if candidate is None or candidate is array or candidate.ndim != 2:
+            continue
+        if candidate.shape[1] != array.shape[1] or candidate.dtype.kind not in "biuf":
+            continue
+        fitted_on = name in fit_tables
+        holds_rows = (
+            bool((candidate[:, None, :] == array[None, :5, :]).all(-1).any())
+            if len(candidate) * min(len(array), 5) < 5_000_000
+            else False
+        )
+        if fitted_on or holds_rows:
+            alike.append(candidate)
+    return [np.asarray(a) for a in alike]
+
+
+def _as_array(value: Any) -> Any:
+    import numpy as np
+
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (list, tuple, np.ndarray)) or hasattr(value, "to_numpy"):
+        try:
+            return np.asarray(value)
+        except (ValueError, TypeError):
+            return None
+    return None
 
 
 def not_row_wise(
@@ -165,44 +245,67 @@ def not_row_wise(
     return None
 
 
-def _metrics(spec: dict[str, Any], values: dict[str, Any]) -> dict[str, float]:
-    if spec["metric_dict"]:
-        return {str(k): float(v) for k, v in values[spec["metric_dict"]].items()}
-    return {name: float(values[name]) for name in spec["metrics"]}
+def profile_input(name: str, value: Any, alike: list[Any]) -> dict[str, Any]:
+    """Columns, dtypes, observed ranges and categories of the predict section's input.
 
-
-def profile_input(name: str, value: Any, everything: list[Any]) -> dict[str, Any]:
-    """Columns, dtypes, observed ranges and categories of the predict section's input."""
+    `alike` are the tables the ranges come from (see `_alike`). The input may be a
+    DataFrame, a 2-D array, a list of rows or a 2-D tensor; anything else is a
+    TypeError whose message says why no service can take it.
+    """
     import numpy as np
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
-        frames = [v for v in everything if isinstance(v, pd.DataFrame)]
-        same = [f for f in frames if list(f.columns) == list(value.columns)]
-        columns = [_column(str(c), [f[c] for f in same]) for c in value.columns]
+        columns = [_column(str(c), [f[c] for f in alike]) for c in value.columns]
         rows = value.head(SAMPLE_ROWS)
         return {
             "name": name,
             "kind": "dataframe",
             "columns": columns,
             "rows": [{str(k): _plain(v) for k, v in r.items()} for r in rows.to_dict("records")],
-            "observed_rows": int(max(len(f) for f in same)),
+            "observed_rows": int(max(len(f) for f in alike)),
         }
-    array = np.asarray(value)
-    if array.ndim != 2:
-        raise TypeError(f"`{name}` is a {type(value).__name__}, not a table of rows")
-    arrays = [np.asarray(v) for v in everything if _same_width(v, array)]
+    kind = _row_kind(value)
+    array = _as_array(value)
+    if kind is None or array is None or array.ndim != 2 or array.dtype.kind not in "biuf":
+        shape = f" of shape {array.shape}" if array is not None else ""
+        raise TypeError(
+            f"`{name}` is a {type(value).__name__}{shape}, not a table of numeric rows "
+            "(a DataFrame, a 2-D array, a list of rows or a 2-D tensor)"
+        )
+    arrays = [np.asarray(a) for a in alike]
     columns = [
         _column(f"x{i}", [pd.Series(a[:, i]) for a in arrays]) for i in range(array.shape[1])
     ]
     rows = [{c["name"]: _plain(v) for c, v in zip(columns, row, strict=True)} for row in array[:5]]
-    return {
+    profile = {
         "name": name,
-        "kind": "ndarray",
+        "kind": kind,
         "columns": columns,
         "rows": rows,
         "observed_rows": int(max(len(a) for a in arrays)),
     }
+    if kind == "tensor":
+        profile["dtype"] = str(value.dtype).removeprefix("torch.")
+    elif kind == "ndarray":
+        profile["dtype"] = str(array.dtype)
+    return profile
+
+
+def _row_kind(value: Any) -> str | None:
+    import numpy as np
+
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return "tensor"
+    if isinstance(value, np.ndarray):
+        return "ndarray"
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(row, (list, tuple, np.ndarray)) for row in value)
+    ):
+        return "list"
+    return None
 
 
 def describe_output(value: Any) -> dict[str, Any]:
@@ -241,16 +344,6 @@ def _column(name: str, series: list[Any]) -> dict[str, Any]:
         if len(values) <= MAX_CATEGORIES:
             column["categories"] = values
     return column
-
-
-def _same_width(value: Any, array: Any) -> bool:
-    import numpy as np
-
-    try:
-        candidate = np.asarray(value)
-    except (ValueError, TypeError):
-        return False
-    return candidate.ndim == 2 and candidate.shape[1] == array.shape[1]
 
 
 def _plain(value: Any) -> Any:

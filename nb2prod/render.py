@@ -21,6 +21,7 @@ from nb2prod import __version__
 from nb2prod.errors import Problem
 from nb2prod.plan import Plan, Step, data_step_position
 from nb2prod.requirements import imported_modules, installed_version, resolve_requirements
+from nb2prod.role_outputs import looks_like_metric
 from nb2prod.serving import (
     RequestField,
     Serving,
@@ -38,6 +39,7 @@ ROLE_SUMMARIES = {
     "train": "Fit the model",
     "evaluate": "Compute the evaluation metrics",
     "predict": "Predict on new rows",
+    "select": "Pick the rows to predict on (a service request takes their place)",
     "test": "The notebook's checks",
 }
 ALWAYS, WITH_MODEL, WITH_TESTS, WITH_SERVICE, WITH_ONNX = (
@@ -116,7 +118,8 @@ def render_project(
     }
     context["smoke_margin"] = SMOKE_MARGIN
     context["metric_directions"] = {
-        name: metric_direction(name) for name in (probe["metrics"]["defaults"] if probe else {})
+        name: metric_direction(name)
+        for name in smoke_metrics(probe["metrics"]["defaults"] if probe else {})
     }
     enabled = _enabled(plan, serving, probe)
     context["features"] = enabled
@@ -173,7 +176,7 @@ def _enabled(plan: Plan, serving: Serving | None, probe: dict[str, Any] | None) 
     enabled = {ALWAYS}
     if plan.model:
         enabled.add(WITH_MODEL)
-    if plan.metrics.names or plan.metrics.dict_name:
+    if plan.metrics.sources:
         enabled.add(WITH_METRICS)
     if probe is not None:
         enabled.add(WITH_REFERENCES)
@@ -230,6 +233,14 @@ LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "mape", "rmse", "deviance", "b
 
 SMOKE_MARGIN = 0.10
 """How far (relative) below the notebook's metrics the smoke test lets a quick run fall."""
+
+
+def smoke_metrics(metrics: Any) -> list[str]:
+    """The metrics a quick run is held to: those named like scores (`accuracy`, `rmse`),
+    or all when none is; counts such as `n_test` change with less data by design."""
+    names = list(metrics)
+    scores = [name for name in names if looks_like_metric(name)]
+    return scores or names
 
 
 def falls_short(name: str, value: float, reference: float) -> bool:

@@ -26,6 +26,8 @@ PREDICT = "predict"
 TEST = "test"
 SKIP = "skip"
 STEP = "step"  # a Kale `step:NAME` whose name is not one of our roles
+SELECT = "select"
+"""Not written by users: the start of a predict cell that picks the rows it predicts on."""
 
 ROLES = (PARAMETERS, SETUP, LOAD, PREPROCESS, TRAIN, EVALUATE, PREDICT, TEST, SKIP)
 """The roles a user can write, in the order a pipeline usually has them."""
@@ -38,6 +40,15 @@ KALE_TAGS = {
     "skip": SKIP,
 }
 BARE_TAGS = {PARAMETERS: PARAMETERS, SKIP: SKIP, "skip-execution": SKIP}
+STEP_MEANINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (PREDICT, ("predict", "inference", "infer", "scoring", "serve")),
+    (EVALUATE, ("eval", "metric", "assess", "validat")),
+    (PREPROCESS, ("split", "preprocess", "prep", "clean", "feature", "transform", "encod",
+                  "scal", "normali")),
+    (TRAIN, ("train", "fit")),
+    (LOAD, ("load", "ingest", "read", "download", "fetch", "getdata")),
+)  # fmt: skip
+"""Kale step names by meaning, first match wins: `train_test_split` is preprocessing."""
 IGNORED_TAG_PREFIXES = ("prev:", "limit:", "label:", "annotation:", "image:", "cache:")
 
 DIRECTIVE = re.compile(r"^\s*#\s*\|?\s*nb2prod\s*:\s*(?P<role>[\w:-]*)\s*$")
@@ -165,10 +176,12 @@ def _role_from_tag(tag: str, cell: Cell, problems: list[Problem]) -> Role | None
     for prefix in ("step:", "block:"):
         if tag.startswith(prefix):
             name = tag.removeprefix(prefix).strip()
-            if name in ROLES:
-                return Role(name)
-            if name.isidentifier():
-                return Role(STEP, step=name)
+            meaning = kale_step_role(name)
+            if meaning is not None:
+                return Role(meaning)
+            identifier = name.replace("-", "_")
+            if identifier.isidentifier():
+                return Role(STEP, step=identifier)
             suggestion = re.sub(r"\W+", "_", name).strip("_") or "step"
             problems.append(
                 Problem(
@@ -182,6 +195,24 @@ def _role_from_tag(tag: str, cell: Cell, problems: list[Problem]) -> Role | None
             )
             return None
     return None  # other tags (prev:, user tags) carry no role
+
+
+def kale_step_role(name: str) -> str | None:
+    """The role a Kale step's name means (`training` -> train, `data-loading` -> load).
+
+    Kale users name steps freely; reading the words lets `step:evaluation` hand on
+    its metrics and `step:training` its model, as `nb2prod:evaluate`/`train` would.
+    """
+    words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+    if not words:
+        return None
+    joined = "_".join(words)
+    if joined in ROLES and joined != SETUP:
+        return joined
+    for role, stems in STEP_MEANINGS:
+        if any(word.startswith(stem) for word in words for stem in stems):
+            return role
+    return None
 
 
 def _directive(cell: Cell, problems: list[Problem]) -> Role | None:

@@ -59,7 +59,7 @@ class Serving:
     prediction_model: str
     predict_function: str
     data_input: str
-    kind: str  # "dataframe" or "ndarray"
+    kind: str  # "dataframe", "ndarray", "list" or "tensor"
     fields: list[RequestField]
     dtypes: dict[str, str]
     outputs: list[ResponseField]
@@ -69,6 +69,7 @@ class Serving:
     config_arguments: list[str] = field(default_factory=list)
     state: list[str] = field(default_factory=list)  # stored with the model, see serving_state_of
     onnx: bool = False  # serve an ONNX Runtime twin of the model when it agrees with it
+    input_dtype: str = "float64"  # of an array or tensor input
     range_margin: float = RANGE_MARGIN
     max_batch_rows: int = MAX_BATCH_ROWS
 
@@ -87,14 +88,15 @@ def predict_step(plan: Plan) -> Step | None:
 
 
 def data_input_of(plan: Plan, step: Step) -> str:
-    """The argument the request rows replace: the first data the section reads."""
-    return _data_arguments(plan, step)[0]
+    """The argument the request rows replace (see `plan._data_input`)."""
+    return step.data_input or _data_arguments(plan, step)[0]
 
 
 def serving_state_of(plan: Plan, step: Step) -> list[str]:
     """Other values the predict section reads (fitted encoders, column lists...):
     training stores them with the model so the service has them too."""
-    return _data_arguments(plan, step)[1:]
+    rows = data_input_of(plan, step)
+    return [name for name in _data_arguments(plan, step) if name != rows]
 
 
 def predict_call(plan: Plan, step: Step, *, model: str, rows: str, state: str, config: str) -> str:
@@ -160,6 +162,7 @@ def build_serving(plan: Plan, step: Step, probe: dict[str, Any], onnx: bool = Tr
         config_arguments=[a.name for a in step.arguments if a.from_config],
         state=serving_state_of(plan, step),
         onnx=onnx and onnx_applies(probe),
+        input_dtype=profile.get("dtype", "float64"),
     )
 
 

@@ -24,8 +24,10 @@ from nb2prod.child_process import child_command, child_env
 from nb2prod.errors import user_error
 from nb2prod.notebook import load_notebook
 from nb2prod.notebook_run import NotebookRun, run_notebook
-from nb2prod.plan import Plan, build_plan
-from nb2prod.serving import predict_call, predict_step
+from nb2prod.plan import MODEL_FIX, Plan, Step, build_plan
+from nb2prod.role_outputs import Metrics
+from nb2prod.roles import EVALUATE, PREDICT
+from nb2prod.serving import data_input_of, predict_step
 from nb2prod.write import read_manifest
 
 FLOAT_ATOL = 1e-12
@@ -45,6 +47,8 @@ class Check:
     generated: Any
     difference: float | None
     passed: bool
+    note: str = ""
+    """Why a check could not compare anything, when it could not."""
 
 
 @dataclass
@@ -63,7 +67,25 @@ class VerifyReport:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["passed"] = self.passed
+        data["coverage"] = self.coverage
         return data
+
+    @property
+    def coverage(self) -> str:
+        """What was compared: "2 metrics, 5 predictions x 2 (function, service), schema,
+        metadata" — never a bare count, so a pass on nothing cannot look like a pass."""
+        compared = [c for c in self.checks if not c.note]
+        metrics = sum(1 for c in compared if c.kind == "metric")
+        parts = [f"{metrics} metric{'s' if metrics != 1 else ''}"]
+        sides = [k for k in ("prediction", "service") if any(c.kind == k for c in compared)]
+        rows = max((_count(c.notebook) for c in compared if c.kind in sides), default=0)
+        if sides:
+            names = ", ".join("function" if k == "prediction" else k for k in sides)
+            parts.append(f"{rows} prediction{'s' if rows != 1 else ''} x {len(sides)} ({names})")
+        else:
+            parts.append("no predictions")
+        parts += [k for k in ("schema", "metadata") if any(c.kind == k for c in compared)]
+        return ", ".join(parts)
 
 
 def verify(
@@ -84,7 +106,16 @@ def verify(
     project = project.resolve()
     manifest = _manifest(project)
     notebook_path = project / "notebooks" / manifest["source"]["path"]
-    plan = build_plan(load_notebook(notebook_path), manifest["project"])
+    plan = plan_of(project, manifest)
+    if quick and not plan.quick:
+        raise user_error(
+            notebook_path,
+            "no-quick-parameters",
+            "--quick asks for the notebook's quick parameters, but its parameters cell has "
+            "no `# nb2prod: quick ...` line",
+            "add one, e.g. `# nb2prod: quick n_estimators=10`, and convert again; or verify "
+            "without --quick",
+        )
     typed = {**(plan.quick if quick else {}), **_typed_parameters(plan, parameters, project)}
     workdir = (workdir or project / "verification").resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -102,19 +133,68 @@ def verify(
         result = generated.finish(run, timeout)
     report = VerifyReport(plan.project, typed, rtol, executed_notebook=str(run.executed))
     report.checks += _compare_metrics(run.metrics, result["metrics"], rtol)
+    if not run.metrics and not result["metrics"] and any(s.role == EVALUATE for s in plan.steps):
+        report.checks.append(_nothing("metric", NO_METRICS))
+    predicts = any(s.role == PREDICT for s in plan.steps)
     if "predictions" in result:
         report.checks += _compare_predictions(run.predictions, result["predictions"], rtol)
+    elif predicts:
+        report.checks.append(_nothing("prediction", _why_no_predictions(plan, run, result)))
     if "service_predictions" in result:
         onnx = result["metadata"].get("runtime") == "onnx"
         report.checks += _compare_predictions(
             run.predictions, result["service_predictions"], rtol,
             kind="service", atol=SERVICE_ATOL if onnx else FLOAT_ATOL,
         )  # fmt: skip
-    report.checks += _compare_schema(manifest.get("probe"), run)
+    elif manifest.get("service") and predicts:
+        report.checks.append(_nothing("service", _why_no_predictions(plan, run, result)))
+    report.checks += _compare_schema(manifest.get("probe"), result.get("schema"))
     report.checks += _compare_metadata(plan, manifest, typed, run, result)
     report.code_version = result["metadata"].get("code_version")
     (workdir / "report.json").write_text(json.dumps(report.to_json(), indent=2, default=str))
     return report
+
+
+NO_METRICS = (
+    "the evaluate section binds no number to compare (printed scores are not kept): "
+    "assign them to names, e.g. `accuracy = accuracy_score(...)`"
+)
+
+
+def plan_of(project: Path, manifest: dict[str, Any]) -> Plan:
+    """The plan of a generated project's notebook, with the metrics its conversion measured."""
+    notebook = load_notebook(project / "notebooks" / manifest["source"]["path"])
+    sources = manifest.get("metric_sources")
+    measured = None if sources is None else Metrics(tuple(sources), tuple(manifest["metrics"]))
+    return build_plan(notebook, manifest["project"], measured)
+
+
+def _nothing(kind: str, why: str) -> Check:
+    """A check that could compare nothing: it fails, and says why."""
+    return Check(kind, "(none compared)", None, None, None, False, note=why)
+
+
+def _why_no_predictions(plan: Plan, run: NotebookRun, result: dict[str, Any]) -> str:
+    predict = next(s for s in plan.steps if s.role == PREDICT)
+    if not predict.outputs:
+        return (
+            "the predict section keeps its predictions in no variable (it only prints or "
+            "shows them): assign them, e.g. `predictions = model.predict(rows)`"
+        )
+    if predict_step(plan) is None:
+        return (
+            "the predict section does not predict from the model and some rows, so nb2prod "
+            "cannot call it: " + MODEL_FIX
+        )
+    if run.input_problem:
+        return f"the notebook's predict input could not be kept: {run.input_problem}"
+    if not run.predictions:
+        return "the notebook's predict section left no predictions to compare"
+    return result.get("service_problem") or "the generated side returned no predictions"
+
+
+def _count(values: Any) -> int:
+    return len(values) if isinstance(values, list) else 1
 
 
 class GeneratedRun:
@@ -145,9 +225,7 @@ class GeneratedRun:
             else {
                 "function": step.function,
                 "outputs": step.outputs,
-                "arguments": predict_call(
-                    plan, step, model="model", rows="frame", state="state", config="config"
-                ),
+                "arguments": _argument_sources(plan, step),
             },
             "service": {"class": service, "row_model": manifest.get("service_row")}
             if service and manifest.get("service_row") and (project / "service.py").exists()
@@ -165,7 +243,8 @@ class GeneratedRun:
 
     def finish(self, run: NotebookRun, timeout: int) -> dict[str, Any]:
         """Hand the child the notebook's rows; its results, or a `UserError` with its error."""
-        rows = json.dumps({"rows": run.rows, "dtypes": run.dtypes}).encode()
+        given = str(run.input_path) if run.input_path and run.predictions else None
+        rows = json.dumps({"input_path": given}).encode()
         try:
             self.process.communicate(rows, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -200,6 +279,22 @@ class GeneratedRun:
         return user_error(self.plan.notebook.path, "generated-failed", f"{what}:\n{details}", fix)
 
 
+def _argument_sources(plan: Plan, step: Step) -> list[list[str]]:
+    """Where each argument of the predict step comes from, for the child to call it with
+    keywords: the model, the notebook's rows, stored state, or the config."""
+    rows = data_input_of(plan, step)
+    sources = []
+    for argument in step.arguments:
+        source = (
+            "config" if argument.from_config
+            else "model" if argument.name == plan.model
+            else "rows" if argument.name == rows
+            else "state"
+        )  # fmt: skip
+        sources.append([argument.name, source])
+    return sources
+
+
 def _manifest(project: Path) -> dict[str, Any]:
     manifest = read_manifest(project)
     if not (project / "notebooks" / manifest["source"]["path"]).is_file():
@@ -232,7 +327,14 @@ def _typed_parameters(plan: Plan, raw: dict[str, str], project: Path) -> dict[st
 def _cast(text: str, type_name: str, project: Path, name: str) -> Any:
     try:
         if type_name == "int":
-            return int(text)
+            try:
+                return int(text)
+            except ValueError:
+                value = float(text)  # papermill injects `C = 0.5` as written; so does verify
+            import sys
+
+            print(f"note: `{name}` defaults to an int; given the float {value}", file=sys.stderr)
+            return value
         if type_name == "float":
             return float(text)
         if type_name == "bool":
@@ -260,8 +362,9 @@ def _compare_metrics(
         if a is None or b is None:
             checks.append(Check("metric", name, a, b, None, False))
             continue
-        difference = abs(a - b)
-        passed = math.isclose(a, b, rel_tol=rtol, abs_tol=0.0) if rtol else a == b
+        difference = abs(a - b) if math.isfinite(a) and math.isfinite(b) else None
+        both_nan = math.isnan(a) and math.isnan(b)
+        passed = both_nan or (math.isclose(a, b, rel_tol=rtol, abs_tol=0.0) if rtol else a == b)
         checks.append(Check("metric", name, a, b, difference, passed))
     return checks
 
@@ -288,9 +391,14 @@ def _list_difference(
     if not isinstance(expected, list) or not isinstance(got, list) or len(expected) != len(got):
         return None, expected == got
     flat_expected, flat_got = _flatten(expected), _flatten(got)
+    if len(flat_expected) != len(flat_got):
+        return None, False
     largest = 0.0
     for a, b in zip(flat_expected, flat_got, strict=True):
-        if isinstance(a, float) or isinstance(b, float):
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+        if numbers and (isinstance(a, float) or isinstance(b, float)):
+            if math.isnan(a) and math.isnan(b):
+                continue
             if not math.isclose(a, b, rel_tol=max(rtol, 1e-9), abs_tol=atol):
                 return abs(a - b), False
             largest = max(largest, abs(a - b))
@@ -306,21 +414,12 @@ def _flatten(values: list[Any]) -> list[Any]:
     return flat
 
 
-def _compare_schema(probe: dict[str, Any] | None, run: NotebookRun) -> list[Check]:
-    """The predict input still has the columns and dtypes recorded at convert time."""
-    if not probe or "input" not in probe or run.dtypes is None:
+def _compare_schema(probe: dict[str, Any] | None, now: dict[str, str] | None) -> list[Check]:
+    """The predict input still has the columns and kinds recorded at convert time."""
+    if not probe or "input" not in probe or now is None:
         return []  # converted without a service: no request schema was recorded
     recorded = {c["name"]: c["type"] for c in probe["input"]["columns"]}
-    now = {name: _kind(dtype) for name, dtype in run.dtypes.items()}
     return [Check("schema", probe["input"]["name"], recorded, now, None, recorded == now)]
-
-
-def _kind(dtype: str) -> str:
-    if dtype.startswith(("int", "uint", "Int", "UInt")):
-        return "int"
-    if dtype.startswith(("float", "Float")):
-        return "float"
-    return "bool" if dtype in {"bool", "boolean"} else "str"
 
 
 def _short(values: Any, limit: int = 5) -> Any:

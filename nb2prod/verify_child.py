@@ -13,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import pickle
 import sys
 from pathlib import Path
 from typing import Any
+
+from nb2prod.rows import input_schema, request_rows
 
 
 def main() -> None:
@@ -40,44 +43,48 @@ def run(spec: dict[str, Any], read_rows: Any) -> dict[str, Any]:
     if spec["predict"] is None:
         return result
     request = read_rows()  # blocks until the notebook has run
-    if request["rows"] is None:
+    if request["input_path"] is None:
         return result
+    rows = pickle.loads(Path(request["input_path"]).read_bytes())
+    try:
+        result["schema"] = input_schema(rows)
+    except TypeError:
+        result["schema"] = None
     _phase("predict")
-    result["predictions"] = _predict(spec, pipeline, config, metadata, request)
+    result["predictions"] = _predict(spec, pipeline, config, metadata, rows)
     if spec["service"]:
+        try:
+            request_body = request_rows(rows)
+        except TypeError as error:
+            result["service_problem"] = f"the notebook's rows cannot be a request: {error}"
+            return result
         _phase("service")
-        result["service_predictions"] = _serve(spec, request["rows"])
+        result["service_predictions"] = _serve(spec, request_body)
     return result
 
 
 def _predict(
-    spec: dict[str, Any],
-    pipeline: Any,
-    config: Any,
-    metadata: dict[str, Any],
-    request: dict[str, Any],
-) -> dict[str, list[Any]]:
+    spec: dict[str, Any], pipeline: Any, config: Any, metadata: dict[str, Any], rows: Any
+) -> dict[str, Any]:
     """The generated predict function on the notebook's rows, with the trained model."""
     import bentoml
-    import pandas as pd
 
-    model_store = importlib.import_module(f"{spec['package']}.model_store")
+    package = spec["package"]
+    model_store = importlib.import_module(f"{package}.model_store")
+    contracts = importlib.import_module(f"{package}.contracts")
     stored = bentoml.models.get(metadata["bentoml_tag"])
-    frame = pd.DataFrame.from_records(request["rows"])
-    if request["dtypes"]:
-        frame = frame.astype(request["dtypes"])
-    namespace = {
-        "function": getattr(pipeline, spec["predict"]["function"]),
-        "model": model_store.load_model(stored, runtime="python"),
-        "state": model_store.load_state(stored),
-        "frame": frame,
-        "config": config,
+    model = model_store.load_model(stored, runtime="python")
+    state = model_store.load_state(stored)
+    # The service's call: each argument from where `serving.predict_call` takes it.
+    given = {"model": lambda _: model, "rows": lambda _: rows, "state": state.__getitem__}
+    arguments = {
+        name: getattr(config, name) if source == "config" else given[source](name)
+        for name, source in spec["predict"]["arguments"]
     }
-    # The service's call, with the arguments `serving.predict_call` writes for the templates.
-    values = eval(f"function({spec['predict']['arguments']})", namespace)  # noqa: S307
+    values = getattr(pipeline, spec["predict"]["function"])(**arguments)
     names = spec["predict"]["outputs"]
     values = values if len(names) > 1 else (values,)
-    return {name: _as_list(value) for name, value in zip(names, values, strict=True)}
+    return {name: contracts.plain(value) for name, value in zip(names, values, strict=True)}
 
 
 def _serve(spec: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -92,12 +99,6 @@ def _serve(spec: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, list[A
     ]
     names = list(answers[0]) if answers else []
     return {name: [answer[name] for answer in answers] for name in names}
-
-
-def _as_list(value: Any) -> list[Any]:
-    import numpy as np
-
-    return np.asarray(value).tolist()
 
 
 def _phase(name: str) -> None:

@@ -203,12 +203,15 @@ def podman_socket(
             service.wait()
 
 
-def notebook_results(notebook: Path, parameters: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """Metrics, predicted rows and predictions of a papermill run (nb2prod's own runner)."""
-    from nb2prod.notebook import load_notebook
+def notebook_results(
+    notebook: Path, parameters: dict[str, Any], workdir: Path, project: Path
+) -> dict[str, Any]:
+    """Metrics, predicted rows (as a request's rows) and predictions of a papermill run
+    (nb2prod's own runner), for the generated `project` of `notebook`."""
     from nb2prod.notebook_run import run_notebook
-    from nb2prod.plan import build_plan
+    from nb2prod.verify import plan_of
+    from nb2prod.write import read_manifest
 
-    plan = build_plan(load_notebook(notebook))
-    run = run_notebook(notebook, plan, parameters, workdir)
+    plan = plan_of(project, read_manifest(project))
+    run = run_notebook(notebook, plan, parameters, workdir, project_src=project / "src")
     return {"metrics": run.metrics, "rows": run.rows, "predictions": run.predictions}

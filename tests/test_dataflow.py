@@ -24,7 +24,8 @@ MUTATIONS = [
         ["nb2prod:load"],
     ),
     ("df.fillna(0.0, inplace=True)\ncolumns.append('b')\nweights += 1", ["nb2prod:preprocess"]),
-    ("df['b'] *= scale\nmodel = df[columns].sum()", ["nb2prod:train"]),
+    # a step that fits no model: `train` must hand on one (see test_trust.py)
+    ("df['b'] *= scale\nmodel = df[columns].sum()", ["step:aggregate"]),
     ("total = float(model.sum() * weights.sum())", ["nb2prod:evaluate"]),
 ]
 
@@ -42,13 +43,13 @@ def test_in_place_mutations_are_returned_to_later_sections(tmp_path: Path) -> No
     preprocess = _step(plan, "preprocess")
     assert [a.name for a in preprocess.arguments] == ["df", "columns", "weights"]
     assert preprocess.outputs == ["df", "columns", "weights"]
-    train = _step(plan, "train_model")
-    assert [(a.name, a.from_config) for a in train.arguments] == [
+    aggregate = _step(plan, "aggregate")
+    assert [(a.name, a.from_config) for a in aggregate.arguments] == [
         ("df", False),
         ("columns", False),
         ("scale", True),
     ]
-    assert plan.metrics.names == ("total",)
+    assert plan.metrics.sources == ("total",)
 
 
 def _run_generated(tmp_path: Path, cells: list, name: str) -> dict:
@@ -122,7 +123,7 @@ def test_functions_reading_notebook_variables_get_them_as_parameters(tmp_path: P
             "def scale_all(xs):\n    return [scale(x) for x in xs]",
             ["nb2prod:preprocess"],
         ),
-        ("values = scale_all([1, 2])\nfirst = scale(1,)", ["nb2prod:train"]),
+        ("values = scale_all([1, 2])\nfirst = scale(1,)", ["step:compute"]),
         ("total_score = float(sum(values) + first)", ["nb2prod:evaluate"]),
     ]
     plan = _plan(tmp_path, cells)
@@ -131,9 +132,9 @@ def test_functions_reading_notebook_variables_get_them_as_parameters(tmp_path: P
     assert scale.startswith("def scale(x, *, factor, offset):")
     assert scale_all.startswith("def scale_all(xs, *, factor, offset):")
     assert "scale(x, factor=factor, offset=offset)" in scale_all
-    train = _step(plan, "train_model")
-    assert "scale(1, factor=factor, offset=offset)" in train.body
-    assert {(a.name, a.from_config) for a in train.arguments} == {
+    compute = _step(plan, "compute")
+    assert "scale(1, factor=factor, offset=offset)" in compute.body
+    assert {(a.name, a.from_config) for a in compute.arguments} == {
         ("offset", False),
         ("factor", True),
     }
@@ -147,7 +148,7 @@ def test_a_function_passed_as_a_value_cannot_get_its_globals(tmp_path: Path) -> 
         [
             ("factor = 2", ["parameters"]),
             ("def scale(x):\n    return x * factor", ["nb2prod:preprocess"]),
-            ("values = list(map(scale, [1, 2]))", ["nb2prod:train"]),
+            ("values = list(map(scale, [1, 2]))", ["step:compute"]),
         ],
     )
     [problem] = plan.blocking

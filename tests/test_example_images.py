@@ -50,7 +50,7 @@ def test_example_image_serves_the_notebooks_predictions(
     built = run_cli("image", str(project), "--tag", tag, "--engine", "podman", timeout=1800)
     assert built.returncode == 0, built.stderr
 
-    expected = notebook_results(EXAMPLES / f"{name}.ipynb", {}, tmp_path / "papermill")
+    expected = notebook_results(EXAMPLES / f"{name}.ipynb", {}, tmp_path / "papermill", project)
     runtime = json.loads((project / "artifacts" / "model.json").read_text())["runtime"]
     port = free_port()
     container = image.run_container(tag, env={"BENTOML_PORT": str(port)}, engine="podman")

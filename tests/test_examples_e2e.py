@@ -127,7 +127,9 @@ def test_the_served_model_predicts_what_the_notebook_predicted(installed_project
     env = {**os.environ, "BENTOML_HOME": str(root / "bentoml")}
     train = Path(python).parent / f"{name.replace('_', '-')}-train"
     _run([str(train), "--output-dir", str(root / "served-artifacts")], cwd=project, env=env)
-    expected = notebook_results(EXAMPLES / f"{name}.ipynb", {}, root / "papermill-defaults")
+    expected = notebook_results(
+        EXAMPLES / f"{name}.ipynb", {}, root / "papermill-defaults", project
+    )
     service = "service:" + _service_class(project)
     with bentoml_server(Path(python).parent / "bentoml", service, project, env) as url:
         answer = httpx.post(f"{url}/predict_batch", json=expected["rows"], timeout=60)

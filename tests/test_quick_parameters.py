@@ -21,7 +21,7 @@ def _plan(tmp_path: Path, quick_line: str) -> Plan:
         [
             (quick_line + "\n" + PARAMETERS, ["parameters"]),
             ("data = list(range(n_rows))", ["nb2prod:load"]),
-            ("score = float(sum(data)) * rate * epochs", ["nb2prod:evaluate"]),
+            ("score = float(sum(data)) * rate * epochs + len(label)", ["nb2prod:evaluate"]),
         ],
     )
     return build_plan(load_notebook(notebook))
@@ -39,7 +39,7 @@ def test_the_quick_line_gives_typed_overrides(tmp_path: Path) -> None:
     ("line", "message"),
     [
         ("# nb2prod: quick n_row=50", "`n_row` is not a parameter"),
-        ("# nb2prod: quick epochs=2.5", "is not a int"),
+        ("# nb2prod: quick epochs='2'", "is not a int"),  # 2.5 is fine: papermill injects it
         ("# nb2prod: quick epochs=", "not a list of NAME=VALUE"),
         ("# nb2prod: quick", "not a list of NAME=VALUE"),
     ],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from nb2prod.notebook import load_notebook
-from nb2prod.roles import read_roles
+from nb2prod.roles import kale_step_role, read_roles
 from tests.conftest import make_notebook
 
 
@@ -44,6 +46,7 @@ def test_kale_tags_are_read(tmp_path: Path) -> None:
             ("alpha = 1.0", ["pipeline-parameters"]),
             ("x = np.arange(3)", ["block:load"]),
             ("y = x * alpha", ["step:features", "prev:load"]),
+            ("z = y + 1", ["step:kid1", "prev:features"]),
             ("print(y.sum())", ["pipeline-metrics"]),
         ],
     )
@@ -51,9 +54,36 @@ def test_kale_tags_are_read(tmp_path: Path) -> None:
         ("setup", [0]),
         ("parameters", [1]),
         ("load", [2]),
-        ("features", [3]),
-        ("evaluate", [4]),
+        ("preprocess", [3]),  # a step's name is read for its meaning
+        ("kid1", [4]),
+        ("evaluate", [5]),
     ]
+
+
+@pytest.mark.parametrize(
+    ("step", "role"),
+    [
+        ("training", "train"),
+        ("train_model", "train"),
+        ("model-training", "train"),
+        ("evaluation", "evaluate"),
+        ("evaluate_model", "evaluate"),
+        ("data-loading", "load"),
+        ("load_data", "load"),
+        ("preprocessing", "preprocess"),
+        ("train_test_split", "preprocess"),
+        ("feature-engineering", "preprocess"),
+        ("inference", "predict"),
+        ("kid1", None),
+    ],
+)
+def test_kale_step_names_map_to_roles_by_meaning(step: str, role: str | None) -> None:
+    assert kale_step_role(step) == role
+
+
+def test_hyphenated_kale_steps_become_functions(tmp_path: Path) -> None:
+    sections = _sections(tmp_path, [("x = 1", ["step:my-step"]), ("y = x", ["step:kid1"])])
+    assert sections == [("my_step", [0]), ("kid1", [1])]
 
 
 def test_unknown_role_suggests_the_closest(tmp_path: Path) -> None:

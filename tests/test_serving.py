@@ -121,12 +121,28 @@ def test_nb2prod_serve_runs_the_trained_service(project: Path, tmp_path: Path) -
         assert answer.json() == expected
 
 
-def test_a_predict_section_that_picks_its_own_rows_gets_no_service(tmp_path: Path) -> None:
-    """`batch = sample.sample(3)` inside predict fails on a request's two rows: no service."""
+def test_a_predict_section_that_picks_its_own_rows_is_served(tmp_path: Path) -> None:
+    """`batch = sample.sample(3)` then `model.predict(batch)` in one cell: the picking
+    becomes `select_rows`, and a request's rows take the place of `batch`."""
     picky = "batch = sample.sample(n=3, random_state=0)\nlabels = model.predict(batch)"
     cells = [*CELLS[:4], ("accuracy = float(model.score(X, y))\nsample = X", ["nb2prod:evaluate"])]
     cells.append((picky, ["nb2prod:predict"]))
-    result = convert(make_notebook(tmp_path / "picky.ipynb", cells), tmp_path / "out")
+    convert(make_notebook(tmp_path / "picky.ipynb", cells), tmp_path / "out")
+    pipeline = (tmp_path / "out" / "src" / "picky" / "pipeline.py").read_text()
+    assert "def select_rows(sample: Any) -> Any:" in pipeline
+    assert "def predict(model: Any, batch: Any) -> Any:" in pipeline
+    service = (tmp_path / "out" / "service.py").read_text()
+    assert "predict(self.model, to_input(rows))" in service
+    request = json.loads((tmp_path / "out" / "examples" / "request.json").read_text())
+    assert len(request["body"]) == 3
+
+
+def test_a_predict_section_that_is_not_row_wise_gets_no_service(tmp_path: Path) -> None:
+    """Predictions that depend on the whole batch cannot answer a request's rows alone."""
+    batchwise = "labels = model.predict(sample)[: len(sample) // 2]"
+    cells = [*CELLS[:4], ("accuracy = float(model.score(X, y))\nsample = X", ["nb2prod:evaluate"])]
+    cells.append((batchwise, ["nb2prod:predict"]))
+    result = convert(make_notebook(tmp_path / "batchwise.ipynb", cells), tmp_path / "out")
     assert not (tmp_path / "out" / "service.py").exists()
     warning = next(w for w in result.warnings if w.code == "no-service")
     assert "cannot predict a request's rows on their own" in warning.message
