@@ -246,6 +246,8 @@ def _verify(args: argparse.Namespace, style: Style) -> int:
         print(style.red(f"verify failed: {'; '.join(reasons)} ({seconds:.1f} s)"))
     else:
         print(style.green(f"verified: {report.coverage} ({seconds:.1f} s)"))
+    for note in report.notes:
+        print(f"note: {note}")
     print(f"executed notebook: {report.executed_notebook}")
     return EXIT_OK if not failed else EXIT_PROBLEMS
 

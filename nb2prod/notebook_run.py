@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import CellRef, Problem, Severity, UserError
 from nb2prod.plan import Plan, data_step_position
+from nb2prod.roles import SKIP
 from nb2prod.serving import data_input_of, predict_step
 
 RECORD_CELL = """\
@@ -56,6 +57,9 @@ _nb2prod_data_sha256 = _nb2prod_fingerprint([{names}])
 _nb2prod_sys.path.remove({src!r})
 """
 RECORD_TAG = "nb2prod-record"
+SKIPPED_TAG = "nb2prod-skipped"
+ALLOWED_TO_FAIL = "raises-exception"
+"""nbclient's tag: an error in the cell does not stop the run."""
 
 
 @dataclass
@@ -71,6 +75,8 @@ class NotebookRun:
     """Why the input could not be kept, when it could not."""
     data_sha256: str | None = None
     """The training data's fingerprint right after the load section, as the pipeline's."""
+    skipped_failures: list[str] = field(default_factory=list)
+    """Skipped cells that failed (downloads, missing programs): notes, not failures."""
 
     def predict_input(self) -> Any:
         """The notebook's predict input (same interpreter, so pickle is exact)."""
@@ -133,6 +139,7 @@ def run_notebook(
             metadata={"tags": [RECORD_TAG]},
         )
     )
+    _mark_cells(node, plan)
     _tag_parameters(node, plan)
     _insert_fingerprint(node, plan, project_src)
     source = workdir / f"input-{notebook.name}"
@@ -154,9 +161,26 @@ def run_notebook(
             execution_timeout=timeout,
         )
     except PapermillExecutionError as error:
-        raise _failed_cell(notebook, executed, error) from None
+        skipped_failures = _skipped_failures(notebook, executed, error)
+    else:
+        skipped_failures = []
     finally:
         os.environ["PATH"] = saved_path
+    if not record.exists():
+        raise UserError(
+            notebook,
+            [
+                Problem(
+                    "notebook-incomplete",
+                    "the notebook's run ended before nb2prod could record its results "
+                    "(the kernel stopped?)",
+                    f"see the kernel's log {workdir / 'kernel.log'} and the executed copy "
+                    f"{executed}",
+                    Severity.ERROR,
+                    None,
+                )
+            ],
+        )
     data = json.loads(record.read_text())
     return NotebookRun(
         metrics=data["metrics"],
@@ -165,7 +189,49 @@ def run_notebook(
         input_path=input_path if input_path.exists() else None,
         input_problem=data["input_problem"],
         data_sha256=data.get("data_sha256"),
+        skipped_failures=skipped_failures,
     )
+
+
+def _mark_cells(node: Any, plan: Plan) -> None:
+    """Number the user's cells (inserted cells shift positions) and let skipped cells fail.
+
+    Skipped cells still run, so a skipped cell that changes the data shows up as a
+    difference; one that cannot run here (a download, a missing program) is noted, and
+    the run goes on, since the project does not contain it.
+    """
+    for index, cell in enumerate(node.cells):
+        cell.setdefault("metadata", {})["nb2prod"] = {"index": index}
+        if plan.cell_roles.get(index) == SKIP:
+            cell["metadata"].setdefault("tags", []).extend([ALLOWED_TO_FAIL, SKIPPED_TAG])
+
+
+def _skipped_failures(notebook: Path, executed: Path, error: Any) -> list[str]:
+    """Failures of skipped cells, as notes; a failure anywhere else is the `UserError`."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        raise _failed_cell(notebook, executed, error.ename, error.evalue, None) from None
+    notes: list[str] = []
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            index = cell.get("metadata", {}).get("nb2prod", {}).get("index")
+            if SKIPPED_TAG in cell.get("metadata", {}).get("tags", []):
+                first = next((x.strip() for x in cell.source.splitlines() if x.strip()), "")
+                notes.append(
+                    f"skipped cell {index} (`{first[:60]}`) failed under papermill "
+                    f"({output.ename}: {str(output.evalue)[:120]}); it is not part of the "
+                    "project, so the run went on"
+                )
+            else:
+                raise _failed_cell(notebook, executed, output.ename, output.evalue, cell)
+    if not notes:
+        raise _failed_cell(notebook, executed, error.ename, error.evalue, None)
+    return notes
 
 
 def _tag_parameters(node: Any, plan: Plan) -> None:
@@ -225,32 +291,21 @@ def _insert_fingerprint(node: Any, plan: Plan, project_src: Path) -> None:
     node.cells.insert(max(step.cells) + 1, cell)
 
 
-def _failed_cell(notebook: Path, executed: Path, error: Any) -> UserError:
-    """The user's cell that failed: papermill's index minus the cells it inserted."""
-    import nbformat
-
-    index = error.cell_index
-    try:
-        tags = [
-            set(cell.get("metadata", {}).get("tags", []))
-            for cell in nbformat.read(executed, as_version=4).cells
-        ]
-        ran = [t for t in tags if "papermill-error-cell-tag" not in t]  # as papermill counts
-        inserted = sum(1 for t in ran[:index] if {"injected-parameters", RECORD_TAG} & t)
-        index -= inserted
-    except (OSError, ValueError):
-        pass
-    first = next((line.strip() for line in str(error.source).splitlines() if line.strip()), "")
+def _failed_cell(notebook: Path, executed: Path, ename: str, evalue: str, cell: Any) -> UserError:
+    """The user's cell that failed, by its index in the user's notebook."""
+    index = None if cell is None else cell.get("metadata", {}).get("nb2prod", {}).get("index")
+    source = "" if cell is None else str(cell.source)
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
     return UserError(
         notebook,
         [
             Problem(
                 "notebook-failed",
-                f"the notebook failed under papermill: {error.ename}: {error.evalue}",
+                f"the notebook failed under papermill: {ename}: {evalue}",
                 "run the notebook top to bottom in Jupyter with these parameters and fix the "
                 f"cell; the executed copy with the full traceback is {executed}",
                 Severity.ERROR,
-                CellRef(index, first[:80]),
+                CellRef(index, first[:80]) if index is not None else None,
             )
         ],
     )

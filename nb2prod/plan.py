@@ -519,11 +519,10 @@ def _choose_model(
     if best:
         return best[-1]
     trainers = [code for code in codes if code.section.role.name == TRAIN]
-    choice = ModelChoice(None)
-    for code in trainers:
-        found = trained_model(code)
-        if found.name or not choice.name:
-            choice = found if found.name or found.candidates or not choice.reason else choice
+    choices = [trained_model(code) for code in trainers]
+    named = [c for c in choices if c.name]
+    unclear = [c for c in choices if c.candidates]
+    choice = (named or unclear or choices or [ModelChoice(None)])[-1]
     if choice.name is None and trainers:
         problems.append(
             Problem(

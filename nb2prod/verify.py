@@ -59,6 +59,8 @@ class VerifyReport:
     checks: list[Check] = field(default_factory=list)
     executed_notebook: str = ""
     code_version: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """What the run met that is not a difference: skipped cells that could not run."""
 
     @property
     def passed(self) -> bool:
@@ -132,6 +134,7 @@ def verify(
             raise
         result = generated.finish(run, timeout)
     report = VerifyReport(plan.project, typed, rtol, executed_notebook=str(run.executed))
+    report.notes += run.skipped_failures
     report.checks += _compare_metrics(run.metrics, result["metrics"], rtol)
     if not run.metrics and not result["metrics"] and any(s.role == EVALUATE for s in plan.steps):
         report.checks.append(_nothing("metric", NO_METRICS))

@@ -55,6 +55,14 @@ def _flags(parameters: dict[str, Any]) -> list[str]:
     return flags
 
 
+TRAINING_ROWS = """
+from {package}.config import Config
+from {package}.pipeline import run_pipeline
+print(run_pipeline(Config())["X_train"].to_json(orient="records"))
+"""
+"""The table each example's model is fitted on, as a request's rows."""
+
+
 def _run(
     command: list[str], cwd: Path, timeout: int = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -130,6 +138,12 @@ def test_the_served_model_predicts_what_the_notebook_predicted(installed_project
     expected = notebook_results(
         EXAMPLES / f"{name}.ipynb", {}, root / "papermill-defaults", project
     )
+    training_rows = json.loads(
+        _run(
+            [str(python), "-c", TRAINING_ROWS.format(package=project_package(project))],
+            cwd=project, env=env,
+        ).stdout
+    )  # fmt: skip
     service = "service:" + _service_class(project)
     with bentoml_server(Path(python).parent / "bentoml", service, project, env) as url:
         answer = httpx.post(f"{url}/predict_batch", json=expected["rows"], timeout=60)
@@ -141,6 +155,11 @@ def test_the_served_model_predicts_what_the_notebook_predicted(installed_project
         tolerance = 1e-5 if metadata["runtime"] == "onnx" else 1e-12
         for key, values in expected["predictions"].items():
             assert served[key] == pytest.approx(values, rel=1e-9, abs=tolerance), key
+        for start in range(0, len(training_rows), 500):  # every row the model learned from
+            chunk = training_rows[start : start + 500]
+            accepted = httpx.post(f"{url}/predict_batch", json=chunk, timeout=60)
+            assert accepted.status_code == 200, (start, accepted.text)
+            assert len(accepted.json()) == len(chunk)
         for bad in ({"no": "such column"}, [expected["rows"][0]], "text"):
             rejected = httpx.post(f"{url}/predict", json=bad, timeout=30)
             assert rejected.status_code == 400 and rejected.json()["detail"], rejected.text
