@@ -10,6 +10,7 @@ sections and what it binds or changes for later ones.
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from dataclasses import dataclass, field
 
 from nb2prod.errors import Problem, Severity
@@ -17,7 +18,7 @@ from nb2prod.globals_rewrite import Rewrites, rewrite_source
 from nb2prod.magics import CleanCode, clean_cell
 from nb2prod.names import BUILTINS, MUTATING_METHODS, NameEvent, free_names, name_events
 from nb2prod.notebook import Cell
-from nb2prod.roles import DIRECTIVE, Role, Section
+from nb2prod.roles import DIRECTIVE, PARAMETERS, Role, Section
 
 DISPLAY_METHODS = frozenset(
     {"head", "tail", "describe", "info", "sample", "value_counts", "nunique", "corr",
@@ -34,7 +35,7 @@ class Chunk:
     cell: Cell
     text: str
     nodes: list[ast.stmt]
-    kind: str  # "import", "definition" or "body"
+    kind: str  # "import", "definition", "constant" (moved to module level) or "body"
 
     @property
     def defined_name(self) -> str | None:
@@ -130,6 +131,60 @@ def _record(code: SectionCode, bound: set[str], cell: Cell, event: NameEvent) ->
         code.binds.append(event.name)
     if event.definite and event.kind == "store":
         bound.add(event.name)
+
+
+def hoist_constants(codes: list[SectionCode]) -> None:
+    """Literal constants that a function or class in the same cell reads move with it.
+
+    `rooms_ix, bedrooms_ix = 3, 4` above a transformer class that indexes with them
+    becomes module-level code too, as the class needs it there. Only names bound once
+    in the kept code qualify: a constant that a later cell changes stays a variable.
+    """
+    kept = [c for c in codes if c.section.kept and c.section.role.name != PARAMETERS]
+    module = module_names(kept)
+    wanted: dict[int, set[str]] = {}  # by cell: what its functions and classes read
+    for code in kept:
+        for chunk in code.of_kind("definition"):
+            node = chunk.nodes[0]
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                free = free_names(node) - module - BUILTINS
+                wanted.setdefault(chunk.cell.index, set()).update(free)
+    if not any(wanted.values()):
+        return
+    bound = Counter(event.name for code in kept for _, event in code.events if event.kind != "load")
+    for code in kept:
+        moved = False
+        for chunk in code.body:
+            names = _literal_constants(chunk)
+            read = wanted.get(chunk.cell.index, set())
+            if names and names & read and all(bound[name] == 1 for name in names):
+                chunk.kind = "constant"
+                moved = True
+        if moved:
+            code.needs.clear()
+            code.maybe_local.clear()
+            code.binds.clear()
+            code.mutates.clear()
+            code.events.clear()
+            _read_flow(code)
+
+
+def _literal_constants(chunk: Chunk) -> set[str]:
+    """The names a chunk of `NAME = <literal>` statements binds (empty if it is not one)."""
+    names: set[str] = set()
+    for node in chunk.nodes:
+        if not isinstance(node, ast.Assign):
+            return set()
+        try:
+            ast.literal_eval(node.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return set()
+        for target in node.targets:
+            elements = target.elts if isinstance(target, ast.Tuple) else [target]
+            if not all(isinstance(e, ast.Name) for e in elements):
+                return set()
+            names |= {e.id for e in elements if isinstance(e, ast.Name)}
+    return names
 
 
 def module_names(codes: list[SectionCode]) -> set[str]:

@@ -43,18 +43,19 @@ class Parameter:
 def read_parameters(code: SectionCode, problems: list[Problem]) -> list[Parameter]:
     """Parameters of a `parameters` section; problems for anything not a literal."""
     parameters: list[Parameter] = []
+    not_literal: dict[int, tuple[Cell, list[tuple[ast.stmt, str]]]] = {}
     for chunk in code.body:
         for node in chunk.nodes:
             target, value = _assignment(node)
             if target is None or value is None:
-                problems.append(_not_literal(chunk.cell, node, "is not a plain assignment"))
+                bad = not_literal.setdefault(chunk.cell.index, (chunk.cell, []))[1]
+                bad.append((node, "is not a plain assignment"))
                 continue
             try:
                 default = ast.literal_eval(value)
             except ValueError:
-                problems.append(
-                    _not_literal(chunk.cell, node, f"`{target}` is computed, not a literal")
-                )
+                bad = not_literal.setdefault(chunk.cell.index, (chunk.cell, []))[1]
+                bad.append((node, f"`{target}` is computed, not a literal"))
                 continue
             parameters.append(
                 Parameter(
@@ -66,6 +67,7 @@ def read_parameters(code: SectionCode, problems: list[Problem]) -> list[Paramete
                     cell_index=chunk.cell.index,
                 )
             )
+    problems.extend(_not_literal(cell, bad) for cell, bad in not_literal.values())
     return parameters
 
 
@@ -78,7 +80,14 @@ def _assignment(node: ast.stmt) -> tuple[str | None, ast.expr | None]:
     return None, None
 
 
-def _not_literal(cell: Cell, node: ast.stmt, why: str) -> Problem:
+def _not_literal(cell: Cell, bad: list[tuple[ast.stmt, str]]) -> Problem:
+    """One problem per cell (a Kale `pipeline-parameters` cell may hold many such lines)."""
+    node, why = bad[0]
+    if len(bad) > 1:
+        listed = "; ".join(
+            f"line {n.lineno} (`{_first_line(cell, n)}`): {w.removeprefix('is ')}" for n, w in bad
+        )
+        why = f"has {len(bad)} lines that are not literal assignments ({listed})"
     return Problem(
         "parameter-not-literal",
         f"the parameters cell {why}; papermill and the CLI can only override literals",
@@ -87,6 +96,12 @@ def _not_literal(cell: Cell, node: ast.stmt, why: str) -> Problem:
         Severity.ERROR,
         cell.ref(node.lineno),
     )
+
+
+def _first_line(cell: Cell, node: ast.stmt) -> str:
+    lines = cell.source.splitlines()
+    line = lines[node.lineno - 1].strip() if node.lineno <= len(lines) else ""
+    return line if len(line) <= 60 else line[:57] + "..."
 
 
 def _type_name(value: Any) -> str:
@@ -152,8 +167,25 @@ def read_quick(
                         )
                     )
                 else:
+                    if _float_for_int(value, parameter.default):
+                        problems.append(_float_given(cell, number, name, value, parameter))
                     quick[name] = value
     return quick
+
+
+def _float_for_int(value: Any, default: Any) -> bool:
+    return isinstance(value, float) and type(default) is int
+
+
+def _float_given(cell: Cell, line: int, name: str, value: float, parameter: Parameter) -> Problem:
+    return Problem(
+        "float-for-int-parameter",
+        f"quick value {value!r} for `{name}` is a float; its default {parameter.source} is an int",
+        "nothing to do if a float is meant (papermill injects it as written, and so does "
+        "the generated CLI); else write an int",
+        Severity.WARNING,
+        cell.ref(line),
+    )
 
 
 def _quick_assignments(
@@ -182,8 +214,8 @@ def _quick_assignments(
 def _same_kind(value: Any, default: Any) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))  # papermill injects `C = 0.5` for `C = 30` too
     return default is None or isinstance(value, type(default))
 
 

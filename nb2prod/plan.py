@@ -25,6 +25,7 @@ from nb2prod.analysis import (
     SectionCode,
     analyse_section,
     check_definitions,
+    hoist_constants,
     module_names,
     split_body,
 )
@@ -154,9 +155,11 @@ def build_plan(
     problems = list(reading.problems)
     first_pass: list[Problem] = []
     codes = [analyse_section(section, first_pass) for section in reading.sections]
+    hoist_constants(codes)
     rewrites = _global_rewrites([c for c in codes if c.section.kept], problems)
     if rewrites:  # analyse again with the functions' new parameters and calls
         codes = [analyse_section(section, problems, rewrites) for section in reading.sections]
+        hoist_constants(codes)
     else:
         problems.extend(first_pass)
     kept = [c for c in codes if c.section.kept]
@@ -226,7 +229,10 @@ def build_plan(
             for c in code.of_kind("import")
         ),
         definitions=[
-            c.text.strip("\n") for code in pipeline_codes for c in code.of_kind("definition")
+            c.text.strip("\n")
+            for code in pipeline_codes
+            for c in code.chunks
+            if c.kind in {"definition", "constant"}
         ],
         steps=steps,
         tests=tests,

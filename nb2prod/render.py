@@ -374,7 +374,8 @@ def returns(step: Step) -> str:
 
 
 def summary(step: Step) -> str:
-    text = (step.title or ROLE_SUMMARIES.get(step.role, f"The `{step.function}` step")).strip()
+    title = None if step.role == "select" else step.title  # the title belongs to predict
+    text = (title or ROLE_SUMMARIES.get(step.role, f"The `{step.function}` step")).strip()
     text = text.replace('"""', "'''").replace("\\", "\\\\")
     return text if text.endswith((".", "!", "?")) else text + "."
 

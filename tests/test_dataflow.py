@@ -238,3 +238,30 @@ def test_test_cells_get_the_imports_and_functions_they_use(tmp_path: Path) -> No
         ],
     )
     assert plan.test_imports == ["import numpy as np", "from nb.pipeline import double"]
+
+
+def test_literal_constants_beside_a_class_move_to_module_level(tmp_path: Path) -> None:
+    """`rooms_ix, bedrooms_ix = 3, 4` above a transformer that reads them, as in
+    handson-ml2's housing chapter: the constants go where the class goes."""
+    cells = [
+        "ratio_ix, base_ix = 1, 0\n\n"
+        "class Ratio:\n    def transform(self, rows):\n"
+        "        return [r[ratio_ix] / r[base_ix] for r in rows]",
+        ("rows = [[2.0, 4.0], [1.0, 3.0]]", ["nb2prod:load"]),
+        ("ratios = Ratio().transform(rows)", ["step:features"]),
+        ("total = sum(ratios)", ["nb2prod:evaluate"]),
+    ]
+    plan = _plan(tmp_path, cells)
+    assert not plan.blocking
+    assert plan.definitions[0] == "ratio_ix, base_ix = 1, 0"
+    outputs = _run_generated(tmp_path, cells, "ratios")
+    assert outputs["total"] == 5.0  # 4 / 2 + 3 / 1
+
+
+def test_a_constant_changed_later_is_still_a_variable(tmp_path: Path) -> None:
+    cells = [
+        "scale = 2\n\nclass Scaler:\n    def apply(self, x):\n        return x * scale",
+        ("scale = 3\nvalue = Scaler().apply(1)", ["nb2prod:load"]),
+    ]
+    [problem] = _plan(tmp_path, cells).blocking
+    assert problem.code == "function-reads-global" and "`scale`" in problem.message

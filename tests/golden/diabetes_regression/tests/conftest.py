@@ -1,48 +1,38 @@
-"""Shared fixtures: the pipeline runs once per test session, with the notebook's defaults."""
+"""Shared fixtures: the pipeline runs with the notebook's defaults; files go to tmp_path.
+
+Every file a test writes (models, BentoML's store, artifacts) lands in pytest's temporary
+folders, never in the project, the user's `~/bentoml` or a stray folder in /tmp.
+"""
 
 from __future__ import annotations
 
-import copy
 import os
-import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-# Tests save models: keep them out of the user's BentoML store (~/bentoml).
-os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="bentoml-tests-")
-
 from diabetes_regression import pipeline
 from diabetes_regression.config import Config
 
-STEP_FUNCTIONS = ["load_data", "preprocess", "train_model", "evaluate", "predict"]
+
+@pytest.fixture(scope="session", autouse=True)
+def bentoml_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests save models: into a store of their own, not the user's (`~/bentoml`)."""
+    home = tmp_path_factory.mktemp("bentoml")
+    previous = os.environ.get("BENTOML_HOME")
+    os.environ["BENTOML_HOME"] = str(
+        home
+    )  # BentoML reads it when a store is first used
+    yield home
+    if previous is None:
+        os.environ.pop("BENTOML_HOME", None)
+    else:
+        os.environ["BENTOML_HOME"] = previous
 
 
 @pytest.fixture(scope="session")
 def pipeline_outputs() -> dict[str, Any]:
     """Every value the pipeline's sections hand on, from one run with default parameters."""
     return pipeline.run_pipeline(Config())
-
-
-@pytest.fixture(scope="session")
-def step_arguments() -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
-    """The arguments each pipeline function got in a default run, copied before the call."""
-    arguments: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
-
-    def recording(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            arguments[name] = copy.deepcopy((args, kwargs))
-            return function(*args, **kwargs)
-
-        return run
-
-    originals = {name: getattr(pipeline, name) for name in STEP_FUNCTIONS}
-    try:
-        for name, function in originals.items():
-            setattr(pipeline, name, recording(name, function))
-        pipeline.run_pipeline(Config())
-    finally:
-        for name, function in originals.items():
-            setattr(pipeline, name, function)
-    return arguments

@@ -22,15 +22,17 @@ NOTEBOOK_METRICS: dict[str, float] = json.loads(
 MARGIN = 0.1
 """How far (relative to the notebook's value) a quick run may fall short."""
 BETTER: dict[str, str] = {"rmse": "lower", "r2": "higher", "mae": "lower"}
-"""Which way each metric improves: `higher` (accuracy) or `lower` (errors, losses)."""
+"""The metrics compared, and which way each improves: `higher` (accuracy) or `lower`
+(errors, losses)."""
 
 
 def test_quick_training_scores_close_to_the_notebook(tmp_path: Path) -> None:
     assert train(["--quick", "--output-dir", str(tmp_path)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    for name, reference in NOTEBOOK_METRICS.items():
+    for name, better in BETTER.items():
+        reference = NOTEBOOK_METRICS[name]
         allowed = MARGIN * abs(reference)
-        if BETTER[name] == "higher":
+        if better == "higher":
             assert metrics[name] >= reference - allowed, (
                 name,
                 metrics[name],
@@ -44,4 +46,6 @@ def test_quick_training_scores_close_to_the_notebook(tmp_path: Path) -> None:
             )
     metadata = json.loads((tmp_path / "model.json").read_text())
     model = load_model(bentoml.models.get(metadata["bentoml_tag"]))
-    assert callable(getattr(model, "predict", None)), "the saved model cannot predict"
+    assert callable(getattr(model, "predict", None)) or callable(model), (
+        "the model cannot predict"
+    )

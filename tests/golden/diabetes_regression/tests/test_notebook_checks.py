@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
-def test_notebook_cell_18(pipeline_outputs: dict[str, Any]) -> None:
+def test_notebook_cell_17(pipeline_outputs: dict[str, Any]) -> None:
     """Sanity checks.
 
-    From notebook cell 18.
+    From notebook cell 17.
     """
     metrics = pipeline_outputs["metrics"]
     predictions = pipeline_outputs["predictions"]

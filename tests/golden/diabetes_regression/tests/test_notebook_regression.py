@@ -28,9 +28,11 @@ NOTEBOOK = (
 )
 RECORD_METRICS = """\
 import json
-_metrics = {str(k): float(v) for k, v in metrics.items()}
-with open(RECORD_PATH, "w") as _file:
-    json.dump(_metrics, _file)
+import sys
+sys.path.insert(0, <src>)
+from diabetes_regression.contracts import metric_values
+with open(<record-path>, "w") as _file:
+    json.dump(metric_values(globals(), ['metrics']), _file)
 """
 
 
@@ -63,7 +65,9 @@ def test_the_notebook_and_the_pipeline_agree(
     record = tmp_path / "notebook-metrics.json"
     notebook.cells.append(
         nbformat.v4.new_code_cell(
-            RECORD_METRICS.replace("RECORD_PATH", repr(str(record)))
+            RECORD_METRICS.replace("<record-path>", repr(str(record))).replace(
+                "<src>", repr(str(NOTEBOOK.parent.parent / "src"))
+            )
         )
     )
     source = tmp_path / NOTEBOOK.name

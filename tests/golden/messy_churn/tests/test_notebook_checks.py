@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
-def test_notebook_cell_21(pipeline_outputs: dict[str, Any]) -> None:
+def test_notebook_cell_20(pipeline_outputs: dict[str, Any]) -> None:
     """The notebook's checks.
 
-    From notebook cell 21.
+    From notebook cell 20.
     """
     accuracy = pipeline_outputs["accuracy"]
     roc_auc = pipeline_outputs["roc_auc"]

@@ -26,9 +26,11 @@ from messy_churn.train import collect_metrics
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "messy_churn.ipynb"
 RECORD_METRICS = """\
 import json
-_metrics = {"accuracy": float(accuracy), "roc_auc": float(roc_auc)}
-with open(RECORD_PATH, "w") as _file:
-    json.dump(_metrics, _file)
+import sys
+sys.path.insert(0, <src>)
+from messy_churn.contracts import metric_values
+with open(<record-path>, "w") as _file:
+    json.dump(metric_values(globals(), ['accuracy', 'roc_auc']), _file)
 """
 
 
@@ -61,7 +63,9 @@ def test_the_notebook_and_the_pipeline_agree(
     record = tmp_path / "notebook-metrics.json"
     notebook.cells.append(
         nbformat.v4.new_code_cell(
-            RECORD_METRICS.replace("RECORD_PATH", repr(str(record)))
+            RECORD_METRICS.replace("<record-path>", repr(str(record))).replace(
+                "<src>", repr(str(NOTEBOOK.parent.parent / "src"))
+            )
         )
     )
     source = tmp_path / NOTEBOOK.name

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
-def test_notebook_cell_16(pipeline_outputs: dict[str, Any]) -> None:
+def test_notebook_cell_15(pipeline_outputs: dict[str, Any]) -> None:
     """Sanity checks.
 
-    From notebook cell 16.
+    From notebook cell 15.
     """
     accuracy = pipeline_outputs["accuracy"]
     f1_macro = pipeline_outputs["f1_macro"]

@@ -28,7 +28,8 @@ def test_training_writes_model_and_metrics(tmp_path: Path) -> None:
     assert (tmp_path / "model.bentomodel").is_file()
     stored = bentoml.models.get(metadata["bentoml_tag"])
     assert stored.info.metadata["metrics"] == metrics
-    assert hasattr(load_model(stored), "predict")
+    model = load_model(stored)
+    assert callable(getattr(model, "predict", None)) or callable(model)
 
 
 def test_every_parameter_is_a_flag_with_the_notebook_default() -> None:

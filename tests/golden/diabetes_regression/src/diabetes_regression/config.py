@@ -7,6 +7,7 @@ flag of `diabetes-regression-train` (e.g. `--alpha 0.5`).
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -38,6 +39,24 @@ def quick_config() -> Config:
     return replace(Config(), **QUICK_OVERRIDES)
 
 
+def int_or_float(name: str) -> Any:
+    """A flag for an int parameter that takes a float too, as papermill injects `C = 0.5`."""
+
+    def parse(text: str) -> int | float:
+        try:
+            return int(text)
+        except ValueError:
+            value = float(text)
+        print(
+            f"note: --{name.replace('_', '-')} defaults to an int; given the float {value}",
+            file=sys.stderr,
+        )
+        return value
+
+    parse.__name__ = "int"  # argparse's "invalid int value: 'x'" for neither
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one flag per parameter to `parser`, defaulting to the notebook's value."""
     defaults = Config()
@@ -59,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--random-state",
         dest="random_state",
-        type=int,
+        type=int_or_float("random_state"),
         default=defaults.random_state,
         help="seed for the train/test split (default: %(default)s)",
     )

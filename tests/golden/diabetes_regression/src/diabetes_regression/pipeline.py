@@ -66,10 +66,10 @@ def train_model(X_train: Any, y_train: Any, *, alpha: float) -> Any:
     return model
 
 
-def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any]:
+def evaluate(model: Any, X_test: Any, y_test: Any) -> Any:
     """Evaluate on the held-out patients.
 
-    From notebook cells 13, 14.
+    From notebook cell 13.
     """
     y_pred = model.predict(X_test)
     metrics = {
@@ -78,16 +78,23 @@ def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any]:
         "mae": float(mean_absolute_error(y_test, y_pred)),
     }
     print(metrics)
+    return metrics
 
-    # a few held-out rows stand in for new data arriving
+
+def select_rows(X_test: Any) -> Any:
+    """Pick the rows to predict on (a service request takes their place).
+
+    From notebook cell 15.
+    """
+    # a few held-out patients stand in for new data arriving
     sample = X_test.head(5)
-    return metrics, sample
+    return sample
 
 
 def predict(model: Any, sample: Any) -> Any:
     """Predict progression for a few patients.
 
-    From notebook cell 16.
+    From notebook cell 15.
     """
     predictions = model.predict(sample)
     return predictions
@@ -105,7 +112,8 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         df, test_size=config.test_size, random_state=config.random_state
     )
     model = train_model(X_train, y_train, alpha=config.alpha)
-    metrics, sample = evaluate(model, X_test, y_test)
+    metrics = evaluate(model, X_test, y_test)
+    sample = select_rows(X_test)
     predictions = predict(model, sample)
     return {
         "data_sha256": data_sha256,

@@ -69,7 +69,7 @@ def to_input(rows: list[DiabetesRegressionRow]) -> pd.DataFrame:
 
 def to_predictions(values: dict[str, Any]) -> list[DiabetesRegressionPrediction]:
     """The predict section's outputs (one value per row each) as response models."""
-    columns = {name: np.asarray(value).tolist() for name, value in values.items()}
+    columns = {name: _as_array(value).tolist() for name, value in values.items()}
     count = len(next(iter(columns.values())))
     return [
         DiabetesRegressionPrediction(
@@ -77,3 +77,10 @@ def to_predictions(values: dict[str, Any]) -> list[DiabetesRegressionPrediction]
         )
         for i in range(count)
     ]
+
+
+def _as_array(value: Any) -> np.ndarray:
+    """An output as an array: a torch tensor is detached and moved to the CPU first."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)

@@ -26,14 +26,16 @@ from diabetes_regression.config import (
     from_namespace,
     quick_config,
 )
+from diabetes_regression.contracts import metric_values
 from diabetes_regression.model_store import save_model
 from diabetes_regression.pipeline import run_pipeline
 
 SOURCE_NOTEBOOK = "notebooks/diabetes_regression.ipynb"
-SOURCE_SHA256 = "6c08a6ac84c2d231f11c7bc31e97ba76430499bf404095e811154b2e511b22d1"
+SOURCE_SHA256 = "c20e68b397a10091379afc4b7e817e10547b52069c5a8e148269a239ac40def5"
 NB2PROD_VERSION = "0.1.0"
 MODEL_OUTPUT = "model"
-METRIC_NAMES = ["rmse", "r2", "mae"]
+METRIC_SOURCES = ["metrics"]
+"""Values of the evaluate section that hold its metrics (numbers, or dicts of numbers)."""
 SERVING_STATE = []
 """Values the predict section reads besides the model and its input rows."""
 PREDICT_INPUT = "sample"
@@ -42,7 +44,7 @@ PREDICT_INPUT = "sample"
 
 def collect_metrics(outputs: dict[str, Any]) -> dict[str, float]:
     """The evaluate section's metrics as plain floats, the keys of metrics.json."""
-    return {str(name): float(value) for name, value in outputs["metrics"].items()}
+    return metric_values(outputs, METRIC_SOURCES)
 
 
 def reference_rows(outputs: dict[str, Any]) -> Any:

@@ -74,10 +74,10 @@ def train_model(
     return model
 
 
-def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any, Any]:
+def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any]:
     """Evaluate accuracy and ROC AUC on the test split.
 
-    From notebook cells 16, 17, 18.
+    From notebook cells 16, 17.
     """
     y_pred = model.predict(X_test)
     y_score = model.predict_proba(X_test)[:, 1]
@@ -86,16 +86,22 @@ def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any, Any]:
     print("accuracy", accuracy, "roc_auc", roc_auc)
 
     print(classification_report(y_test, y_pred))
+    return accuracy, roc_auc
 
-    # a few held-out rows stand in for new data arriving
-    sample = X_test.head(5)
-    return accuracy, roc_auc, sample
+
+def select_rows(X_test: Any) -> Any:
+    """Pick the rows to predict on (a service request takes their place).
+
+    From notebook cell 19.
+    """
+    sample = X_test.head(5)  # a few held-out rows stand in for new data
+    return sample
 
 
 def predict(model: Any, sample: Any) -> tuple[Any, Any]:
     """Predict on new rows.
 
-    From notebook cell 20.
+    From notebook cell 19.
     """
     predictions = model.predict(sample)
     probabilities = model.predict_proba(sample)[:, 1]
@@ -120,7 +126,8 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         max_iter=config.max_iter,
         random_state=config.random_state,
     )
-    accuracy, roc_auc, sample = evaluate(model, X_test, y_test)
+    accuracy, roc_auc = evaluate(model, X_test, y_test)
+    sample = select_rows(X_test)
     predictions, probabilities = predict(model, sample)
     return {
         "data_sha256": data_sha256,

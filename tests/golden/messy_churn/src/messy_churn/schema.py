@@ -186,9 +186,16 @@ def to_input(rows: list[MessyChurnRow]) -> pd.DataFrame:
 
 def to_predictions(values: dict[str, Any]) -> list[MessyChurnPrediction]:
     """The predict section's outputs (one value per row each) as response models."""
-    columns = {name: np.asarray(value).tolist() for name, value in values.items()}
+    columns = {name: _as_array(value).tolist() for name, value in values.items()}
     count = len(next(iter(columns.values())))
     return [
         MessyChurnPrediction(**{name: column[i] for name, column in columns.items()})
         for i in range(count)
     ]
+
+
+def _as_array(value: Any) -> np.ndarray:
+    """An output as an array: a torch tensor is detached and moved to the CPU first."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)

@@ -26,14 +26,16 @@ from messy_churn.config import (
     from_namespace,
     quick_config,
 )
+from messy_churn.contracts import metric_values
 from messy_churn.model_store import save_model
 from messy_churn.pipeline import run_pipeline
 
 SOURCE_NOTEBOOK = "notebooks/messy_churn.ipynb"
-SOURCE_SHA256 = "691de3039fe26d66c30c3c7c46caa3f117c09816a5800cb20c3da4943b2121a6"
+SOURCE_SHA256 = "03f8f40b26f49b324b2c773704a08786b8df3719285355527354bc438be4df86"
 NB2PROD_VERSION = "0.1.0"
 MODEL_OUTPUT = "model"
-METRIC_NAMES = ["accuracy", "roc_auc"]
+METRIC_SOURCES = ["accuracy", "roc_auc"]
+"""Values of the evaluate section that hold its metrics (numbers, or dicts of numbers)."""
 SERVING_STATE = []
 """Values the predict section reads besides the model and its input rows."""
 PREDICT_INPUT = "sample"
@@ -42,7 +44,7 @@ PREDICT_INPUT = "sample"
 
 def collect_metrics(outputs: dict[str, Any]) -> dict[str, float]:
     """The evaluate section's metrics as plain floats, the keys of metrics.json."""
-    return {name: float(outputs[name]) for name in METRIC_NAMES}
+    return metric_values(outputs, METRIC_SOURCES)
 
 
 def reference_rows(outputs: dict[str, Any]) -> Any:

@@ -60,25 +60,32 @@ def train_model(
     return model
 
 
-def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any, Any]:
+def evaluate(model: Any, X_test: Any, y_test: Any) -> tuple[Any, Any]:
     """Evaluate on the held-out wines.
 
-    From notebook cells 11, 12.
+    From notebook cell 11.
     """
     y_pred = model.predict(X_test)
-    accuracy = float(accuracy_score(y_test, y_pred))
-    f1_macro = float(f1_score(y_test, y_pred, average="macro"))
-    print({"accuracy": accuracy, "f1_macro": f1_macro})
+    accuracy = accuracy_score(y_test, y_pred)
+    f1_macro = f1_score(y_test, y_pred, average="macro")
+    print(f"accuracy {accuracy:.3f}, macro F1 {f1_macro:.3f}")
+    return accuracy, f1_macro
 
-    # a few held-out rows stand in for new data arriving
+
+def select_rows(X_test: Any) -> Any:
+    """Pick the rows to predict on (a service request takes their place).
+
+    From notebook cell 13.
+    """
+    # a few held-out wines stand in for new data arriving
     sample = X_test.head(5)
-    return accuracy, f1_macro, sample
+    return sample
 
 
 def predict(model: Any, sample: Any) -> Any:
     """Predict the cultivar of a few wines.
 
-    From notebook cell 14.
+    From notebook cell 13.
     """
     predictions = model.predict(sample)
     return predictions
@@ -102,7 +109,8 @@ def run_pipeline(config: Config) -> dict[str, Any]:
         max_depth=config.max_depth,
         random_state=config.random_state,
     )
-    accuracy, f1_macro, sample = evaluate(model, X_test, y_test)
+    accuracy, f1_macro = evaluate(model, X_test, y_test)
+    sample = select_rows(X_test)
     predictions = predict(model, sample)
     return {
         "data_sha256": data_sha256,

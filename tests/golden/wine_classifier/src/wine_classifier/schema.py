@@ -107,7 +107,7 @@ def to_input(rows: list[WineClassifierRow]) -> pd.DataFrame:
 
 def to_predictions(values: dict[str, Any]) -> list[WineClassifierPrediction]:
     """The predict section's outputs (one value per row each) as response models."""
-    columns = {name: np.asarray(value).tolist() for name, value in values.items()}
+    columns = {name: _as_array(value).tolist() for name, value in values.items()}
     count = len(next(iter(columns.values())))
     return [
         WineClassifierPrediction(
@@ -115,3 +115,10 @@ def to_predictions(values: dict[str, Any]) -> list[WineClassifierPrediction]:
         )
         for i in range(count)
     ]
+
+
+def _as_array(value: Any) -> np.ndarray:
+    """An output as an array: a torch tensor is detached and moved to the CPU first."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)

@@ -26,14 +26,16 @@ from wine_classifier.config import (
     from_namespace,
     quick_config,
 )
+from wine_classifier.contracts import metric_values
 from wine_classifier.model_store import save_model
 from wine_classifier.pipeline import run_pipeline
 
 SOURCE_NOTEBOOK = "notebooks/wine_classifier.ipynb"
-SOURCE_SHA256 = "da7ce61a90085da991e78e03c94a1152f5817ca2708bd496ba01ea97c4c94d54"
+SOURCE_SHA256 = "e26942777805aec4d714a0a9756de66b63eef5e377427363aa147303c83f1466"
 NB2PROD_VERSION = "0.1.0"
 MODEL_OUTPUT = "model"
-METRIC_NAMES = ["accuracy", "f1_macro"]
+METRIC_SOURCES = ["accuracy", "f1_macro"]
+"""Values of the evaluate section that hold its metrics (numbers, or dicts of numbers)."""
 SERVING_STATE = []
 """Values the predict section reads besides the model and its input rows."""
 PREDICT_INPUT = "sample"
@@ -42,7 +44,7 @@ PREDICT_INPUT = "sample"
 
 def collect_metrics(outputs: dict[str, Any]) -> dict[str, float]:
     """The evaluate section's metrics as plain floats, the keys of metrics.json."""
-    return {name: float(outputs[name]) for name in METRIC_NAMES}
+    return metric_values(outputs, METRIC_SOURCES)
 
 
 def reference_rows(outputs: dict[str, Any]) -> Any:

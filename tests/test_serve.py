@@ -1,0 +1,118 @@
+"""`nb2prod serve` stops cleanly: a signal to nb2prod stops the whole `bentoml serve` tree.
+
+An example is converted and trained once; `nb2prod serve` then runs on a free port until
+/readyz answers, gets SIGTERM (or SIGINT, as Ctrl+C in a terminal would send), and must
+exit with the port free and none of the processes it started left running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, free_port, generated_env, run_cli, train_generated
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    root = tmp_path_factory.mktemp("serve")
+    project = root / "project"
+    converted = run_cli("convert", str(EXAMPLES / "wine_classifier.ipynb"), "-o", str(project))
+    assert converted.returncode == 0, converted.stderr
+    env = generated_env(project, root / "bentoml")
+    train_generated(project, "wine_classifier", str(root / "artifacts"), env)
+    return project, env
+
+
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, process group, state) of every process."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[int(stat.parent.name)] = (int(fields[1]), int(fields[2]), fields[0])
+    return found
+
+
+def _descendants(pid: int) -> set[int]:
+    processes, found, todo = _processes(), set(), [pid]
+    while todo:
+        parent = todo.pop()
+        children = {p for p, (ppid, _, _) in processes.items() if ppid == parent}
+        todo.extend(children - found)
+        found |= children
+    return found
+
+
+def _running(pids: set[int]) -> set[int]:
+    return {p for p, (_, _, state) in _processes().items() if p in pids and state != "Z"}
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_stops_the_whole_server(
+    trained: tuple[Path, dict[str, str]], tmp_path: Path, stop: signal.Signals
+) -> None:
+    import httpx
+
+    project, env = trained
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as output:
+        nb2prod = subprocess.Popen(
+            [sys.executable, "-m", "nb2prod", "serve", str(project), "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    started: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert nb2prod.poll() is None, log.read_text()[-3000:]
+            started |= _descendants(nb2prod.pid)
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.3)
+        started |= _descendants(nb2prod.pid)
+        groups = {_processes()[p][1] for p in _running(started)}
+        assert nb2prod.pid not in groups  # the server runs in a process group of its own
+
+        os.kill(nb2prod.pid, stop)
+        nb2prod.wait(timeout=40)
+        deadline = time.monotonic() + 5
+        while (_listening(port) or _running(started)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _listening(port), "something still listens on the port"
+        assert not _running(started), f"left running: {_running(started)}"
+        left = {p for p, (_, group, state) in _processes().items() if group in groups}
+        assert not {p for p in left if _processes().get(p, (0, 0, "Z"))[2] != "Z"}
+        assert "Traceback" not in log.read_text()
+    finally:
+        if nb2prod.poll() is None:
+            os.killpg(nb2prod.pid, signal.SIGKILL)
+        for pid in _running(started):
+            os.kill(pid, signal.SIGKILL)
