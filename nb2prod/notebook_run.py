@@ -18,45 +18,52 @@ from typing import Any
 
 from nb2prod.errors import CellRef, Problem, Severity, UserError
 from nb2prod.plan import Plan, data_step_position
-from nb2prod.roles import SKIP
+from nb2prod.roles import EVALUATE, PREDICT, SKIP
 from nb2prod.serving import data_input_of, predict_step
 
-RECORD_CELL = """\
-import json as _nb2prod_json
-import pickle as _nb2prod_pickle
+IMPORT_CONTRACTS = """\
 import sys as _nb2prod_sys
 _nb2prod_sys.path.insert(0, {src!r})
-from {package}.contracts import metric_values as _nb2prod_metric_values
-from {package}.contracts import plain as _nb2prod_plain
+from {package}.contracts import {name} as _nb2prod_{name}
 _nb2prod_sys.path.remove({src!r})
-_nb2prod_record = {{
-    "metrics": _nb2prod_metric_values(globals(), {sources!r}),
-    "predictions": {{
-        _nb2prod_name: _nb2prod_plain(globals()[_nb2prod_name])
-        for _nb2prod_name in {predictions!r} if _nb2prod_name in globals()
-    }},
-    "data_sha256": globals().get("_nb2prod_data_sha256"),
-    "input_problem": None,
+"""
+METRICS_CELL = """\
+_nb2prod_metrics = _nb2prod_metric_values(globals(), {sources!r})
+"""
+PREDICTIONS_CELL = """\
+import pickle as _nb2prod_pickle
+_nb2prod_predictions = {{
+    _nb2prod_name: _nb2prod_plain(globals()[_nb2prod_name])
+    for _nb2prod_name in {predictions!r} if _nb2prod_name in globals()
 }}
+_nb2prod_input_problem = None
 if {data_input!r} in globals():
     try:
         with open({input_path!r}, "wb") as _nb2prod_file:
             _nb2prod_pickle.dump(globals()[{data_input!r}], _nb2prod_file)
     except Exception as _nb2prod_error:
-        _nb2prod_record["input_problem"] = f"{{type(_nb2prod_error).__name__}}: {{_nb2prod_error}}"
+        _nb2prod_input_problem = f"{{type(_nb2prod_error).__name__}}: {{_nb2prod_error}}"
+"""
+RECORD_CELL = """\
+import json as _nb2prod_json
 with open({path!r}, "w") as _nb2prod_file:
-    _nb2prod_json.dump(_nb2prod_record, _nb2prod_file, default=str)
+    _nb2prod_json.dump(
+        {{
+            "metrics": globals().get("_nb2prod_metrics", {{}}),
+            "predictions": globals().get("_nb2prod_predictions", {{}}),
+            "input_problem": globals().get("_nb2prod_input_problem"),
+            "data_sha256": globals().get("_nb2prod_data_sha256"),
+        }},
+        _nb2prod_file,
+        default=str,
+    )
 """
+"""Results are taken right after the section that makes them (later cells, skipped
+ones included, may rebind `y_preds`), and written once at the end."""
 
 
-FINGERPRINT_CELL = """\
-import sys as _nb2prod_sys
-_nb2prod_sys.path.insert(0, {src!r})
-from {package}.contracts import fingerprint as _nb2prod_fingerprint
-_nb2prod_data_sha256 = _nb2prod_fingerprint([{names}])
-_nb2prod_sys.path.remove({src!r})
-"""
 RECORD_TAG = "nb2prod-record"
+
 SKIPPED_TAG = "nb2prod-skipped"
 ALLOWED_TO_FAIL = "raises-exception"
 """nbclient's tag: an error in the cell does not stop the run."""
@@ -123,25 +130,19 @@ def run_notebook(
     input_path = workdir / "predict-input.pkl"
     input_path.unlink(missing_ok=True)
     node = nbformat.read(notebook, as_version=4)
-    predict = predict_step(plan)
     project_src = project_src.resolve()
-    node.cells.append(
-        nbformat.v4.new_code_cell(
-            RECORD_CELL.format(
-                src=str(project_src),
-                package=plan.package,
-                sources=list(plan.metrics.sources),
-                data_input=data_input_of(plan, predict) if predict else None,
-                predictions=predict.outputs if predict else [],
-                input_path=str(input_path),
-                path=str(record),
-            ),
-            metadata={"tags": [RECORD_TAG]},
-        )
-    )
     _mark_cells(node, plan)
     _tag_parameters(node, plan)
-    _insert_fingerprint(node, plan, project_src)
+    inserted = _recording_cells(plan, project_src, input_path)
+    for position, source in sorted(inserted, key=lambda item: -item[0]):
+        node.cells.insert(
+            position, nbformat.v4.new_code_cell(source, metadata={"tags": [RECORD_TAG]})
+        )
+    node.cells.append(
+        nbformat.v4.new_code_cell(
+            RECORD_CELL.format(path=str(record)), metadata={"tags": [RECORD_TAG]}
+        )
+    )
     source = workdir / f"input-{notebook.name}"
     executed = workdir / f"executed-{notebook.name}"
     nbformat.write(node, source)
@@ -274,21 +275,48 @@ def _kernel_manager(log: Path) -> type:
     return ThisPythonKernelManager
 
 
-def _insert_fingerprint(node: Any, plan: Plan, project_src: Path) -> None:
-    """A cell after the load section that hashes its outputs as `run_pipeline` does."""
-    import nbformat
+def _recording_cells(plan: Plan, src: Path, input_path: Path) -> list[tuple[int, str]]:
+    """Cells to insert (at a position in the user's notebook): the data's fingerprint after
+    the load section, the metrics after evaluate, the predictions after predict."""
+    cells: list[tuple[int, str]] = []
 
-    position = data_step_position(plan)
-    if position is None:
-        return
-    step = plan.steps[position]
-    cell = nbformat.v4.new_code_cell(
-        FINGERPRINT_CELL.format(
-            src=str(project_src), package=plan.package, names=", ".join(step.outputs)
-        ),
-        metadata={"tags": [RECORD_TAG]},
-    )
-    node.cells.insert(max(step.cells) + 1, cell)
+    def after(role: str) -> int | None:
+        positions = [c for s in plan.steps if s.role == role for c in s.cells]
+        return max(positions) + 1 if positions else None
+
+    def contracts(name: str) -> str:
+        return IMPORT_CONTRACTS.format(src=str(src), package=plan.package, name=name)
+
+    data_step = data_step_position(plan)
+    if data_step is not None:
+        step = plan.steps[data_step]
+        cells.append(
+            (
+                max(step.cells) + 1,
+                contracts("fingerprint")
+                + f"_nb2prod_data_sha256 = _nb2prod_fingerprint([{', '.join(step.outputs)}])\n",
+            )
+        )
+    evaluated = after(EVALUATE)
+    if evaluated is not None:
+        sources = list(plan.metrics.sources)
+        cells.append((evaluated, contracts("metric_values") + METRICS_CELL.format(sources=sources)))
+    predict = predict_step(plan)
+    predicted = after(PREDICT)
+    if predicted is not None:
+        step = next(s for s in plan.steps if s.role == PREDICT)
+        cells.append(
+            (
+                predicted,
+                contracts("plain")
+                + PREDICTIONS_CELL.format(
+                    predictions=step.outputs,
+                    data_input=data_input_of(plan, predict) if predict else None,
+                    input_path=str(input_path),
+                ),
+            )
+        )
+    return cells
 
 
 def _failed_cell(notebook: Path, executed: Path, ename: str, evalue: str, cell: Any) -> UserError:

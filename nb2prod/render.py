@@ -297,7 +297,7 @@ def tidy_python(files: dict[str, str], package: str) -> dict[str, str]:
              "--config", isort, "--exit-zero", "--quiet"],
             root,
         )  # fmt: skip
-        _ruff(["format", "--quiet"], root)
+        _ruff(["format"], root)  # not --quiet: that hides the parse errors too
         return {path: (root / path).read_text() for path in files}
 
 
@@ -310,7 +310,8 @@ def _ruff(arguments: list[str], root: Path) -> None:
     ]  # fmt: skip
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"ruff failed on the generated code: {result.stderr.strip()}")
+        output = "\n".join(t.strip() for t in (result.stdout, result.stderr) if t.strip())
+        raise RuntimeError(f"ruff failed on the generated code (exit {result.returncode}):\n{output}")
 
 
 def _parse(text: str) -> Any:
@@ -380,10 +381,11 @@ def summary(step: Step) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def call(step: Step) -> str:
-    """`a, b = step(x, y, n=config.n)` as run_pipeline calls it."""
+def call(step: Step, config_name: str = "config") -> str:
+    """`a, b = step(x, y, n=config.n)` as run_pipeline calls it (its Config argument is
+    `config_name`: `config_` when the notebook has a `config` of its own)."""
     data = [a.name for a in step.arguments if not a.from_config]
-    config = [f"{a.name}=config.{a.name}" for a in step.arguments if a.from_config]
+    config = [f"{a.name}={config_name}.{a.name}" for a in step.arguments if a.from_config]
     expression = f"{step.function}({', '.join(data + config)})"
     return f"{', '.join(step.outputs)} = {expression}" if step.outputs else expression
 
