@@ -86,7 +86,7 @@ def convert(
         probe = cached if usable else _probe(plan, step)
         _check_model(plan, probe)
         plan = _with_measured_metrics(plan, probe, name)
-        problems = list(plan.problems)
+        problems = list(plan.problems) + _printed_non_numbers(plan, probe)
         step = predict_step(plan) if service else None
     if step is not None and probe is not None and _servable(probe):
         serving = _serving(plan, step, probe, onnx, problems)
@@ -182,6 +182,27 @@ def _check_model(plan: Plan, probe: dict[str, Any]) -> None:
         [Problem("wrong-model", f"the model to save is unclear: {why}", MODEL_FIX,
                  Severity.ERROR, cell)],
     )  # fmt: skip
+
+
+def _printed_non_numbers(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
+    """Notes for names an evaluate cell prints that hold no number (Kale's pipeline-metrics
+    printing a parameter or a confusion matrix): they are not metrics, and that is fine."""
+    parameters = {p.name for p in plan.parameters}
+    notes = []
+    for name, cell in dict(plan.metrics.printed).items():
+        if name in probe["metric_sources"]:
+            continue
+        what = "a parameter" if name in parameters else "not a number"
+        notes.append(
+            Problem(
+                "printed-not-a-metric",
+                f"`{name}` is printed as a metric but is {what}: it is not recorded as one",
+                f"nothing to do if `{name}` is not a metric; else bind the number to a name",
+                Severity.WARNING,
+                plan.notebook.cells[cell].ref(),
+            )
+        )
+    return notes
 
 
 def _with_measured_metrics(plan: Plan, probe: dict[str, Any], name: str | None) -> Plan:

@@ -45,6 +45,7 @@ from nb2prod.role_outputs import (
     metric_candidates,
     model_directive,
     predicting_objects,
+    printed_names,
     trained_model,
 )
 from nb2prod.roles import (
@@ -66,6 +67,13 @@ FUNCTION_NAMES = {
     "predict": "predict",
     SELECT: "select_rows",
 }
+TEMPLATE_NAMES = frozenset(
+    {"run_pipeline", "load_training_data", "config", "Config", "fingerprint", "Any",
+     "annotations", "data_sha256"}
+)  # fmt: skip
+"""Names pipeline.py.j2 defines, imports or binds: no step function is named after one."""
+RENAMED_TEMPLATE_NAMES = ("config", "Config", "fingerprint")
+"""Names of pipeline.py.j2 that it renames (`config_`) when the notebook uses them too."""
 MODEL_FIX = (
     "name the model the service should serve on a line of its own in any kept cell: "
     "`# nb2prod: model=NAME` (NAME: the variable holding the fitted model)"
@@ -128,6 +136,10 @@ class Plan:
     declared_cells: set[int]
     cell_functions: dict[int, str]
     codes: list[SectionCode]
+    template_names: dict[str, str] = field(
+        default_factory=lambda: {name: name for name in RENAMED_TEMPLATE_NAMES}
+    )
+    """pipeline.py's own names (`config`, ...), renamed where the notebook uses them too."""
 
     @property
     def blocking(self) -> list[Problem]:
@@ -180,7 +192,9 @@ def build_plan(
     test_codes = [c for c in kept if c.section.role.name == TEST]
     model = _choose_model(pipeline_codes, module, problems)
     pipeline_codes = _split_predict(pipeline_codes, model)
-    names = _function_names(pipeline_codes, module | _variables(codes) | set(_names(parameters)))
+    taken = module | _variables(codes) | set(_names(parameters))
+    names = _function_names(pipeline_codes, taken | TEMPLATE_NAMES)
+    _template_name_clashes(kept, problems)
     with_body = [code for code in pipeline_codes if code.body]
     steps = [_step(code, names[id(code)]) for code in with_body]
     code_of = {id(step): code for step, code in zip(steps, with_body, strict=True)}
@@ -191,20 +205,23 @@ def build_plan(
     predictions: list[str] = []
     required: dict[int, list[str]] = {}
     sources: list[str] = []
+    printed: list[tuple[str, int]] = []
     for step in steps:
         code = code_of[id(step)]
         if step.role == EVALUATE:
             own = metric_candidates(code, set(_names(parameters)))
             sources += own
+            printed += printed_names(code)
             wanted = own if metrics is None else [n for n in own if n in metrics.sources]
             required[id(step)] = [n for n in wanted if n in code.binds]
         elif step.role == PREDICT:
             predictions = find_predictions(code, model)
             required[id(step)] = predictions
     if metrics is None:
-        metrics = Metrics(tuple(dict.fromkeys(sources)))
+        metrics = Metrics(tuple(dict.fromkeys(sources)), printed=tuple(printed))
     else:
-        metrics = Metrics(tuple(n for n in metrics.sources if n in sources), metrics.names)
+        kept_sources = tuple(n for n in metrics.sources if n in sources)
+        metrics = Metrics(kept_sources, metrics.names, tuple(printed))
     if model is not None:
         _require_model(model, steps, code_of, required)
     _connect(steps, tests, code_of, test_codes, parameters, module, required, codes, problems)
@@ -228,15 +245,18 @@ def build_plan(
             for code in pipeline_codes + [c for c in kept if c.section.role.name == PARAMETERS]
             for c in code.of_kind("import")
         ),
-        definitions=[
+        definitions=[  # in notebook order, those of cells joining the parameters too
             c.text.strip("\n")
-            for code in pipeline_codes
+            for code in kept
+            if code.section.role.name != TEST
             for c in code.chunks
             if c.kind in {"definition", "constant"}
         ],
         steps=steps,
         tests=tests,
-        test_imports=_test_imports(test_codes, pipeline_codes, project.replace("-", "_")),
+        test_imports=_test_imports(
+            test_codes, [c for c in kept if c.section.role.name != TEST], project.replace("-", "_")
+        ),
         model=model,
         metrics=metrics,
         predictions=predictions,
@@ -249,6 +269,7 @@ def build_plan(
         declared_cells=reading.explicit,
         cell_functions=cell_functions,
         codes=codes,
+        template_names=_template_names(module, taken | set(names.values())),
     )
 
 
@@ -731,6 +752,44 @@ def _variables(codes: list[SectionCode]) -> set[str]:
 
 def _names(parameters: list[Parameter]) -> list[str]:
     return [p.name for p in parameters]
+
+
+def _template_names(module: set[str], taken: set[str]) -> dict[str, str]:
+    """pipeline.py's own names, each renamed (`config_`) where the notebook uses it:
+    `Config` only matters at module level (run_pipeline's annotation), `config` and
+    `fingerprint` inside run_pipeline too."""
+    renamed: dict[str, str] = {}
+    for name in RENAMED_TEMPLATE_NAMES:
+        new = name
+        clashes = module if name == "Config" else taken
+        while new in clashes or new in taken or new in renamed.values():
+            new += "_"
+        renamed[name] = new
+    return renamed
+
+
+def _template_name_clashes(kept: list[SectionCode], problems: list[Problem]) -> None:
+    """Notebook names that pipeline.py needs for itself: `run_pipeline` and
+    `load_training_data` defined at module level, and `data_sha256` (a key of
+    run_pipeline's result). Blocking, naming the cell."""
+    for code in kept:
+        if code.section.role.name == TEST:
+            continue
+        for chunk in code.chunks:
+            own = (
+                {"data_sha256"} if chunk.kind == "body" else {"run_pipeline", "load_training_data"}
+            )
+            stored = {e.name for n in chunk.nodes for e in name_events(n) if e.kind == "store"}
+            for name in sorted(own & stored):
+                problems.append(
+                    Problem(
+                        "generated-name-clash",
+                        f"`{name}` is a name the generated pipeline.py uses itself",
+                        f"rename `{name}` in the notebook (e.g. `my_{name}`)",
+                        Severity.ERROR,
+                        chunk.cell.ref(),
+                    )
+                )
 
 
 def _function_names(codes: list[SectionCode], module: set[str]) -> dict[int, str]:

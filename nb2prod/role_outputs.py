@@ -51,6 +51,8 @@ class Metrics:
 
     sources: tuple[str, ...]
     names: tuple[str, ...] = ()
+    printed: tuple[tuple[str, int], ...] = ()
+    """Names the evaluate section prints (Kale's `pipeline-metrics`), with their cell."""
 
 
 @dataclass(frozen=True)
@@ -172,14 +174,19 @@ def metric_candidates(code: SectionCode, parameters: set[str]) -> list[str]:
         and event.definite
         and event.name not in parameters | loop_targets
     ]
-    printed = [
-        name
+    printed = [name for name, _ in printed_names(code) if name in code.needs]
+    return list(dict.fromkeys([*bound, *(n for n in printed if n not in parameters)]))
+
+
+def printed_names(code: SectionCode) -> list[tuple[str, int]]:
+    """Bare names the section prints on a line of their own (`print(accuracy)`), with
+    the index of their cell."""
+    return [
+        (name, chunk.cell.index)
         for chunk in code.body
         for node in chunk.nodes
         for name in _printed_names(node)
-        if name in code.needs and name not in parameters
     ]
-    return list(dict.fromkeys([*bound, *printed]))
 
 
 def looks_like_metric(name: str) -> bool:

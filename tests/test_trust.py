@@ -258,3 +258,24 @@ def test_kale_training_and_evaluation_steps_save_a_model_and_take_parameters(
     default_accuracy = manifest["probe"]["metrics"]["defaults"]["accuracy"]
     accuracy = next(c for c in report["checks"] if c["name"] == "accuracy")
     assert accuracy["notebook"] != default_accuracy
+
+
+def test_kale_metrics_cells_printing_parameters_and_arrays_are_notes(tmp_path: Path) -> None:
+    """`print(d1)` (a parameter) and `print(conf_matrix)` (an array) in pipeline-metrics
+    used to crash convert; they are not metrics, and convert says so."""
+    from nb2prod.convert import convert
+
+    cells = [
+        *KALE[:4],
+        (
+            "from sklearn.metrics import confusion_matrix\ny_hat = clf.predict(x_test)\n"
+            "accuracy = accuracy_score(y_test, y_hat)\n"
+            "conf_matrix = confusion_matrix(y_test, y_hat)",
+            ["step:evaluation", "prev:training"],
+        ),
+        ("print(accuracy)\nprint(conf_matrix)\nprint(LR)", ["pipeline-metrics"]),
+    ]
+    result = convert(make_notebook(tmp_path / "kale_matrix.ipynb", cells), tmp_path / "out")
+    notes = {w.message.split("`")[1] for w in result.warnings if w.code == "printed-not-a-metric"}
+    assert notes == {"conf_matrix", "LR"}
+    assert result.plan.metrics.sources == ("accuracy",)
