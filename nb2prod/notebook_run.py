@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +38,14 @@ _nb2prod_predictions = {{
     for _nb2prod_name in {predictions!r} if _nb2prod_name in globals()
 }}
 _nb2prod_input_problem = None
-if {data_input!r} in globals():
-    try:
-        with open({input_path!r}, "wb") as _nb2prod_file:
-            _nb2prod_pickle.dump(globals()[{data_input!r}], _nb2prod_file)
-    except Exception as _nb2prod_error:
-        _nb2prod_input_problem = f"{{type(_nb2prod_error).__name__}}: {{_nb2prod_error}}"
+try:
+    _nb2prod_input = {input_expression}
+    with open({input_path!r}, "wb") as _nb2prod_file:
+        _nb2prod_pickle.dump(_nb2prod_input, _nb2prod_file)
+except NameError:
+    pass  # no predict input to keep
+except Exception as _nb2prod_error:
+    _nb2prod_input_problem = f"{{type(_nb2prod_error).__name__}}: {{_nb2prod_error}}"
 """
 RECORD_CELL = """\
 import json as _nb2prod_json
@@ -205,6 +208,20 @@ def _mark_cells(node: Any, plan: Plan) -> None:
         cell.setdefault("metadata", {})["nb2prod"] = {"index": index}
         if plan.cell_roles.get(index) == SKIP:
             cell["metadata"].setdefault("tags", []).extend([ALLOWED_TO_FAIL, SKIPPED_TAG])
+            cell.source = _without_installs(cell.source)
+
+
+INSTALL_LINE = re.compile(r"^(\s*)([!%]\s*(pip|conda|mamba|apt(-get)?|brew)\b.*)$", re.M)
+
+
+def _without_installs(source: str) -> str:
+    """A skipped cell's `!pip install ...` lines as comments: a skipped cell may run, but
+    must not change the environment verify runs in (the project lists what it needs)."""
+    if source.lstrip().startswith(("%%bash", "%%sh", "%%script", "%%system")):
+        return "# not run by nb2prod verify (a shell cell):\n" + "".join(
+            f"# {line}\n" for line in source.splitlines()
+        )
+    return INSTALL_LINE.sub(r"\1pass  # not run by nb2prod verify: \2", source)
 
 
 def _skipped_failures(notebook: Path, executed: Path, error: Any) -> list[str]:
@@ -275,6 +292,18 @@ def _kernel_manager(log: Path) -> type:
     return ThisPythonKernelManager
 
 
+def _input_expression(plan: Plan, predict: Any) -> str:
+    """How the notebook's predict input is reached after the predict cell: its name, or
+    the expression a lifted `select_rows` took out of the model's call (`X_test[:2]`)."""
+    if predict is None:
+        return "_nb2prod_no_input"  # a NameError: nothing to keep
+    name = data_input_of(plan, predict)
+    for step in plan.steps:
+        if step.rows_source and name in step.outputs:
+            return f"({step.rows_source})"
+    return name
+
+
 def _recording_cells(plan: Plan, src: Path, input_path: Path) -> list[tuple[int, str]]:
     """Cells to insert (at a position in the user's notebook): the data's fingerprint after
     the load section, the metrics after evaluate, the predictions after predict."""
@@ -311,7 +340,7 @@ def _recording_cells(plan: Plan, src: Path, input_path: Path) -> list[tuple[int,
                 contracts("plain")
                 + PREDICTIONS_CELL.format(
                     predictions=step.outputs,
-                    data_input=data_input_of(plan, predict) if predict else None,
+                    input_expression=_input_expression(plan, predict),
                     input_path=str(input_path),
                 ),
             )

@@ -27,10 +27,15 @@ from nb2prod.analysis import (
     check_definitions,
     hoist_constants,
     module_names,
-    split_body,
 )
 from nb2prod.errors import Problem, Severity
-from nb2prod.globals_rewrite import Rewrites, called_functions, plan_rewrites, uses_as_value
+from nb2prod.globals_rewrite import (
+    Rewrites,
+    called_functions,
+    declared_globals,
+    plan_rewrites,
+    uses_as_value,
+)
 from nb2prod.hazards import find_hazards
 from nb2prod.names import BUILTINS, free_names, name_events, root_name
 from nb2prod.notebook import Notebook
@@ -56,10 +61,10 @@ from nb2prod.roles import (
     SETUP,
     TEST,
     TRAIN,
-    Role,
     Section,
     read_roles,
 )
+from nb2prod.row_picking import split_predict
 
 FUNCTION_NAMES = {
     "load": "load_data",
@@ -102,6 +107,8 @@ class Step:
     outputs: list[str] = field(default_factory=list)
     data_input: str | None = None
     """For the predict step: the argument holding the rows to predict."""
+    rows_source: str | None = None
+    """For a `select_rows` lifted out of the model's call: the expression as written."""
 
     @property
     def cell_span(self) -> str:
@@ -191,12 +198,15 @@ def build_plan(
     pipeline_codes = [c for c in kept if c.section.role.name not in {PARAMETERS, TEST}]
     test_codes = [c for c in kept if c.section.role.name == TEST]
     model = _choose_model(pipeline_codes, module, problems)
-    pipeline_codes = _split_predict(pipeline_codes, model)
     taken = module | _variables(codes) | set(_names(parameters))
+    pipeline_codes, lifted = split_predict(pipeline_codes, model, module, taken)
     names = _function_names(pipeline_codes, taken | TEMPLATE_NAMES)
     _template_name_clashes(kept, problems)
     with_body = [code for code in pipeline_codes if code.body]
     steps = [_step(code, names[id(code)]) for code in with_body]
+    for step, code in zip(steps, with_body, strict=True):
+        if id(code) in lifted:
+            step.rows_source = lifted[id(code)].source
     code_of = {id(step): code for step, code in zip(steps, with_body, strict=True)}
     tests = [
         _step(code, f"test_notebook_cell_{code.section.cells[0].index}") for code in test_codes
@@ -310,7 +320,10 @@ def _global_rewrites(kept: list[SectionCode], problems: list[Problem]) -> Rewrit
         if isinstance(chunk.nodes[0], (ast.FunctionDef, ast.AsyncFunctionDef))
     }
     provided = {name for code in kept if code.section.role.name != TEST for name in code.binds}
-    free = {name: free_names(node) - module - BUILTINS for name, (_, node) in definitions.items()}
+    free = {
+        name: free_names(node) - module - BUILTINS - declared_globals(node)
+        for name, (_, node) in definitions.items()
+    }  # a `global` name cannot be passed in: check_definitions reports it
     calls = {name: called_functions(node, definitions) for name, (_, node) in definitions.items()}
     rewrites = plan_rewrites({n: f for n, f in free.items() if f}, calls, provided)
     for code in kept:
@@ -562,91 +575,6 @@ def _choose_model(
             )
         )
     return choice.name
-
-
-def _split_predict(codes: list[SectionCode], model: str | None) -> list[SectionCode]:
-    """A predict section that first picks its rows (`sample = X_test.head(3)`) and then
-    predicts on them: the picking becomes `select_rows`, so the service's request takes
-    the place of the picked rows."""
-    result: list[SectionCode] = []
-    for code in codes:
-        count = _selection_length(code, model) if code.section.role.name == PREDICT else 0
-        if count:
-            head, tail = split_body(code, count, Role(SELECT))
-            result += [head, tail]
-        else:
-            result.append(code)
-    return result
-
-
-def _selection_length(code: SectionCode, model: str | None) -> int:
-    """How many leading statements pick the rows to predict: `sample = X_test.head(3)`,
-    `rows = X[:5]`, `new = [[5.1, 3.5, 1.4, 0.2]]`, `x = df.iloc[[0, 7]]` (prints
-    between them too). Feature code (`pd.get_dummies(sample)`) stays in predict, so
-    the service runs it on each request."""
-    if model is None:
-        return 0
-    body = code.body
-    count = 0
-    for chunk in body:
-        reads = {e.name for n in chunk.nodes for e in name_events(n) if e.kind == "load"}
-        if model in reads or not all(_picks_rows(n) or _shows(n) for n in chunk.nodes):
-            break
-        count += 1
-    if count == 0 or count == len(body):
-        return 0
-    picked = {
-        e.name
-        for chunk in body[:count]
-        for n in chunk.nodes
-        for e in name_events(n)
-        if e.kind == "store"
-    }
-    later = {e.name for chunk in body[count:] for n in chunk.nodes for e in name_events(n)}
-    return count if picked & later else 0
-
-
-ROW_PICKING_METHODS = frozenset({"head", "tail", "sample", "copy", "take", "to_numpy"})
-LITERAL_BUILDERS = frozenset({"array", "asarray", "DataFrame", "tensor", "as_tensor", "Tensor"})
-
-
-def _picks_rows(node: ast.stmt) -> bool:
-    """`name = <rows of a table, or a literal table>`."""
-    if not isinstance(node, ast.Assign) or len(node.targets) != 1:
-        return False
-    if not isinstance(node.targets[0], ast.Name):
-        return False
-    return _rows_expression(node.value)
-
-
-def _rows_expression(value: ast.expr) -> bool:
-    if isinstance(value, (ast.List, ast.Tuple)):
-        return all(isinstance(e, (ast.List, ast.Tuple, ast.Constant)) for e in value.elts)
-    if isinstance(value, ast.Dict):
-        return all(isinstance(v, (ast.List, ast.Tuple, ast.Constant)) for v in value.values)
-    if isinstance(value, ast.Subscript):
-        inner = value.value
-        if isinstance(inner, ast.Attribute) and inner.attr in {"iloc", "loc"}:
-            return True
-        return isinstance(value.slice, ast.Slice) and not isinstance(inner, ast.Call)
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
-        if value.func.attr in ROW_PICKING_METHODS:
-            inner = value.func.value
-            return isinstance(inner, ast.Name) or _rows_expression(inner)
-        if value.func.attr in LITERAL_BUILDERS and value.args:
-            return _rows_expression(value.args[0])
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
-        return (
-            value.func.id in LITERAL_BUILDERS
-            and bool(value.args)
-            and _rows_expression(value.args[0])
-        )
-    return False
-
-
-def _shows(node: ast.stmt) -> bool:
-    """A statement that only shows something (`print(sample)`)."""
-    return isinstance(node, ast.Expr) and isinstance(node.value, (ast.Call, ast.Name))
 
 
 def _data_input(step: Step, code: SectionCode, steps: list[Step], model: str | None) -> str | None:

@@ -37,6 +37,10 @@ ESTIMATOR_CALLS = re.compile(
     r"(Classifier|Regressor|Regression|Pipeline|Model|Estimator|SVC|SVR|Net|Network|Module|"
     r"GLM|OLS|Logit|Probit|WLS|GLS)$"
 )
+STATSMODELS_MODELS = frozenset(
+    {"OLS", "WLS", "GLS", "GLM", "Logit", "Probit", "MNLogit", "Poisson", "NegativeBinomial",
+     "QuantReg", "RLM"}
+)  # fmt: skip
 BEST_NAME = re.compile(r"^best(_|$)")
 MODEL_DIRECTIVE = re.compile(r"^\s*#\s*nb2prod\s*:\s*model\s*=\s*(?P<name>\S*)\s*$")
 
@@ -142,19 +146,20 @@ def trained_model(code: SectionCode) -> ModelChoice:
 
 
 def fit_inputs(code: SectionCode) -> list[str]:
-    """Names passed first to `.fit(...)`: the tables models learn from."""
-    names: list[str] = []
+    """The tables models learn from: the first argument of `.fit(X, y)`, statsmodels'
+    `exog` (`sm.OLS(y, X)`), a formula's `data=`."""
+    tables: list[ast.expr] = []
     for node in _body_nodes(code):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in FIT_METHODS
-            and node.args
-        ):
-            root = root_name(node.args[0])
-            if root is not None:
-                names.append(root.id)
-    return list(dict.fromkeys(names))
+        if not isinstance(node, ast.Call):
+            continue
+        name = _called_name(node)
+        if isinstance(node.func, ast.Attribute) and name in FIT_METHODS and node.args:
+            tables.append(node.args[0])
+        elif name in STATSMODELS_MODELS and len(node.args) >= 2:
+            tables.append(node.args[1])
+        tables += [k.value for k in node.keywords if k.arg in {"exog", "data"}]
+    roots = [root_name(table) for table in tables]
+    return list(dict.fromkeys(root.id for root in roots if root is not None))
 
 
 def metric_candidates(code: SectionCode, parameters: set[str]) -> list[str]:

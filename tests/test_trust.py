@@ -131,12 +131,21 @@ KALE = [
     ("print(accuracy)\nprint(f1)\nprint(N_ESTIMATORS)", ["pipeline-metrics"]),
 ]
 
+ROWS_IN_THE_CALL = [
+    "from sklearn.datasets import load_iris\nfrom sklearn.tree import DecisionTreeClassifier",
+    ("X, y = load_iris(return_X_y=True)", ["nb2prod:load"]),
+    ("model = DecisionTreeClassifier(random_state=0).fit(X, y)", ["nb2prod:train"]),
+    ("accuracy = model.score(X, y)", ["nb2prod:evaluate"]),
+    ("predictions = model.predict(X[100:104])\npredictions", ["nb2prod:predict"]),
+]
+
 NOTEBOOKS = {
     "grid": GRID_SEARCH,
     "best3": BEST_OF_THREE,
     "printonly": PRINT_ONLY,
     "listin": LIST_INPUT,
     "kale": KALE,
+    "inline": ROWS_IN_THE_CALL,
 }
 
 
@@ -279,3 +288,32 @@ def test_kale_metrics_cells_printing_parameters_and_arrays_are_notes(tmp_path: P
     notes = {w.message.split("`")[1] for w in result.warnings if w.code == "printed-not-a-metric"}
     assert notes == {"conf_matrix", "LR"}
     assert result.plan.metrics.sources == ("accuracy",)
+
+
+def test_quick_without_a_quick_line_is_an_error(projects: dict[str, Path]) -> None:
+    code, output, _ = _verify(projects["listin"], "--quick")
+    assert code == 2, output
+    assert "no `# nb2prod: quick ...` line" in output
+
+
+def test_skipped_cells_never_install_or_run_shell_cells() -> None:
+    from nb2prod.notebook_run import _without_installs
+
+    assert _without_installs("import x\n!pip install -q torchmetrics\nx.run()") == (
+        "import x\npass  # not run by nb2prod verify: !pip install -q torchmetrics\nx.run()"
+    )
+    assert _without_installs("if ok:\n    %pip install a") == (
+        "if ok:\n    pass  # not run by nb2prod verify: %pip install a"
+    )
+    assert _without_installs("%%bash\nrm -rf data").startswith("# not run by nb2prod verify")
+
+
+def test_rows_picked_inside_the_models_call_are_served_and_compared(
+    projects: dict[str, Path],
+) -> None:
+    project = projects["inline"]
+    request = json.loads((project / "examples" / "request.json").read_text())
+    assert len(request["body"]) == 4  # X[100:104]
+    code, output, report = _verify(project)
+    assert code == 0, output
+    assert _kinds(report)["prediction"] == 1 and _kinds(report)["service"] == 1
