@@ -14,9 +14,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from nb2prod.errors import Problem, Severity
-from nb2prod.globals_rewrite import Rewrites, rewrite_source
+from nb2prod.globals_rewrite import Rewrites, declared_globals, rewrite_source
 from nb2prod.magics import CleanCode, clean_cell
-from nb2prod.names import BUILTINS, MUTATING_METHODS, NameEvent, free_names, name_events
+from nb2prod.names import (
+    BUILTINS,
+    MUTATING_METHODS,
+    NameEvent,
+    definition_time_names,
+    free_names,
+    name_events,
+)
 from nb2prod.notebook import Cell
 from nb2prod.roles import DIRECTIVE, PARAMETERS, Role, Section
 
@@ -78,8 +85,13 @@ def analyse_section(
     for cell in section.cells:
         clean = clean_cell(cell)
         if rewrites and clean.tree is not None:
-            clean.source = rewrite_source(clean.source, clean.tree, rewrites)
-            clean.tree = ast.parse(clean.source)
+            rewritten = rewrite_source(clean.source, clean.tree, rewrites)
+            try:
+                clean.tree = ast.parse(rewritten)
+                clean.source = rewritten
+            except SyntaxError as exc:  # keep the cell as written, say which line and why
+                if section.kept:
+                    problems.append(_rewrite_failed(clean, exc, rewrites))
         if section.kept:  # skipped cells may hold anything; only their names are read
             problems.extend(clean.problems)
         code.requirements.extend(clean.requirements)
@@ -87,9 +99,22 @@ def analyse_section(
             continue
         if section.kept:
             _check_star_imports(clean, problems)
+            _check_top_level_await(clean, problems)
         code.chunks.extend(_chunks(clean))
     _read_flow(code)
     return code
+
+
+def _rewrite_failed(clean: CleanCode, exc: SyntaxError, rewrites: Rewrites) -> Problem:
+    """The problem for a cell whose functions could not be given the variables they read."""
+    names = ", ".join(f"`{name}`" for name in sorted(rewrites))
+    return Problem(
+        "global-rewrite-failed",
+        f"nb2prod could not pass notebook variables to {names} on this line ({exc.msg})",
+        "pass the notebook variables the function reads as arguments yourself",
+        Severity.ERROR,
+        clean.cell.ref(clean.cell_line(exc.lineno or 1)),
+    )
 
 
 def split_body(code: SectionCode, count: int, role: Role) -> tuple[SectionCode, SectionCode]:
@@ -134,11 +159,14 @@ def _record(code: SectionCode, bound: set[str], cell: Cell, event: NameEvent) ->
 
 
 def hoist_constants(codes: list[SectionCode]) -> None:
-    """Literal constants that a function or class in the same cell reads move with it.
+    """Constants that a function or class in the same cell reads move with it.
 
-    `rooms_ix, bedrooms_ix = 3, 4` above a transformer class that indexes with them
-    becomes module-level code too, as the class needs it there. Only names bound once
-    in the kept code qualify: a constant that a later cell changes stays a variable.
+    `rooms_ix, bedrooms_ix = 3, 4` above a transformer class that indexes with them, or
+    `HOUSING_PATH = os.path.join("datasets", "housing")` read by a default argument,
+    become module-level code too, as the definition needs them there. Only literal
+    values, and expressions of literals, earlier such constants and path joins,
+    qualify; and only names bound once in the kept code: a constant a later cell
+    changes stays a variable.
     """
     kept = [c for c in codes if c.section.kept and c.section.role.name != PARAMETERS]
     module = module_names(kept)
@@ -147,18 +175,26 @@ def hoist_constants(codes: list[SectionCode]) -> None:
         for chunk in code.of_kind("definition"):
             node = chunk.nodes[0]
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                free = free_names(node) - module - BUILTINS
+                free = (free_names(node) | definition_time_names(node)) - module - BUILTINS
                 wanted.setdefault(chunk.cell.index, set()).update(free)
     if not any(wanted.values()):
         return
     bound = Counter(event.name for code in kept for _, event in code.events if event.kind != "load")
     for code in kept:
         moved = False
-        for chunk in code.body:
-            names = _literal_constants(chunk)
-            read = wanted.get(chunk.cell.index, set())
-            if names and names & read and all(bound[name] == 1 for name in names):
-                chunk.kind = "constant"
+        constants: dict[int, tuple[set[str], set[str]]] = {}  # chunk: (binds, reads)
+        known: set[str] = set()
+        for position, chunk in enumerate(code.body):
+            found = _constant_chunk(chunk, module | known)
+            if found is not None and all(bound[name] == 1 for name in found[0]):
+                constants[position] = found
+                known |= found[0]
+        needed = set().union(*(wanted.get(c.cell.index, set()) for c in code.body))
+        for position in sorted(constants, reverse=True):  # a constant needs earlier ones
+            names, reads = constants[position]
+            if names & needed:
+                code.body[position].kind = "constant"
+                needed |= reads
                 moved = True
         if moved:
             code.needs.clear()
@@ -169,22 +205,44 @@ def hoist_constants(codes: list[SectionCode]) -> None:
             _read_flow(code)
 
 
-def _literal_constants(chunk: Chunk) -> set[str]:
-    """The names a chunk of `NAME = <literal>` statements binds (empty if it is not one)."""
+PATH_BUILDERS = frozenset({"join", "Path", "PurePath", "PurePosixPath"})
+NOT_CONSTANT = (
+    ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom,
+    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+)  # fmt: skip
+
+
+def _constant_chunk(chunk: Chunk, constants: set[str]) -> tuple[set[str], set[str]] | None:
+    """(names bound, names read) when the chunk is `NAME = <constant expression>` only."""
     names: set[str] = set()
+    reads: set[str] = set()
     for node in chunk.nodes:
-        if not isinstance(node, ast.Assign):
-            return set()
-        try:
-            ast.literal_eval(node.value)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return set()
+        if not isinstance(node, ast.Assign) or not _constant_expression(node.value, constants):
+            return None
         for target in node.targets:
             elements = target.elts if isinstance(target, ast.Tuple) else [target]
             if not all(isinstance(e, ast.Name) for e in elements):
-                return set()
+                return None
             names |= {e.id for e in elements if isinstance(e, ast.Name)}
-    return names
+        reads |= {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+    return (names, reads) if names else None
+
+
+def _constant_expression(value: ast.expr, constants: set[str]) -> bool:
+    """Literals, names of earlier constants or modules, operators, f-strings, and path
+    joins: values that are the same every run."""
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name not in PATH_BUILDERS:
+                return False
+        elif isinstance(node, ast.Name):
+            if node.id not in constants:
+                return False
+        elif isinstance(node, NOT_CONSTANT):
+            return False
+    return True
 
 
 def module_names(codes: list[SectionCode]) -> set[str]:
@@ -205,7 +263,11 @@ def check_definitions(codes: list[SectionCode], module: set[str], problems: list
         for chunk in code.of_kind("definition"):
             node = chunk.nodes[0]
             assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            outside = sorted(free_names(node) - module - BUILTINS)
+            declared = declared_globals(node) - module
+            if declared:
+                problems.append(_sets_global(chunk, node, sorted(declared)))
+            reads = free_names(node) | definition_time_names(node)
+            outside = sorted(reads - module - BUILTINS - declared)
             if outside:
                 names = ", ".join(f"`{n}`" for n in outside)
                 problems.append(
@@ -221,6 +283,24 @@ def check_definitions(codes: list[SectionCode], module: set[str], problems: list
                 )
 
 
+def _sets_global(
+    chunk: Chunk, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, names: list[str]
+) -> Problem:
+    listed = ", ".join(f"`{n}`" for n in names)
+    first = names[0]
+    return Problem(
+        "function-sets-global",
+        f"`{node.name}` declares {listed} `global` to change the notebook's variables; "
+        "moved to module level it cannot reach the pipeline's variables",
+        f"drop the `global` line, take {listed} as "
+        f"{'parameters' if len(names) > 1 else 'a parameter'} and return the new values: "
+        f"`def {node.name}({first}): ...; return {first}`, called as "
+        f"`{first} = {node.name}({first})`",
+        Severity.ERROR,
+        chunk.cell.ref(node.lineno),
+    )
+
+
 def _check_star_imports(clean: CleanCode, problems: list[Problem]) -> None:
     assert clean.tree is not None
     for node in ast.walk(clean.tree):
@@ -234,6 +314,37 @@ def _check_star_imports(clean: CleanCode, problems: list[Problem]) -> None:
                     clean.cell.ref(clean.cell_line(node.lineno)),
                 )
             )
+
+
+def _check_top_level_await(clean: CleanCode, problems: list[Problem]) -> None:
+    """`await` outside a function runs in IPython (its event loop), but the cell's code
+    becomes a plain function: one problem per cell, at the first such line."""
+    assert clean.tree is not None
+    pending: list[ast.AST] = list(clean.tree.body)
+    found: list[ast.AST] = []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith)) or (
+            isinstance(node, ast.comprehension) and node.is_async
+        ):
+            found.append(node)
+        pending.extend(ast.iter_child_nodes(node))
+    if not found:
+        return
+    line = min(getattr(n, "lineno", None) or getattr(n, "target", n).lineno for n in found)
+    problems.append(
+        Problem(
+            "top-level-await",
+            "`await` outside a function only runs in IPython's event loop; the generated "
+            "function is not async",
+            "move the awaited code into an `async def main(): ...` and call "
+            "`asyncio.run(main())` in the cell",
+            Severity.ERROR,
+            clean.cell.ref(clean.cell_line(line)),
+        )
+    )
 
 
 def _chunks(clean: CleanCode) -> list[Chunk]:

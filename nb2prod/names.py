@@ -64,6 +64,19 @@ def free_names(
     return _Walker(False).free(node)
 
 
+def definition_time_names(
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+) -> set[str]:
+    """Names read when the `def` or `class` statement itself runs: decorators, default
+    values (`def load(path=DATA_PATH)`), base classes."""
+    parts: list[ast.AST] = list(node.decorator_list)
+    if isinstance(node, ast.ClassDef):
+        parts += [*node.bases, *(k.value for k in node.keywords)]
+    else:
+        parts += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+    return {e.name for part in parts for e in _Walker(False).walk(part) if e.kind == "load"}
+
+
 class _Walker:
     def __init__(self, conditional: bool) -> None:
         self.conditional = conditional

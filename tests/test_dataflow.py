@@ -265,3 +265,192 @@ def test_a_constant_changed_later_is_still_a_variable(tmp_path: Path) -> None:
     ]
     [problem] = _plan(tmp_path, cells).blocking
     assert problem.code == "function-reads-global" and "`scale`" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("call", "rewritten"),
+    [
+        ("x = scale(\n    1,  # one\n)\n", "x = scale(\n    1, factor=factor,  # one\n)\n"),
+        (
+            "scale(\n    1,\n    2\n    # end\n)\n",
+            "scale(\n    1,\n    2, factor=factor\n    # end\n)\n",
+        ),
+        ("scale()\n", "scale(factor=factor)\n"),
+        ("scale(a, *r, k=1, **kw)\n", "scale(a, *r, k=1, **kw, factor=factor)\n"),
+        ("scale(v for v in vs)\n", "scale((v for v in vs), factor=factor)\n"),
+        (
+            'y = [scale("é"), scale(é)]\n',
+            'y = [scale("é", factor=factor), scale(é, factor=factor)]\n',
+        ),
+    ],
+)
+def test_call_rewrite_goes_after_the_last_argument(call: str, rewritten: str) -> None:
+    """Fuzz finding multiline-call-comment: a comment after the last argument's comma
+    used to get `, factor=factor` after it (a double comma, then exit 3)."""
+    import ast
+
+    from nb2prod.globals_rewrite import rewrite_source
+
+    assert rewrite_source(call, ast.parse(call), {"scale": ["factor"]}) == rewritten
+
+
+def test_multiline_call_with_a_comment_converts(tmp_path: Path) -> None:
+    cells = [
+        "factor = 2",
+        "def scale(v):\n    return v * factor",
+        ("x = scale(\n    1,  # one\n)", ["nb2prod:load"]),
+        ("total = float(x)", ["nb2prod:evaluate"]),
+    ]
+    assert not _plan(tmp_path, cells).blocking
+    assert _run_generated(tmp_path, cells, "commented")["total"] == 2.0
+
+
+def test_definitions_in_cells_joining_the_parameters_section_are_kept(tmp_path: Path) -> None:
+    """Fuzz finding definitions-in-parameters-section: `def double` in an untagged cell
+    after the parameters cell was left out of pipeline.py (NameError)."""
+    cells = [
+        ("n = 3", ["parameters"]),
+        "def double(v):\n    return v * 2",
+        ("x = double(n)", ["nb2prod:load"]),
+        ("total = float(x)", ["nb2prod:evaluate"]),
+    ]
+    plan = _plan(tmp_path, cells)
+    assert not plan.blocking
+    assert [d.splitlines()[0] for d in plan.definitions] == ["def double(v):"]
+    assert _run_generated(tmp_path, cells, "doubled")["total"] == 6.0
+
+
+@pytest.mark.parametrize(
+    ("step", "function"),
+    [
+        ("config", "config_step"),
+        ("run_pipeline", "run_pipeline_step"),
+        ("fingerprint", "fingerprint_step"),
+        ("data_sha256", "data_sha256_step"),
+        ("Any", "Any_step"),
+    ],
+)
+def test_steps_never_take_the_generated_modules_own_names(
+    tmp_path: Path, step: str, function: str
+) -> None:
+    """Fuzz finding step-name-shadows-generated-name: `step:config` became `def config`,
+    which run_pipeline's `config` argument hid ('Config' object is not callable)."""
+    cells = [
+        ("x = 1", ["nb2prod:load"]),
+        ("y = x + 1", [f"step:{step}"]),
+        ("total = float(y)", ["nb2prod:evaluate"]),
+    ]
+    steps = [s.function for s in _plan(tmp_path, cells).steps]
+    assert steps == ["load_data", function, "evaluate"]
+    assert _run_generated(tmp_path, cells, f"shadow_{step.lower()}")["total"] == 2.0
+
+
+def test_a_notebook_variable_named_config_renames_run_pipelines_argument(tmp_path: Path) -> None:
+    """Fuzz finding config-variable: the notebook's `config` replaced run_pipeline's."""
+    cells = [
+        ("n = 2", ["parameters"]),
+        ('config = {"a": 1}\nfingerprint = "f"', ["nb2prod:load"]),
+        ('total = float(config["a"] * n)\nlabel = fingerprint', ["nb2prod:evaluate"]),
+        ("assert label == 'f'", ["nb2prod:test"]),
+    ]
+    plan = _plan(tmp_path, cells)
+    assert plan.template_names == {
+        "config": "config_",
+        "Config": "Config",
+        "fingerprint": "fingerprint_",
+    }
+    outputs = _run_generated(tmp_path, cells, "configured")
+    assert (outputs["total"], outputs["label"], outputs["config"]) == (2.0, "f", {"a": 1})
+    assert len(outputs["data_sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("def run_pipeline():\n    return 1", "run_pipeline"),
+        ("from os import path as load_training_data", "load_training_data"),
+        ("data_sha256 = 'abc'", "data_sha256"),
+    ],
+)
+def test_notebook_names_pipeline_py_needs_are_refused(
+    tmp_path: Path, source: str, name: str
+) -> None:
+    plan = _plan(tmp_path, [(f"{source}\nx = 1", ["nb2prod:load"])])
+    [problem] = [p for p in plan.blocking if p.code == "generated-name-clash"]
+    assert f"`{name}`" in problem.message and problem.cell is not None
+
+
+def test_a_function_declaring_global_is_an_error_with_a_fix(tmp_path: Path) -> None:
+    """Fuzz finding global-statement-rewrite: `global counter` plus an added `*, counter`
+    parameter was a SyntaxError in the generated code."""
+    cells = [
+        "counter = 0",
+        "def bump():\n    global counter\n    counter += 1",
+        ("bump()", ["nb2prod:load"]),
+    ]
+    plan = _plan(tmp_path, cells)
+    [problem] = plan.blocking
+    assert problem.code == "function-sets-global" and "`counter`" in problem.message
+    assert "counter = bump(counter)" in problem.fix
+    assert problem.cell is not None and problem.cell.index == 1
+
+
+def test_a_global_constant_of_its_own_cell_moves_with_the_function(tmp_path: Path) -> None:
+    cells = [
+        "counter = 0\n\ndef bump():\n    global counter\n    counter += 1\n    return counter",
+        ("value = bump()", ["nb2prod:load"]),
+        ("total = float(value)", ["nb2prod:evaluate"]),
+    ]
+    assert not _plan(tmp_path, cells).blocking
+    assert _run_generated(tmp_path, cells, "bumped")["total"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("import asyncio\nawait asyncio.sleep(0)", 2),
+        ("x = 1\nasync with lock:\n    pass", 2),
+        ("values = [v async for v in source()]", 1),
+    ],
+)
+def test_top_level_await_is_an_error_suggesting_asyncio_run(
+    tmp_path: Path, source: str, line: int
+) -> None:
+    """Fuzz finding top-level-await: the cell became a plain def (SyntaxError)."""
+    plan = _plan(tmp_path, [(source, ["nb2prod:load"])])
+    [problem] = [p for p in plan.blocking if p.code == "top-level-await"]
+    assert "asyncio.run" in problem.fix
+    assert problem.cell is not None and problem.cell.line == line
+
+
+def test_await_inside_an_async_function_is_fine(tmp_path: Path) -> None:
+    source = "import asyncio\n\nasync def main():\n    await asyncio.sleep(0)\n    return 1"
+    cells = [(source, ["nb2prod:load"]), ("x = asyncio.run(main())", ["step:run"])]
+    assert not _plan(tmp_path, cells).blocking
+
+
+def test_constants_read_by_default_arguments_move_with_the_function(tmp_path: Path) -> None:
+    """handson-ml2's `def fetch_housing_data(housing_path=HOUSING_PATH)`, with
+    `HOUSING_PATH = os.path.join(ROOT, "housing")` in the same cell."""
+    cells = [
+        "import os\n\nROOT = 'datasets'\nHOUSING_PATH = os.path.join(ROOT, 'housing')\n\n"
+        "def where(path=HOUSING_PATH):\n    return path",
+        ("location = where()", ["nb2prod:load"]),
+        ("length = float(len(location))", ["nb2prod:evaluate"]),
+    ]
+    plan = _plan(tmp_path, cells)
+    assert not plan.blocking
+    assert plan.definitions[:2] == [
+        "ROOT = 'datasets'",
+        "HOUSING_PATH = os.path.join(ROOT, 'housing')",
+    ]
+    assert _run_generated(tmp_path, cells, "housing")["length"] == len("datasets/housing")
+
+
+def test_a_default_argument_reading_a_variable_is_a_clear_error(tmp_path: Path) -> None:
+    cells = [
+        ("import pandas as pd\nframe = pd.DataFrame({'a': [1]})", ["nb2prod:load"]),
+        ("def first(table=frame):\n    return table.iloc[0]\n\nrow = first()", ["step:pick"]),
+    ]
+    [problem] = _plan(tmp_path, cells).blocking
+    assert problem.code == "function-reads-global" and "`frame`" in problem.message
