@@ -14,7 +14,7 @@ DEMO_OUT ?= demo-output/wine-classifier
 # The demo keeps its trained model in a BentoML store of its own, not in ~/bentoml.
 demo: export BENTOML_HOME ?= $(abspath demo-output/bentoml)
 
-.PHONY: demo test lint bench bench-verify golden clean venv
+.PHONY: demo test lint bench bench-verify golden clean venv test-realworld
 
 venv: $(STAMP)
 
@@ -47,6 +47,12 @@ test: venv
 	@command -v chromium >/dev/null || scripts/chromium-setup.sh
 	$(BIN)/python -m pytest
 
+# Property-based fuzzing of check/convert with 500 generated notebooks each (about 40 min on
+# 2 cores); `make test` runs a small deterministic sample of the same test.
+.PHONY: test-fuzz
+test-fuzz: venv
+	NB2PROD_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/test_fuzz_notebooks.py -p no:cacheprovider
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -57,6 +63,16 @@ bench: venv
 
 bench-verify: venv
 	$(BIN)/python bench/run_verify.py --runs 5 --markdown docs/benchmarks.md
+
+# The real-world corpus (tests/realworld/): public notebooks, tagged as a user would, converted
+# and verified. Installs what they import when missing (torch: the CPU wheel on local disk, see
+# tests/realworld/README.md), writes docs/realworld.md, and fails if any notebook fails.
+REALWORLD_PACKAGES := statsmodels seaborn graphviz mlxtend watermark pydotplus
+test-realworld: venv
+	@$(BIN)/python -c "import statsmodels, seaborn, graphviz, mlxtend, watermark, pydotplus" 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet $(REALWORLD_PACKAGES)
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python tests/realworld/run.py --markdown docs/realworld.md --json test-artifacts/realworld.json
 
 golden: venv
 	NB2PROD_UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py -q

@@ -39,6 +39,12 @@ def plan_rewrites(
     return {name: sorted(names) for name, names in needs.items() if names}
 
 
+def declared_globals(node: ast.AST) -> set[str]:
+    """Names a function declares `global`: it changes the notebook's variable, which no
+    parameter can do (and `global x` beside a parameter `x` is a SyntaxError)."""
+    return {name for sub in ast.walk(node) if isinstance(sub, ast.Global) for name in sub.names}
+
+
 def called_functions(node: ast.AST, functions: Iterable[str]) -> set[str]:
     """Which of `functions` are called directly inside `node`."""
     wanted = set(functions)
@@ -134,14 +140,53 @@ def _call_edit(
     extra = [f"{name}={name}" for name in names if name not in given]
     if not extra:
         return None
+    arguments = [*node.args, *node.keywords]
+    if len(arguments) == 1 and node.args:
+        only = node.args[0]
+        if isinstance(only, ast.GeneratorExp) and _end(only) == _end(node):  # f(x for x in y)
+            start_col = _char_col(lines[node.lineno - 1], node.func.end_col_offset or 0)
+            end_line = node.end_lineno or node.lineno
+            end_col = _char_col(lines[end_line - 1], node.end_col_offset or 0)
+            text = f"({ast.unparse(only)}, {', '.join(extra)})"  # unparse adds its parens
+            return node.func.end_lineno or node.lineno, start_col, end_line, end_col, text
     end_line = node.end_lineno or node.lineno
     end_col = _char_col(lines[end_line - 1], node.end_col_offset or 0) - 1  # at the `)`
+    if arguments:
+        last_line, last_col = _end(max(arguments, key=_end))
+        start = (last_line, _char_col(lines[last_line - 1], last_col))
+        after = _after_last_argument(lines, start, (end_line, end_col))
+        if after is not None:  # a comment follows the last argument: insert before it
+            return (*after, *after, ", " + ", ".join(extra))
     before = "".join(lines[node.lineno - 1 : end_line - 1]) + lines[end_line - 1][:end_col]
     opening = before.rstrip()
-    needs_comma = (node.args or node.keywords) and not opening.endswith(",")
+    needs_comma = bool(arguments) and not opening.endswith(",")
     separator = ", " if needs_comma else (" " if opening.endswith(",") else "")
-    text = separator + ", ".join(extra)
-    return end_line, end_col, end_line, end_col, text
+    return end_line, end_col, end_line, end_col, separator + ", ".join(extra)
+
+
+def _after_last_argument(
+    lines: list[str], start: tuple[int, int], stop: tuple[int, int]
+) -> tuple[int, int] | None:
+    """Where to add keywords when a comment sits between the last argument (ending at
+    `start`) and the call's `)` (at `stop`): after the argument's own closing parens
+    (`f((a),  # c`), so the comment stays last. None when there is no comment."""
+    line, col = start
+    insert = start
+    comment = False
+    while (line, col) < stop:
+        text = lines[line - 1]
+        if col >= len(text) or text[col] == "#":  # a comment runs to the end of the line
+            comment = comment or col < len(text)
+            line, col = line + 1, 0
+            continue
+        if text[col] == ")":
+            insert = (line, col + 1)
+        col += 1
+    return insert if comment else None
+
+
+def _end(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0
 
 
 def _char_col(line: str, byte_col: int) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,7 +87,22 @@ def clean_cell(cell: Cell) -> CleanCode:
         return result
     result.source = _rewrite_magics(result, transformed, tree)
     if result.source != transformed:
-        tree = ast.parse(result.source)
+        try:
+            tree = ast.parse(result.source)
+        except SyntaxError as exc:  # a magic's replacement broke the code: say where
+            line = result.cell_line(exc.lineno or 1)
+            result.problems.append(
+                Problem(
+                    "magic-rewrite-failed",
+                    f"nb2prod could not turn the IPython syntax on this line into Python "
+                    f"({exc.msg})",
+                    "write the line in plain Python, or tag the cell `skip`",
+                    Severity.ERROR,
+                    cell.ref(line),
+                )
+            )
+            result.source = ""
+            return result
     result.tree = tree
     return result
 
@@ -201,19 +217,99 @@ def _replacement(result: CleanCode, kind: str, args: list[str], line: int) -> st
     if kind in STATEMENT_LINE_MAGICS:
         if kind != "time":
             _warn(result, f"`%{kind}` dropped; its statement runs once", result.cell_line(line))
-        return _statement(text)
+        return _statement_replacement(result, kind, text, line)
     fix = _FIXES.get(kind, "remove the magic, or tag the cell `skip` if it only explores")
     _error(result, "line-magic", f"magic `%{kind}` changes what the code does", fix, line)
     return None
 
 
-def _statement(text: str) -> str | None:
-    """The statement after `%time`, dropping `-n 3`-style options of `%timeit`."""
-    tokens = text.split()
-    while tokens and tokens[0].startswith("-"):
-        tokens = tokens[2:] if tokens[0] in {"-n", "-r", "-p"} else tokens[1:]
-    statement = text[text.find(tokens[0]) :] if tokens else ""
+def _statement(kind: str, text: str) -> str | None:
+    """The statement after `%time`/`%timeit`/`%prun`: the text after the options, which
+    are read like IPython reads them (getopt with each magic's option string), so
+    `%prun -s cumulative f()` keeps `f()`, not `cumulative f()`. None when there is no
+    statement; ValueError when an option is unknown or lacks its value (IPython refuses it).
+    """
+    takes_value, flags, long_flags = _OPTIONS[kind]
+    words = list(re.finditer(r"\S+", text))
+    i = 0
+    while i < len(words):
+        word = words[i].group()
+        if word in long_flags:
+            i += 1
+            continue
+        if word == "--" and kind != "time":
+            i += 1
+            break
+        if not word.startswith("-") or word == "-" or kind == "time":
+            break
+        j = 1
+        while j < len(word):
+            option = word[j]
+            if option in takes_value:
+                if j + 1 == len(word):  # the value is the next word
+                    i += 1
+                    if i == len(words):
+                        raise ValueError(f"option -{option} requires a value")
+                break
+            if option not in flags:
+                raise ValueError(f"option -{option} not recognized")
+            j += 1
+        i += 1
+    statement = text[words[i].start() :].strip() if i < len(words) else ""
     return statement or None
+
+
+def _statement_replacement(result: CleanCode, kind: str, text: str, line: int) -> str | None:
+    """Python for the statement a `%time`-like magic runs, itself cleaned (`%time !ls` is
+    a shell line); None to drop it; problems recorded."""
+    try:
+        statement = _statement(kind, text)
+    except ValueError as exc:
+        _error(
+            result,
+            "line-magic",
+            f"`%{kind} {text}` is not valid: {exc}",
+            f"fix the options of `%{kind}`, or write the statement without the magic",
+            line,
+        )
+        return None
+    if statement is None:
+        return None
+    try:
+        transformed = _transformer().transform_cell(statement).strip()
+        tree = ast.parse(transformed)
+    except (SyntaxError, ValueError) as exc:
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        _error(
+            result,
+            "syntax-error",
+            f"the statement after `%{kind}` is not Python: {message}",
+            f"fix the statement, or write it without `%{kind}`",
+            line,
+        )
+        return None
+    if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr):
+        call = _ipython_call(tree.body[0].value)
+        if call is not None:  # `%time !ls`, `%time %pip install x`
+            return _replacement(result, call[0], call[1], line)
+    if len(transformed.splitlines()) != 1 or any(_ipython_call(n) for n in ast.walk(tree)):
+        _error(
+            result,
+            "magic-output-used",
+            f"the statement after `%{kind}` uses IPython syntax nb2prod cannot turn into Python",
+            f"write the statement without `%{kind}`",
+            line,
+        )
+        return None
+    return transformed
+
+
+# IPython's options (getopt style): short ones that take a value, short flags, long flags.
+_OPTIONS = {
+    "time": ("", "", {"--no-raise-error"}),  # argparse, the rest is the statement
+    "timeit": ("nrp", "tcqo", set()),
+    "prun": ("DlsT", "rq", set()),
+}
 
 
 def _pip_requirements(command: str) -> list[str] | None:

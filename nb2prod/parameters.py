@@ -22,6 +22,8 @@ from nb2prod.roles import DIRECTIVE
 
 QUICK = re.compile(r"^\s*#\s*nb2prod\s*:\s*quick\b(?P<assignments>.*)$")
 ANY_DIRECTIVE = re.compile(r"^\s*#\s*\|?\s*nb2prod\s*:")
+CONFIG_NAMES = frozenset({"dataclasses", "to_dict"})
+"""Names the generated Config class reads or defines in its body: no parameter takes one."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,16 @@ class Parameter:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def mutable(self) -> bool:
+        """A default a dataclass field takes through `default_factory` (a fresh copy)."""
+        return isinstance(self.default, (list, tuple, dict, set))
+
+    @property
+    def is_set(self) -> bool:
+        """A set: its metadata (`Config.to_dict`) lists it, as BentoML and JSON take no sets."""
+        return isinstance(self.default, set)
+
 
 def read_parameters(code: SectionCode, problems: list[Problem]) -> list[Parameter]:
     """Parameters of a `parameters` section; problems for anything not a literal."""
@@ -50,6 +62,9 @@ def read_parameters(code: SectionCode, problems: list[Problem]) -> list[Paramete
             if target is None or value is None:
                 bad = not_literal.setdefault(chunk.cell.index, (chunk.cell, []))[1]
                 bad.append((node, "is not a plain assignment"))
+                continue
+            if target in CONFIG_NAMES:
+                problems.append(_reserved(chunk.cell, node, target))
                 continue
             try:
                 default = ast.literal_eval(value)
@@ -93,6 +108,17 @@ def _not_literal(cell: Cell, bad: list[tuple[ast.stmt, str]]) -> Problem:
         f"the parameters cell {why}; papermill and the CLI can only override literals",
         "keep literal assignments (numbers, strings, booleans, lists) in the parameters "
         "cell and compute derived values in the section that uses them",
+        Severity.ERROR,
+        cell.ref(node.lineno),
+    )
+
+
+def _reserved(cell: Cell, node: ast.stmt, name: str) -> Problem:
+    return Problem(
+        "parameter-name-reserved",
+        f"the parameter `{name}` would break the generated `Config` class, which uses "
+        f"`{name}` itself",
+        f"rename the parameter (e.g. `{name}_value`) here and where the notebook reads it",
         Severity.ERROR,
         cell.ref(node.lineno),
     )

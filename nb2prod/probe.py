@@ -137,12 +137,19 @@ def main() -> None:
             }
         except TypeError as error:
             profile["input_problem"] = str(error)
+        except Exception as error:  # never crash the probe: the reason no service was made
+            profile.pop("input", None)
+            profile["input_problem"] = f"describing it raised {type(error).__name__}: {error}"
         profile["model"] = {
             "module": type(model).__module__,
             "classifier": hasattr(model, "predict_proba"),
         }
         if "predict_call" in recorded and "input" in profile:
-            profile["not_row_wise"] = not_row_wise(spec["data_input"], *recorded["predict_call"])
+            try:
+                reason = not_row_wise(spec["data_input"], *recorded["predict_call"])
+            except Exception as error:  # as above: no service, and why
+                reason = f"checking it raised {type(error).__name__}: {error}"
+            profile["not_row_wise"] = reason
     Path(sys.argv[2]).write_text(json.dumps(profile, indent=2, default=_plain))
 
 
@@ -232,6 +239,8 @@ def not_row_wise(
         return f"on 2 of its rows it raised {type(error).__name__}: {error}"
     returned = result if len(outputs) > 1 else (result,)
     for (name, full), alone in zip(outputs.items(), returned, strict=True):
+        if np.ndim(full) == 0:  # `model.predict(X[:1])[0]`: one value, not one per row
+            return f"`{name}` is a single value, not one per row (`{_short(full)}`)"
         expected, got = np.asarray(full)[:2], np.asarray(alone)
         if got.shape != expected.shape:
             return f"on 2 of its rows `{name}` has shape {got.shape}, not {expected.shape}"
@@ -243,6 +252,11 @@ def not_row_wise(
         if not same:
             return f"`{name}` for 2 rows alone differs from the same rows in the whole batch"
     return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def profile_input(name: str, value: Any, alike: list[Any]) -> dict[str, Any]:

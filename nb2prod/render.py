@@ -311,7 +311,9 @@ def _ruff(arguments: list[str], root: Path) -> None:
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         output = "\n".join(t.strip() for t in (result.stdout, result.stderr) if t.strip())
-        raise RuntimeError(f"ruff failed on the generated code (exit {result.returncode}):\n{output}")
+        raise RuntimeError(
+            f"ruff failed on the generated code (exit {result.returncode}):\n{output}"
+        )
 
 
 def _parse(text: str) -> Any:

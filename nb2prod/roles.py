@@ -10,6 +10,7 @@ the `setup` section (imports, seeds, helpers).
 from __future__ import annotations
 
 import difflib
+import keyword
 import re
 from dataclasses import dataclass, field
 
@@ -63,7 +64,10 @@ class Role:
 
     @property
     def function_name(self) -> str:
-        return self.step if self.step else self.name
+        """The step's name (`step:class` gives `class_step`: a keyword is no function name)."""
+        if not self.step:
+            return self.name
+        return f"{self.step}_step" if keyword.iskeyword(self.step) else self.step
 
 
 @dataclass

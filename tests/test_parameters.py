@@ -105,3 +105,37 @@ def test_verify_with_a_float_for_an_int_parameter_matches_papermill(tmp_path: Pa
     assert result.returncode == 0, result.stdout + result.stderr
     assert "given the float 0.5" in result.stderr
     assert json.loads(report.read_text())["parameters"] == {"C": 0.5}
+
+
+def _config_of(tmp_path: Path, parameters: str) -> str:
+    """The generated Config's repr and to_dict() for a parameters cell `parameters`."""
+    cells = [(parameters, ["parameters"]), ("values = [1.0]", ["nb2prod:load"])]
+    convert(make_notebook(tmp_path / "nb.ipynb", cells), tmp_path / "out", run_pipeline=False)
+    script = "from nb.config import Config\nc = Config()\nprint(c)\nprint(c.to_dict())\n"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "out" / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_parameter_named_field_leaves_the_config_class_working(tmp_path: Path) -> None:
+    """Fuzz finding parameter-named-field: `field = 1` shadowed dataclasses.field."""
+    out = _config_of(tmp_path, "field = 1\nlayers = [8, 4]")
+    assert "Config(field=1, layers=[8, 4])" in out
+
+
+def test_a_set_parameter_gets_a_default_factory(tmp_path: Path) -> None:
+    """Fuzz finding set-parameter: a set default is mutable (ValueError in the dataclass);
+    its metadata is a list, as BentoML's metadata and JSON take no sets."""
+    out = _config_of(tmp_path, 'drop = {"b", "a"}')
+    assert "Config(drop={" in out and "{'drop': ['a', 'b']}" in out
+
+
+@pytest.mark.parametrize("name", ["to_dict", "dataclasses"])
+def test_a_parameter_named_like_config_own_names_is_refused(tmp_path: Path, name: str) -> None:
+    plan = _plan(tmp_path, [(f"{name} = 1", ["parameters"]), ("x = 2", ["nb2prod:load"])])
+    [problem] = plan.blocking
+    assert problem.code == "parameter-name-reserved" and f"`{name}`" in problem.message
+    assert problem.cell is not None and problem.cell.index == 0

@@ -98,3 +98,19 @@ def test_two_roles_on_one_cell_is_an_error(tmp_path: Path) -> None:
     path = make_notebook(tmp_path / "nb.ipynb", [("# nb2prod: load\nx = 1", ["nb2prod:train"])])
     problems = read_roles(load_notebook(path)).problems
     assert [p.code for p in problems] == ["conflicting-roles"]
+
+
+@pytest.mark.parametrize("step", ["class", "None", "lambda"])
+def test_kale_steps_named_after_keywords_get_a_safe_function_name(
+    tmp_path: Path, step: str
+) -> None:
+    """Fuzz finding keyword-step-name: `step:class` made `def class(...)` (exit 3)."""
+    sections = _sections(tmp_path, [("x = 1", ["nb2prod:load"]), ("y = x + 1", [f"step:{step}"])])
+    assert sections == [("load", [0]), (f"{step}_step", [1])]
+
+
+def test_ruff_failure_on_generated_code_shows_ruffs_message() -> None:
+    from nb2prod.render import tidy_python
+
+    with pytest.raises(RuntimeError, match="Failed to parse"):
+        tidy_python({"broken.py": "def class():\n    pass\n"}, "package")

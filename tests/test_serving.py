@@ -147,3 +147,20 @@ def test_a_predict_section_that_is_not_row_wise_gets_no_service(tmp_path: Path) 
     warning = next(w for w in result.warnings if w.code == "no-service")
     assert "cannot predict a request's rows on their own" in warning.message
     assert warning.cell is not None and warning.cell.index == 5
+
+
+def test_a_single_value_prediction_gets_no_service_and_says_why(tmp_path: Path) -> None:
+    """Fuzz finding scalar-prediction: `model.predict(X[:1])[0]` is 0-d, and the probe's
+    row-wise check indexed it (IndexError outside any step, exit 2 on a notebook that runs)."""
+    cells = [*CELLS[:4], ("pred = model.predict(X[:1])[0]", ["nb2prod:predict"])]
+    result = convert(make_notebook(tmp_path / "scalar.ipynb", cells), tmp_path / "out")
+    assert not (tmp_path / "out" / "service.py").exists()
+    warning = next(w for w in result.warnings if w.code == "no-service")
+    assert "`pred` is a single value, not one per row" in warning.message
+
+
+def test_the_row_wise_check_of_a_single_value_is_a_reason() -> None:
+    from nb2prod.probe import not_row_wise
+
+    reason = not_row_wise("rows", lambda rows: 7, {"rows": [1, 2]}, {"p": 7})
+    assert reason == "`p` is a single value, not one per row (`7`)"
