@@ -77,6 +77,8 @@ class Section:
     role: Role
     cells: list[Cell] = field(default_factory=list)
     title: str | None = None  # from the markdown cell just above it
+    kale_skip: bool = False
+    """Ends with a cell tagged Kale's `skip`, which skips that cell only."""
 
     @property
     def kept(self) -> bool:
@@ -107,6 +109,7 @@ def read_roles(notebook: Notebook) -> RoleReading:
     roles_by_cell: dict[int, str] = {}
     explicit: set[int] = set()
     pending_title: str | None = None
+    kale = _uses_kale_steps(notebook)
     for cell in notebook.cells:
         if cell.kind == "markdown":
             pending_title = _title(cell.source) or pending_title
@@ -117,6 +120,15 @@ def read_roles(notebook: Notebook) -> RoleReading:
         current = sections[-1] if sections else None
         if role is not None:
             explicit.add(cell.index)
+        if role is None and kale and current is not None and current.kale_skip:
+            # Kale skips one cell: the cells after it belong to the step before it
+            current = next((s for s in reversed(sections) if s.role.name != SKIP), None)
+            if current is not None:
+                current.cells.append(cell)
+                roles_by_cell[cell.index] = current.role.function_name
+                pending_title = None
+                continue
+            current = sections[-1]
         if role is None:
             role = current.role if current else Role(SETUP)
         if (
@@ -127,6 +139,7 @@ def read_roles(notebook: Notebook) -> RoleReading:
             current = Section(role, title=pending_title)
             sections.append(current)
         current.cells.append(cell)
+        current.kale_skip = kale and role.name == SKIP and "skip" in cell.tags
         roles_by_cell[cell.index] = role.function_name
         pending_title = None
     if not explicit and not problems:
@@ -199,6 +212,11 @@ def _role_from_tag(tag: str, cell: Cell, problems: list[Problem]) -> Role | None
             )
             return None
     return None  # other tags (prev:, user tags) carry no role
+
+
+def _uses_kale_steps(notebook: Notebook) -> bool:
+    """Kale's tags are in use (`step:`/`block:` pipelines): its `skip` then skips one cell."""
+    return any(tag.startswith(("step:", "block:")) for cell in notebook.cells for tag in cell.tags)
 
 
 def kale_step_role(name: str) -> str | None:

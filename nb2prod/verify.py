@@ -151,6 +151,9 @@ def verify(
         )  # fmt: skip
     elif manifest.get("service") and predicts:
         report.checks.append(_nothing("service", _why_no_predictions(plan, run, result)))
+    compared = [c for c in report.checks if c.kind in {"metric", "prediction"} and not c.note]
+    if not compared and not any(c.note for c in report.checks):
+        report.checks.append(_nothing("result", NOTHING_TO_COMPARE))
     report.checks += _compare_schema(manifest.get("probe"), result.get("schema"))
     report.checks += _compare_metadata(plan, manifest, typed, run, result)
     report.code_version = result["metadata"].get("code_version")
@@ -161,6 +164,13 @@ def verify(
 NO_METRICS = (
     "the evaluate section binds no number to compare (printed scores are not kept): "
     "assign them to names, e.g. `accuracy = accuracy_score(...)`"
+)
+
+
+NOTHING_TO_COMPARE = (
+    "the notebook has no evaluate or predict section, so no result of it can be compared "
+    "(only the data and parameters were): tag the cell that scores the model nb2prod:evaluate "
+    "(Kale: pipeline-metrics), or the cell that predicts nb2prod:predict"
 )
 
 

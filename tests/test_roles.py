@@ -114,3 +114,26 @@ def test_ruff_failure_on_generated_code_shows_ruffs_message() -> None:
 
     with pytest.raises(RuntimeError, match="Failed to parse"):
         tidy_python({"broken.py": "def class():\n    pass\n"}, "package")
+
+
+def test_kale_skip_skips_one_cell_and_the_next_cells_rejoin_the_step(tmp_path: Path) -> None:
+    """In a Kale notebook `skip` marks one cell; untagged cells after it belong to the step
+    before it (kale_titanic: a plot between two cleaning cells)."""
+    sections = _sections(
+        tmp_path,
+        [
+            ("df = [1, 2]", ["block:loaddata"]),
+            ("df.append(3)", ["block:cleaning", "prev:loaddata"]),
+            ("print(df)", ["skip"]),
+            ("df.append(4)", []),
+        ],
+    )
+    assert sections == [("load", [0]), ("preprocess", [1, 3]), ("skip", [2])]
+
+
+def test_nb2prod_skip_still_skips_the_cells_after_it(tmp_path: Path) -> None:
+    sections = _sections(
+        tmp_path,
+        [("x = 1", ["nb2prod:load"]), ("print(x)", ["skip"]), ("y = 2", [])],
+    )
+    assert sections == [("load", [0]), ("skip", [1, 2])]

@@ -317,3 +317,17 @@ def test_rows_picked_inside_the_models_call_are_served_and_compared(
     code, output, report = _verify(project)
     assert code == 0, output
     assert _kinds(report)["prediction"] == 1 and _kinds(report)["service"] == 1
+
+
+def test_verify_fails_when_the_notebook_gives_nothing_to_compare(tmp_path: Path) -> None:
+    cells = [
+        "from sklearn.datasets import load_iris\nfrom sklearn.tree import DecisionTreeClassifier",
+        ("X, y = load_iris(return_X_y=True)", ["nb2prod:load"]),
+        ("model = DecisionTreeClassifier(random_state=0).fit(X, y)", ["nb2prod:train"]),
+    ]
+    notebook = make_notebook(tmp_path / "bare.ipynb", cells)
+    assert run_cli("convert", str(notebook), "-o", str(tmp_path / "bare")).returncode == 0
+    code, output, report = _verify(tmp_path / "bare")
+    assert code == 1, output
+    assert "no evaluate or predict section" in output
+    assert any(c["kind"] == "metadata" and c["passed"] for c in report["checks"])
