@@ -23,9 +23,10 @@ import tag as realworld_tag  # noqa: E402
 
 ENTRIES = json.loads((REALWORLD / "manifest.json").read_text())["notebooks"]
 PERMISSIVE = {"MIT", "BSD-3-Clause", "BSD-2-Clause", "Apache-2.0", "CC0-1.0", "CC-BY-4.0"}
-FAST_SUBSET = ["homl3_titanic", "sm_logit_fair"]
-"""Small notebooks that convert, train and verify today (docs/realworld.md), chosen for speed;
-each compares a metric and predictions by the predict function and by the service."""
+FAST_SUBSET = ["sm_logit_fair", "sm_predict"]
+"""Small statsmodels notebooks (< 30 s each) that convert, train and verify today
+(docs/realworld.md); each compares a metric and predictions by the predict function and by
+the service."""
 
 
 def test_the_corpus_has_twenty_public_permissively_licensed_pinned_notebooks() -> None:
@@ -61,7 +62,9 @@ def test_tagging_applies_cleanly(notebook_id: str, tmp_path: Path) -> None:
     tags = [t for c in node["cells"] for t in c.get("metadata", {}).get("tags", [])]
     assert tags, "a tagged notebook declares roles (its own Kale tags or ours)"
     original = json.loads((REALWORLD / "notebooks" / f"{notebook_id}.ipynb").read_text())
-    assert len(node["cells"]) == len(original["cells"])  # tagging adds no cells, drops none
+    recipe = json.loads((REALWORLD / "tags" / f"{notebook_id}.json").read_text())
+    added = len(recipe.get("add_cells", []))
+    assert len(node["cells"]) == len(original["cells"]) + added  # only recorded cells are added
     entry = next(e for e in ENTRIES if e["id"] == notebook_id)
     for data in entry["data"]:
         assert (tmp_path / data["path"]).is_file()
@@ -74,6 +77,9 @@ def test_every_edit_says_why_and_changes_one_cell_a_little() -> None:
             assert edit.get("why", "").strip(), (entry["id"], edit)
             assert edit["old"] != edit["new"], (entry["id"], edit)
             assert edit["new"].count("\n") - edit["old"].count("\n") <= 4, (entry["id"], edit)
+        for added in recipe.get("add_cells", []):  # a cell the tool's own way asks for
+            assert added.get("why", "").strip() and added["source"].strip(), (entry["id"], added)
+            assert added["source"].count("\n") <= 5, (entry["id"], added)
 
 
 def test_an_edit_that_no_longer_applies_fails_loudly(tmp_path: Path, monkeypatch) -> None:

@@ -185,6 +185,8 @@ def markdown(results: list[Result], entries: dict[str, dict]) -> str:
         recipe = json.loads((HERE / "tags" / f"{r.id}.json").read_text())
         for edit in recipe.get("edits", []):
             lines.append(f"- **{r.id}**, cell {edit['cell']}: {edit['why']}")
+        for added in recipe.get("add_cells", []):
+            lines.append(f"- **{r.id}**, a cell added after cell {added['after']}: {added['why']}")
     if DIAGNOSES.is_file():
         lines += ["", DIAGNOSES.read_text().strip()]
     lines += ["", "What each notebook covers:", ""]

@@ -11,6 +11,9 @@ tests/realworld/tags/ID.json holds what the user does, and nothing else:
 `A-B`, or `A-` (to the end); ranges apply first, single cells after, and only to code cells. Tags
 are added to the cell's own tags (Kale notebooks keep theirs). `edits` replace `old` by `new` in
 one cell's source; `old` must occur exactly once, so an edit that no longer applies fails loudly.
+`add_cells` inserts new code cells after an original cell (`{"after": 64, "source": "...",
+"tags": ["pipeline-metrics"], "why": "..."}`), after all tags and edits, so indexes always mean
+the original's cells.
 Files the notebook reads (tests/realworld/data/ID/...) are copied beside it.
 """
 
@@ -78,6 +81,13 @@ def tagged(notebook_id: str) -> dict:
                 for tag in tags:
                     if tag not in own:
                         own.append(tag)
+    for added in sorted(recipe.get("add_cells", []), key=lambda a: a["after"], reverse=True):
+        if not 0 <= added["after"] < len(cells):
+            raise TagError(f"{notebook_id}: cannot add a cell after cell {added['after']}")
+        tags = list(added.get("tags", []))
+        cell = {"cell_type": "code", "execution_count": None, "outputs": [],
+                "metadata": {"tags": tags}, "source": added["source"]}  # fmt: skip
+        cells.insert(added["after"] + 1, cell)
     return node
 
 
