@@ -37,12 +37,11 @@ from nb2prod.globals_rewrite import (
     uses_as_value,
 )
 from nb2prod.hazards import find_hazards
-from nb2prod.names import BUILTINS, free_names, name_events, root_name
+from nb2prod.names import BUILTINS, free_names, name_events
 from nb2prod.notebook import Notebook
 from nb2prod.parameters import Parameter, read_parameters, read_quick
 from nb2prod.role_outputs import (
     BEST_NAME,
-    PREDICT_METHODS,
     Metrics,
     ModelChoice,
     find_predictions,
@@ -64,7 +63,7 @@ from nb2prod.roles import (
     Section,
     read_roles,
 )
-from nb2prod.row_picking import split_predict
+from nb2prod.row_picking import is_model_call, split_predict
 
 FUNCTION_NAMES = {
     "load": "load_data",
@@ -595,21 +594,11 @@ def _data_input(step: Step, code: SectionCode, steps: list[Step], model: str | N
                     assigned.setdefault(target.id, node.value)
     for node in [n for chunk in code.body for n in chunk.nodes]:
         for call in ast.walk(node):
-            if _is_model_call(call, model) and isinstance(call, ast.Call) and call.args:
+            if is_model_call(call, model) and isinstance(call, ast.Call) and call.args:
                 found = _argument_behind(call.args[0], assigned, set(data))
                 if found:
                     return found
     return data[0]
-
-
-def _is_model_call(node: ast.AST, model: str | None) -> bool:
-    if not isinstance(node, ast.Call) or model is None:
-        return False
-    func = node.func
-    if isinstance(func, ast.Attribute) and func.attr in PREDICT_METHODS:
-        root = root_name(func.value)
-        return root is not None and root.id == model
-    return isinstance(func, ast.Name) and func.id == model
 
 
 def _argument_behind(

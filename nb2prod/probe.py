@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.child_process import child_command, child_env
+from nb2prod.rows import plain_value as _plain
 
 FAILED_IN = "nb2prod-probe: failed in "
 SAMPLE_ROWS = 5
@@ -358,15 +358,6 @@ def _column(name: str, series: list[Any]) -> dict[str, Any]:
         if len(values) <= MAX_CATEGORIES:
             column["categories"] = values
     return column
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars to JSON-ready Python values."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _last_error(stderr: str) -> str:

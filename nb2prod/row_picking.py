@@ -97,7 +97,7 @@ def _lift_from_call(
     for position, chunk in enumerate(body):
         if len(chunk.nodes) != 1:
             continue
-        call = next((c for c in ast.walk(chunk.nodes[0]) if _is_model_call(c, model)), None)
+        call = next((c for c in ast.walk(chunk.nodes[0]) if is_model_call(c, model)), None)
         if call is None:
             continue
         if not call.args or not _liftable(call.args[0], module):
@@ -119,7 +119,7 @@ def _rewrite(
         tree = ast.parse(chunk.text)
     except SyntaxError:
         return None
-    call = next((c for c in ast.walk(tree) if _is_model_call(c, model)), None)
+    call = next((c for c in ast.walk(tree) if is_model_call(c, model)), None)
     if call is None or not call.args:
         return None
     argument = call.args[0]
@@ -179,8 +179,9 @@ def _liftable(value: ast.expr, module: set[str]) -> bool:
     return bool(reads) and reads <= module and isinstance(value, ast.Call)
 
 
-def _is_model_call(node: ast.AST, model: str) -> bool:
-    if not isinstance(node, ast.Call):
+def is_model_call(node: ast.AST, model: str | None) -> bool:
+    """`model.predict(...)` (and friends), or `model(...)` for a callable model."""
+    if not isinstance(node, ast.Call) or model is None:
         return False
     func = node.func
     if isinstance(func, ast.Attribute) and func.attr in PREDICT_METHODS:

@@ -15,9 +15,11 @@ from typing import Any
 def request_rows(value: Any) -> list[dict[str, Any]]:
     """`value` (the predict section's input) as a service request's rows."""
     if hasattr(value, "to_dict") and hasattr(value, "columns"):
-        return [{str(k): _plain(v) for k, v in row.items()} for row in value.to_dict("records")]
+        return [
+            {str(k): plain_value(v) for k, v in row.items()} for row in value.to_dict("records")
+        ]
     array = _array(value)
-    return [{f"x{i}": _plain(v) for i, v in enumerate(row)} for row in array.tolist()]
+    return [{f"x{i}": plain_value(v) for i, v in enumerate(row)} for row in array.tolist()]
 
 
 def input_schema(value: Any) -> dict[str, str]:
@@ -47,7 +49,8 @@ def _kind(dtype: str) -> str:
     return "bool" if dtype in {"bool", "boolean"} else "str"
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A numpy scalar as a JSON-ready Python value; NaN and infinities as None."""
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
