@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.child_process import child_command, child_env
+from nb2prod.rows import as_array as _as_array
 from nb2prod.rows import plain_value as _plain
 
 FAILED_IN = "nb2prod-probe: failed in "
@@ -206,19 +207,6 @@ def _alike(rows: Any, values: dict[str, Any], fit_tables: list[str]) -> list[Any
         if fitted_on or holds_rows:
             alike.append(candidate)
     return [np.asarray(a) for a in alike]
-
-
-def _as_array(value: Any) -> Any:
-    import numpy as np
-
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, (list, tuple, np.ndarray)) or hasattr(value, "to_numpy"):
-        try:
-            return np.asarray(value)
-        except (ValueError, TypeError):
-            return None
-    return None
 
 
 def not_row_wise(

@@ -30,14 +30,25 @@ def input_schema(value: Any) -> dict[str, str]:
     return {f"x{i}": _kind(str(array.dtype)) for i in range(array.shape[1])}
 
 
-def _array(value: Any) -> Any:
+def as_array(value: Any) -> Any:
+    """An array-like value (array, list, frame, tensor) as a numpy array, else None."""
     import numpy as np
 
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
         value = value.detach().cpu().numpy()
-    array = np.asarray(value)
-    if array.ndim != 2:
-        raise TypeError(f"a {type(value).__name__} of shape {array.shape} is not a table of rows")
+    if isinstance(value, (list, tuple, np.ndarray)) or hasattr(value, "to_numpy"):
+        try:
+            return np.asarray(value)
+        except (ValueError, TypeError):
+            return None
+    return None
+
+
+def _array(value: Any) -> Any:
+    array = as_array(value)
+    if array is None or array.ndim != 2:
+        shape = "" if array is None else f" of shape {array.shape}"
+        raise TypeError(f"a {type(value).__name__}{shape} is not a table of rows")
     return array
 
 

@@ -99,21 +99,35 @@ def serving_state_of(plan: Plan, step: Step) -> list[str]:
     return [name for name in _data_arguments(plan, step) if name != rows]
 
 
+def argument_sources(plan: Plan, step: Step) -> list[tuple[str, str]]:
+    """Where each argument of the predict step comes from: `model`, `rows` (what a request
+    replaces), `state` (stored with the model) or `config`."""
+    rows = data_input_of(plan, step)
+    return [
+        (
+            argument.name,
+            "config"
+            if argument.from_config
+            else "model"
+            if argument.name == plan.model
+            else "rows"
+            if argument.name == rows
+            else "state",
+        )  # fmt: skip
+        for argument in step.arguments
+    ]
+
+
 def predict_call(plan: Plan, step: Step, *, model: str, rows: str, state: str, config: str) -> str:
     """The arguments of a call to the predict step, given the expressions that hold the
     model, the input rows, the stored state mapping and the config."""
-    data_input = data_input_of(plan, step)
-    arguments = []
-    for argument in step.arguments:
-        if argument.from_config:
-            arguments.append(f"{argument.name}={config}.{argument.name}")
-        elif argument.name == plan.model:
-            arguments.append(model)
-        elif argument.name == data_input:
-            arguments.append(rows)
-        else:
-            arguments.append(f"{state}[{argument.name!r}]")
-    return ", ".join(arguments)
+    written = {
+        "config": lambda name: f"{name}={config}.{name}",
+        "model": lambda _: model,
+        "rows": lambda _: rows,
+        "state": lambda name: f"{state}[{name!r}]",
+    }
+    return ", ".join(written[source](name) for name, source in argument_sources(plan, step))
 
 
 def _data_arguments(plan: Plan, step: Step) -> list[str]:

@@ -24,10 +24,10 @@ from nb2prod.child_process import child_command, child_env
 from nb2prod.errors import user_error
 from nb2prod.notebook import load_notebook
 from nb2prod.notebook_run import NotebookRun, run_notebook
-from nb2prod.plan import MODEL_FIX, Plan, Step, build_plan
+from nb2prod.plan import MODEL_FIX, Plan, build_plan
 from nb2prod.role_outputs import Metrics
 from nb2prod.roles import EVALUATE, PREDICT
-from nb2prod.serving import data_input_of, predict_step
+from nb2prod.serving import argument_sources, predict_step
 from nb2prod.write import read_manifest
 
 FLOAT_ATOL = 1e-12
@@ -238,7 +238,7 @@ class GeneratedRun:
             else {
                 "function": step.function,
                 "outputs": step.outputs,
-                "arguments": _argument_sources(plan, step),
+                "arguments": argument_sources(plan, step),
             },
             "service": {"class": service, "row_model": manifest.get("service_row")}
             if service and manifest.get("service_row") and (project / "service.py").exists()
@@ -290,22 +290,6 @@ class GeneratedRun:
             ),
         }.get(phase, ("the generated code timed out", "raise --timeout, or verify with --quick"))
         return user_error(self.plan.notebook.path, "generated-failed", f"{what}:\n{details}", fix)
-
-
-def _argument_sources(plan: Plan, step: Step) -> list[list[str]]:
-    """Where each argument of the predict step comes from, for the child to call it with
-    keywords: the model, the notebook's rows, stored state, or the config."""
-    rows = data_input_of(plan, step)
-    sources = []
-    for argument in step.arguments:
-        source = (
-            "config" if argument.from_config
-            else "model" if argument.name == plan.model
-            else "rows" if argument.name == rows
-            else "state"
-        )  # fmt: skip
-        sources.append([argument.name, source])
-    return sources
 
 
 def _manifest(project: Path) -> dict[str, Any]:
