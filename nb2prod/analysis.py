@@ -101,7 +101,7 @@ def analyse_section(
             _check_star_imports(clean, problems)
             _check_top_level_await(clean, problems)
         code.chunks.extend(_chunks(clean))
-    _read_flow(code)
+    read_flow(code)
     return code
 
 
@@ -128,12 +128,12 @@ def split_body(code: SectionCode, count: int, role: Role) -> tuple[SectionCode, 
         code.section, chunks=[c for c in code.chunks if c.kind != "body"] + tail_chunks
     )
     tail.requirements = code.requirements
-    _read_flow(head)
-    _read_flow(tail)
+    read_flow(head)
+    read_flow(tail)
     return head, tail
 
 
-def _read_flow(code: SectionCode) -> None:
+def read_flow(code: SectionCode) -> None:
     bound: set[str] = set()
     for chunk in code.body:
         for node in chunk.nodes:
@@ -202,7 +202,7 @@ def hoist_constants(codes: list[SectionCode]) -> None:
             code.binds.clear()
             code.mutates.clear()
             code.events.clear()
-            _read_flow(code)
+            read_flow(code)
 
 
 PATH_BUILDERS = frozenset({"join", "Path", "PurePath", "PurePosixPath"})

@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=int, default=1800, help="seconds per notebook cell (default: %(default)s)"
     )
     verify.add_argument(
+        "--skipped-timeout",
+        type=int,
+        help="seconds a skipped cell may run before it is interrupted and noted; "
+        "0: up to --timeout (default: 120)",
+    )
+    verify.add_argument(
         "--cwd", type=Path, help="folder the notebook runs in (default: the notebook's folder)"
     )
 
@@ -219,6 +225,7 @@ def _verify(args: argparse.Namespace, style: Style) -> int:
         quick=args.quick,
         rtol=args.rtol,
         timeout=args.timeout,
+        skipped_timeout=args.skipped_timeout,
         cwd=args.cwd,
     )
     if args.json:

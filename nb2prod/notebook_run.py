@@ -13,14 +13,16 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import CellRef, Problem, Severity, UserError
 from nb2prod.plan import Plan, data_step_position
-from nb2prod.roles import EVALUATE, PREDICT, SKIP
+from nb2prod.roles import EVALUATE, PREDICT, SKIP, TRAIN
 from nb2prod.serving import data_input_of, predict_step
+from nb2prod.shown_predictions import bind_in_cell
 
 IMPORT_CONTRACTS = """\
 import sys as _nb2prod_sys
@@ -68,6 +70,7 @@ ones included, may rebind `y_preds`), and written once at the end."""
 RECORD_TAG = "nb2prod-record"
 
 SKIPPED_TAG = "nb2prod-skipped"
+SKIPPED_TIMEOUT = 120  # seconds a skipped cell may run under verify
 ALLOWED_TO_FAIL = "raises-exception"
 """nbclient's tag: an error in the cell does not stop the run."""
 
@@ -113,12 +116,15 @@ def run_notebook(
     *,
     cwd: Path | None = None,
     timeout: int = 1800,
+    skipped_timeout: int = SKIPPED_TIMEOUT,
     project_src: Path,
 ) -> NotebookRun:
     """Execute a copy of `notebook` with `parameters`; `UserError` naming the failing cell.
 
     `project_src` is the generated project's `src/`: its own code records the metrics
-    and fingerprints the training data right after the load section.
+    and fingerprints the training data right after the load section. A skipped cell
+    gets `skipped_timeout` seconds, then is interrupted and noted: a grid search kept
+    for the record must not hold the check for an hour (0 runs it to `timeout`).
     """
     import nbformat
     import papermill
@@ -163,6 +169,8 @@ def run_notebook(
             progress_bar=False,
             request_save_on_cell_execute=False,
             execution_timeout=timeout,
+            timeout_func=_cell_timeout(timeout, skipped_timeout),
+            interrupt_on_timeout=True,
         )
     except PapermillExecutionError as error:
         skipped_failures = _skipped_failures(notebook, executed, error)
@@ -197,15 +205,35 @@ def run_notebook(
     )
 
 
+def _cell_timeout(timeout: int, skipped_timeout: int) -> Callable[[Any], int]:
+    """nbclient's per-cell timeout: a skipped cell's budget, `timeout` for the rest.
+
+    nbclient interrupts the kernel when a cell runs out (`interrupt_on_timeout`): a
+    skipped cell then ends in `KeyboardInterrupt`, which it is allowed; any other cell's
+    interrupt is its failure, named as usual.
+    """
+
+    def for_cell(cell: Any) -> int:
+        if skipped_timeout and SKIPPED_TAG in cell.get("metadata", {}).get("tags", []):
+            return min(skipped_timeout, timeout)
+        return timeout
+
+    return for_cell
+
+
 def _mark_cells(node: Any, plan: Plan) -> None:
-    """Number the user's cells (inserted cells shift positions) and let skipped cells fail.
+    """Number the user's cells (inserted cells shift positions), name predictions a cell
+    only shows (as the generated code does), and let skipped cells fail.
 
     Skipped cells still run, so a skipped cell that changes the data shows up as a
     difference; one that cannot run here (a download, a missing program) is noted, and
     the run goes on, since the project does not contain it.
     """
+    shown = next((s.shown_predictions for s in plan.steps if s.shown_predictions), None)
     for index, cell in enumerate(node.cells):
         cell.setdefault("metadata", {})["nb2prod"] = {"index": index}
+        if shown is not None and shown[0] == index:  # the name the generated code gave
+            cell.source = bind_in_cell(cell.source, shown[1]) or cell.source
         if plan.cell_roles.get(index) == SKIP:
             cell["metadata"].setdefault("tags", []).extend([ALLOWED_TO_FAIL, SKIPPED_TAG])
             cell.source = _without_installs(cell.source)
@@ -240,6 +268,13 @@ def _skipped_failures(notebook: Path, executed: Path, error: Any) -> list[str]:
             index = cell.get("metadata", {}).get("nb2prod", {}).get("index")
             if SKIPPED_TAG in cell.get("metadata", {}).get("tags", []):
                 first = next((x.strip() for x in cell.source.splitlines() if x.strip()), "")
+                if output.ename == "KeyboardInterrupt":
+                    notes.append(
+                        f"skipped cell {index} (`{first[:60]}`) was stopped after its "
+                        "time for skipped cells (verify --skipped-timeout); the run went on "
+                        "from where it stopped"
+                    )
+                    continue
                 notes.append(
                     f"skipped cell {index} (`{first[:60]}`) failed under papermill "
                     f"({output.ename}: {str(output.evalue)[:120]}); it is not part of the "
@@ -326,10 +361,13 @@ def _recording_cells(plan: Plan, src: Path, input_path: Path) -> list[tuple[int,
                 + f"_nb2prod_data_sha256 = _nb2prod_fingerprint([{', '.join(step.outputs)}])\n",
             )
         )
-    evaluated = after(EVALUATE)
-    if evaluated is not None:
+    evaluated = after(EVALUATE) or (after(TRAIN) if plan.metrics.sources else None)
+    if evaluated is not None:  # a notebook without evaluate is scored by its training loop
         sources = list(plan.metrics.sources)
-        cells.append((evaluated, contracts("metric_values") + METRICS_CELL.format(sources=sources)))
+        added = "".join(f"{s.body}\n" for s in plan.steps if s.added_by_nb2prod)  # its score
+        cells.append(
+            (evaluated, added + contracts("metric_values") + METRICS_CELL.format(sources=sources))
+        )
     predict = predict_step(plan)
     predicted = after(PREDICT)
     if predicted is not None:
@@ -353,14 +391,22 @@ def _failed_cell(notebook: Path, executed: Path, ename: str, evalue: str, cell: 
     index = None if cell is None else cell.get("metadata", {}).get("nb2prod", {}).get("index")
     source = "" if cell is None else str(cell.source)
     first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    if ename == "KeyboardInterrupt":  # nbclient interrupts a cell that runs out of time
+        message = "the cell ran past the time allowed per cell and was stopped"
+        fix = "raise --timeout, or verify with --quick (smaller parameters)"
+    else:
+        message = f"the notebook failed under papermill: {ename}: {evalue}"
+        fix = (
+            "run the notebook top to bottom in Jupyter with these parameters and fix the "
+            f"cell; the executed copy with the full traceback is {executed}"
+        )
     return UserError(
         notebook,
         [
             Problem(
                 "notebook-failed",
-                f"the notebook failed under papermill: {ename}: {evalue}",
-                "run the notebook top to bottom in Jupyter with these parameters and fix the "
-                f"cell; the executed copy with the full traceback is {executed}",
+                message,
+                fix,
                 Severity.ERROR,
                 CellRef(index, first[:80]) if index is not None else None,
             )

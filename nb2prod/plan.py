@@ -29,6 +29,7 @@ from nb2prod.analysis import (
     module_names,
 )
 from nb2prod.errors import Problem, Severity
+from nb2prod.fit_score import SCORE_FUNCTION, SCORE_TITLE, fit_score_section
 from nb2prod.globals_rewrite import (
     Rewrites,
     called_functions,
@@ -51,6 +52,7 @@ from nb2prod.role_outputs import (
     predicting_objects,
     printed_names,
     trained_model,
+    training_metric_candidates,
 )
 from nb2prod.roles import (
     EVALUATE,
@@ -64,6 +66,7 @@ from nb2prod.roles import (
     read_roles,
 )
 from nb2prod.row_picking import is_model_call, split_predict
+from nb2prod.shown_predictions import name_shown_predictions
 
 FUNCTION_NAMES = {
     "load": "load_data",
@@ -108,6 +111,10 @@ class Step:
     """For the predict step: the argument holding the rows to predict."""
     rows_source: str | None = None
     """For a `select_rows` lifted out of the model's call: the expression as written."""
+    added_by_nb2prod: bool = False
+    """The step nb2prod adds to score a model when no section computes a metric."""
+    shown_predictions: tuple[int, str] | None = None
+    """For a predict step whose cell shows the model's call: (cell, the name it got)."""
 
     @property
     def cell_span(self) -> str:
@@ -198,14 +205,22 @@ def build_plan(
     test_codes = [c for c in kept if c.section.role.name == TEST]
     model = _choose_model(pipeline_codes, module, problems)
     taken = module | _variables(codes) | set(_names(parameters))
+    pipeline_codes, shown = name_shown_predictions(pipeline_codes, model, taken)
+    taken |= set(shown.values())
     pipeline_codes, lifted = split_predict(pipeline_codes, model, module, taken)
+    scoring = _fit_score(pipeline_codes, model, taken, set(_names(parameters)))
     names = _function_names(pipeline_codes, taken | TEMPLATE_NAMES)
     _template_name_clashes(kept, problems)
     with_body = [code for code in pipeline_codes if code.body]
     steps = [_step(code, names[id(code)]) for code in with_body]
     for step, code in zip(steps, with_body, strict=True):
+        step.added_by_nb2prod = code is scoring
         if id(code) in lifted:
             step.rows_source = lifted[id(code)].source
+        if step.role == PREDICT:
+            step.shown_predictions = next(
+                ((cell, shown[cell]) for cell in step.cells if cell in shown), None
+            )
     code_of = {id(step): code for step, code in zip(steps, with_body, strict=True)}
     tests = [
         _step(code, f"test_notebook_cell_{code.section.cells[0].index}") for code in test_codes
@@ -215,12 +230,16 @@ def build_plan(
     required: dict[int, list[str]] = {}
     sources: list[str] = []
     printed: list[tuple[str, int]] = []
+    scored_in_training = not any(step.role == EVALUATE for step in steps)
     for step in steps:
         code = code_of[id(step)]
-        if step.role == EVALUATE:
-            own = metric_candidates(code, set(_names(parameters)))
+        if step.role == EVALUATE or (step.role == TRAIN and scored_in_training):
+            if step.role == EVALUATE:
+                own = metric_candidates(code, set(_names(parameters)))
+                printed += printed_names(code)
+            else:
+                own = training_metric_candidates(code, set(_names(parameters)))
             sources += own
-            printed += printed_names(code)
             wanted = own if metrics is None else [n for n in own if n in metrics.sources]
             required[id(step)] = [n for n in wanted if n in code.binds]
         elif step.role == PREDICT:
@@ -709,6 +728,22 @@ def _template_name_clashes(kept: list[SectionCode], problems: list[Problem]) -> 
                 )
 
 
+def _fit_score(
+    codes: list[SectionCode], model: str | None, taken: set[str], parameters: set[str]
+) -> SectionCode | None:
+    """With no evaluate section and no score in a training loop, the step that scores the
+    model on its fit data (see `fit_score.py`), placed after the last train section."""
+    if any(c.section.role.name == EVALUATE for c in codes):
+        return None
+    trains = [i for i, c in enumerate(codes) if c.section.role.name == TRAIN and c.body]
+    if not trains or any(training_metric_candidates(codes[i], parameters) for i in trains):
+        return None
+    scoring = fit_score_section(codes, model, taken)
+    if scoring is not None:
+        codes.insert(trains[-1] + 1, scoring)
+    return scoring
+
+
 def _function_names(codes: list[SectionCode], module: set[str]) -> dict[int, str]:
     names: dict[int, str] = {}
     used = set(module)
@@ -717,6 +752,8 @@ def _function_names(codes: list[SectionCode], module: set[str]) -> dict[int, str
         base = FUNCTION_NAMES.get(role.name, role.function_name)
         if role.name == SETUP:
             base = "setup"
+        if code.section.title == SCORE_TITLE:
+            base = SCORE_FUNCTION
         name = base if base not in used else f"{base}_step"
         counter = 2
         while name in used:

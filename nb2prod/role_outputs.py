@@ -183,6 +183,27 @@ def metric_candidates(code: SectionCode, parameters: set[str]) -> list[str]:
     return list(dict.fromkeys([*bound, *(n for n in printed if n not in parameters)]))
 
 
+def training_metric_candidates(code: SectionCode, parameters: set[str]) -> list[str]:
+    """Names a train section binds that are named like scores (`loss`, `test_acc`),
+    loops included: with no evaluate section, the last epoch's loss is the notebook's
+    metric. The probe keeps those that hold numbers (`loss_fn`, a module, is dropped)."""
+    loop_targets = {
+        name.id
+        for node in _body_nodes(code)
+        if isinstance(node, (ast.For, ast.AsyncFor))
+        for name in ast.walk(node.target)
+        if isinstance(name, ast.Name)
+    }
+    bound = [
+        event.name
+        for _, event in code.events
+        if event.kind == "store"
+        and looks_like_metric(event.name)
+        and event.name not in parameters | loop_targets
+    ]
+    return list(dict.fromkeys(bound))
+
+
 def printed_names(code: SectionCode) -> list[tuple[str, int]]:
     """Bare names the section prints on a line of their own (`print(accuracy)`), with
     the index of their cell."""

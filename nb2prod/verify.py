@@ -23,7 +23,7 @@ from typing import Any
 from nb2prod.child_process import child_command, child_env
 from nb2prod.errors import user_error
 from nb2prod.notebook import load_notebook
-from nb2prod.notebook_run import NotebookRun, run_notebook
+from nb2prod.notebook_run import SKIPPED_TIMEOUT, NotebookRun, run_notebook
 from nb2prod.plan import MODEL_FIX, Plan, build_plan
 from nb2prod.role_outputs import Metrics
 from nb2prod.roles import EVALUATE, PREDICT
@@ -97,6 +97,7 @@ def verify(
     quick: bool = False,
     rtol: float = 0.0,
     timeout: int = 1800,
+    skipped_timeout: int | None = None,
     workdir: Path | None = None,
     cwd: Path | None = None,
 ) -> VerifyReport:
@@ -127,7 +128,9 @@ def verify(
         try:
             run = run_notebook(
                 notebook_path, plan, typed, workdir,
-                cwd=run_in, timeout=timeout, project_src=project / "src",
+                cwd=run_in, timeout=timeout,
+                skipped_timeout=SKIPPED_TIMEOUT if skipped_timeout is None else skipped_timeout,
+                project_src=project / "src",
             )  # fmt: skip
         except BaseException:
             generated.stop()

@@ -136,7 +136,38 @@ ROWS_IN_THE_CALL = [
     ("X, y = load_iris(return_X_y=True)", ["nb2prod:load"]),
     ("model = DecisionTreeClassifier(random_state=0).fit(X, y)", ["nb2prod:train"]),
     ("accuracy = model.score(X, y)", ["nb2prod:evaluate"]),
+    # a slow cell kept for the record (a grid search, say): verify stops it after its budget
+    ("import time\nfor _ in range(600):\n    time.sleep(0.1)", ["nb2prod:skip"]),
     ("predictions = model.predict(X[100:104])\npredictions", ["nb2prod:predict"]),
+]
+
+SCORED_IN_THE_LOOP = [  # no evaluate section: the training loop prints its loss
+    "from sklearn.datasets import load_diabetes\nfrom sklearn.linear_model import SGDRegressor\n"
+    "from sklearn.metrics import mean_squared_error\nfrom sklearn.preprocessing import scale",
+    ("epochs = 20", ["parameters"]),
+    ("X, y = load_diabetes(return_X_y=True)\nX = scale(X)", ["nb2prod:load"]),
+    (
+        "model = SGDRegressor(random_state=0)\nhistory = []\nfor epoch in range(epochs):\n"
+        "    model.partial_fit(X, y)\n    loss = mean_squared_error(y, model.predict(X))\n"
+        "    history.append(loss)\n    if epoch % 5 == 0:\n"
+        "        print(f'epoch {epoch}: loss {loss:.1f}')",
+        ["nb2prod:train"],
+    ),
+    ("model.predict(X[:3])", ["nb2prod:predict"]),
+]
+
+NO_METRIC_SHOWN_PREDICTION = [  # a textbook cell: fit, then show one prediction
+    (
+        "from sklearn.datasets import load_iris\n"
+        "from sklearn.tree import DecisionTreeClassifier\n\n"
+        "iris = load_iris(as_frame=True)\n"
+        "X_iris = iris.data[['petal length (cm)', 'petal width (cm)']].values\n"
+        "y_iris = iris.target\n\n"
+        "tree_clf = DecisionTreeClassifier(max_depth=2, random_state=42)\n"
+        "tree_clf.fit(X_iris, y_iris)",
+        ["nb2prod:train"],
+    ),
+    ("%matplotlib inline\ntree_clf.predict([[5, 1.5]])", ["nb2prod:predict"]),
 ]
 
 NOTEBOOKS = {
@@ -146,6 +177,8 @@ NOTEBOOKS = {
     "listin": LIST_INPUT,
     "kale": KALE,
     "inline": ROWS_IN_THE_CALL,
+    "loop": SCORED_IN_THE_LOOP,
+    "shown": NO_METRIC_SHOWN_PREDICTION,
 }
 
 
@@ -314,9 +347,10 @@ def test_rows_picked_inside_the_models_call_are_served_and_compared(
     project = projects["inline"]
     request = json.loads((project / "examples" / "request.json").read_text())
     assert len(request["body"]) == 4  # X[100:104]
-    code, output, report = _verify(project)
+    code, output, report = _verify(project, "--skipped-timeout", "2")
     assert code == 0, output
     assert _kinds(report)["prediction"] == 1 and _kinds(report)["service"] == 1
+    assert any("skipped cell 4 (`import time`) was stopped" in n for n in report["notes"])
 
 
 def test_verify_fails_when_the_notebook_gives_nothing_to_compare(tmp_path: Path) -> None:
@@ -331,3 +365,29 @@ def test_verify_fails_when_the_notebook_gives_nothing_to_compare(tmp_path: Path)
     assert code == 1, output
     assert "no evaluate or predict section" in output
     assert any(c["kind"] == "metadata" and c["passed"] for c in report["checks"])
+
+
+def test_a_training_loop_without_evaluate_is_scored_by_its_last_loss(
+    projects: dict[str, Path],
+) -> None:
+    project = projects["loop"]
+    assert json.loads((project / "nb2prod.json").read_text())["metric_sources"] == ["loss"]
+    code, output, report = _verify(project, "-p", "epochs", "7")
+    assert code == 0, output
+    assert _kinds(report)["metric"] == 1 and _kinds(report)["prediction"] == 1, output
+    assert report["parameters"] == {"epochs": 7}
+
+
+def test_a_shown_prediction_is_compared_and_a_fit_without_metric_is_scored(
+    projects: dict[str, Path],
+) -> None:
+    project = projects["shown"]
+    pipeline = (project / "src" / "shown" / "pipeline.py").read_text()
+    assert "training_score = tree_clf.score(X_iris, y_iris)" in pipeline
+    assert "Added by nb2prod after notebook cell 0." in pipeline
+    assert "predictions = tree_clf.predict(rows)" in pipeline
+    code, output, report = _verify(project)
+    assert code == 0, output
+    kinds = _kinds(report)
+    assert kinds["metric"] == 1 and kinds["prediction"] == 1 and kinds["service"] == 1, output
+    assert report["checks"][0]["name"] == "training_score"
