@@ -233,7 +233,7 @@ def _mark_cells(node: Any, plan: Plan) -> None:
     for index, cell in enumerate(node.cells):
         cell.setdefault("metadata", {})["nb2prod"] = {"index": index}
         if shown is not None and shown[0] == index:  # the name the generated code gave
-            cell.source = bind_in_cell(cell.source, shown[1]) or cell.source
+            cell.source = bind_in_cell(cell.source, shown[1], plan.model or "") or cell.source
         if plan.cell_roles.get(index) == SKIP:
             cell["metadata"].setdefault("tags", []).extend([ALLOWED_TO_FAIL, SKIPPED_TAG])
             cell.source = _without_installs(cell.source)

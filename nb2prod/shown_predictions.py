@@ -1,14 +1,16 @@
 """Predictions a notebook shows without naming them.
 
-A predict cell often ends in the model's call itself, and Jupyter shows the result:
+A predict cell often ends in the model's call itself, and Jupyter shows the result,
+or prints it:
 
     softmax_reg.predict([[5, 2]])
+    print("Predictions:", lin_reg.predict(some_data_prepared))
 
 The generated `predict` function must return that value, and verify must read it
 from the notebook, so both sides bind it to one name (`predictions = ...`): the
 generated code in its text, verify in its own copy of the notebook. Only a last
-statement that is a bare expression calling the model is named; anything else the
-cell shows (`preds[:5]`) is left as written.
+statement that shows a call of the model (bare, or as one argument of `print`) is
+named; anything else the cell shows (`preds[:5]`) is left as written.
 """
 
 from __future__ import annotations
@@ -36,8 +38,7 @@ def name_shown_predictions(
             continue
         last = body[-1]
         name = _fresh_name(taken)
-        shown = code.chunks[-1] is last and _shows_model_call(last, model)
-        text = bind_last_expression(last.text, name) if shown else None
+        text = bind_last_expression(last.text, name, model) if code.chunks[-1] is last else None
         chunk = _reparsed(last, text) if text is not None else None
         if chunk is None:
             result.append(code)
@@ -50,52 +51,83 @@ def name_shown_predictions(
     return result, named
 
 
-def bind_last_expression(source: str, name: str) -> str | None:
-    """`source` with its last statement, a bare expression, bound to `name`; None when
-    the last statement is anything else or the source does not parse."""
+def bind_last_expression(source: str, name: str, model: str) -> str | None:
+    """`source` with the predictions its last statement shows bound to `name`; None
+    when the last statement shows no call of `model` or the source does not parse."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+    if not tree.body or tree.body[-1].col_offset != 0 or tree.body[-1].end_lineno is None:
         return None
     node = tree.body[-1]
     lines = source.splitlines(keepends=True)
-    line = lines[node.lineno - 1]
-    column = len(line.encode()[: node.col_offset].decode(errors="ignore"))
-    lines[node.lineno - 1] = f"{line[:column]}{name} = {line[column:]}"
-    return "".join(lines)
+    statement = "".join(lines[node.lineno - 1 : node.end_lineno])
+    bound = _bind_statement(statement, name, model)
+    if bound is None:
+        return None
+    return "".join(lines[: node.lineno - 1]) + bound + "".join(lines[node.end_lineno :])
 
 
-def bind_in_cell(raw: str, name: str) -> str | None:
+def bind_in_cell(raw: str, name: str, model: str) -> str | None:
     """The same binding in a notebook cell's own text (line magics included), for
-    verify's copy of the notebook; None when the cell's text does not line up with
-    the Python IPython runs (a cell magic), so nothing is guessed."""
+    verify's copy of the notebook; None when the cell's last statement is not written
+    as plain Python on lines of its own, so nothing is guessed."""
     from IPython.core.inputtransformer2 import TransformerManager
 
     try:
         python = TransformerManager().transform_cell(raw)
-    except (SyntaxError, ValueError):
-        return None
-    bound = bind_last_expression(python, name)
-    if bound is None:
+        node = ast.parse(python).body[-1]
+    except (SyntaxError, ValueError, IndexError):
         return None
     raw_lines, python_lines = raw.splitlines(keepends=True), python.splitlines(keepends=True)
-    bound_lines = bound.splitlines(keepends=True)
-    if len(raw_lines) != len(python_lines):
+    span = slice(node.lineno - 1, node.end_lineno)
+    if _stripped(raw_lines[span]) != _stripped(python_lines[span]):
         return None
-    for index, (before, after) in enumerate(zip(python_lines, bound_lines, strict=True)):
-        if before != after:
-            if raw_lines[index].rstrip("\r\n") != before.rstrip("\r\n"):
-                return None
-            raw_lines[index] = after if raw_lines[index].endswith("\n") else after.rstrip("\n")
-            return "".join(raw_lines)
+    bound = bind_last_expression("".join(raw_lines[span]), name, model)
+    if bound is None:
+        return None
+    return "".join(raw_lines[: span.start]) + bound + "".join(raw_lines[span.stop :])
+
+
+def _bind_statement(statement: str, name: str, model: str) -> str | None:
+    """`model.predict(rows)` becomes `name = model.predict(rows)`;
+    `print("Predictions:", model.predict(rows))` becomes `name = model.predict(rows)`
+    then `print("Predictions:", name)`."""
+    node = ast.parse(statement).body[0]
+    if not isinstance(node, ast.Expr):
+        return None
+    value = node.value
+    if isinstance(value, ast.Call) and _is_print(value):
+        shown = [a for a in value.args if _calls(a, model)]
+        if len(shown) != 1 or shown[0].end_lineno is None:
+            return None
+        argument = shown[0]
+        start = _position(statement, argument.lineno, argument.col_offset)
+        end = _position(statement, argument.end_lineno or 1, argument.end_col_offset or 0)
+        return f"{name} = {statement[start:end]}\n{statement[:start]}{name}{statement[end:]}"
+    if _calls(value, model):
+        return f"{name} = {statement}"
     return None
 
 
-def _shows_model_call(chunk: Chunk, model: str) -> bool:
-    last = chunk.nodes[-1]
-    return isinstance(last, ast.Expr) and any(is_model_call(n, model) for n in ast.walk(last))
+def _is_print(call: ast.Call) -> bool:
+    return isinstance(call.func, ast.Name) and call.func.id in {"print", "display"}
+
+
+def _calls(node: ast.AST, model: str) -> bool:
+    return any(is_model_call(sub, model) for sub in ast.walk(node))
+
+
+def _position(text: str, lineno: int, utf8_column: int) -> int:
+    """A character offset in `text` from ast's line and UTF-8 column."""
+    lines = text.splitlines(keepends=True)
+    before = sum(len(line) for line in lines[: lineno - 1])
+    return before + len(lines[lineno - 1].encode()[:utf8_column].decode(errors="ignore"))
+
+
+def _stripped(lines: list[str]) -> list[str]:
+    return [line.rstrip("\r\n") for line in lines]
 
 
 def _reparsed(original: Chunk, text: str) -> Chunk | None:

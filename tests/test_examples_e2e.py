@@ -74,19 +74,27 @@ def _run(
     return result
 
 
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One fresh venv (not nb2prod's) that the examples' projects are installed into: each
+    brings the same pinned packages, so one install of them serves all three."""
+    env_dir = tmp_path_factory.mktemp("examples") / "venv"
+    venv.create(env_dir, with_pip=True)
+    return env_dir / "bin" / "python"
+
+
 @pytest.fixture(scope="module", params=sorted(OVERRIDES))
-def installed_project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """An example converted and installed with its test extra into a fresh venv."""
+def installed_project(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fresh_venv: Path
+):
+    """An example converted and installed with its test extra into the fresh venv."""
     name: str = request.param
     root = tmp_path_factory.mktemp(name)
     project = root / "project"
     result = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
     assert result.returncode == 0, result.stderr
-    env_dir = root / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    _run([str(python), "-m", "pip", "install", "--quiet", f"{project}[test]"], cwd=root)
-    return name, project, python, root
+    _run([str(fresh_venv), "-m", "pip", "install", "--quiet", f"{project}[test]"], cwd=root)
+    return name, project, fresh_venv, root
 
 
 def test_verify_passes_with_non_default_parameters(installed_project) -> None:

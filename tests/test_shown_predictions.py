@@ -5,28 +5,37 @@ from __future__ import annotations
 from nb2prod.shown_predictions import bind_in_cell, bind_last_expression
 
 
-def test_the_last_bare_expression_is_bound() -> None:
-    assert bind_last_expression("x = 1\nmodel.predict([[5, 2]])", "predictions") == (
+def test_the_last_bare_model_call_is_bound() -> None:
+    assert bind_last_expression("x = 1\nmodel.predict([[5, 2]])", "predictions", "model") == (
         "x = 1\npredictions = model.predict([[5, 2]])"
     )
-    assert (
-        bind_last_expression("model.predict(\n    rows\n)\n", "p")
-        == "p = model.predict(\n    rows\n)\n"
+    assert bind_last_expression("model.predict(\n    rows\n)\n", "p", "model") == (
+        "p = model.predict(\n    rows\n)\n"
+    )
+
+
+def test_a_printed_model_call_is_bound_then_printed() -> None:
+    source = 'some = X[:5]\nprint("Predictions:", lin_reg.predict(some))  # shown\n'
+    assert bind_last_expression(source, "predictions", "lin_reg") == (
+        "some = X[:5]\npredictions = lin_reg.predict(some)\n"
+        'print("Predictions:", predictions)  # shown\n'
     )
 
 
 def test_anything_else_is_left_alone() -> None:
-    assert bind_last_expression("labels = model.predict(rows)", "p") is None
-    assert bind_last_expression("for r in rows:\n    model.predict(r)", "p") is None
-    assert bind_last_expression("model.predict(", "p") is None
+    assert bind_last_expression("labels = model.predict(rows)", "p", "model") is None
+    assert bind_last_expression("for r in rows:\n    model.predict(r)", "p", "model") is None
+    assert bind_last_expression("model.predict(", "p", "model") is None
+    assert bind_last_expression("other.predict(rows)", "p", "model") is None
+    assert bind_last_expression("print(model.predict(a), model.predict(b))", "p", "model") is None
 
 
 def test_a_cell_with_line_magics_is_bound_in_its_own_text() -> None:
     cell = "%matplotlib inline\nrows = X[:2]\nmodel.predict(rows)"
-    assert bind_in_cell(cell, "predictions") == (
+    assert bind_in_cell(cell, "predictions", "model") == (
         "%matplotlib inline\nrows = X[:2]\npredictions = model.predict(rows)"
     )
 
 
 def test_a_cell_magic_is_not_guessed_at() -> None:
-    assert bind_in_cell("%%time\nmodel.predict(rows)", "predictions") is None
+    assert bind_in_cell("%%time\nmodel.predict(rows)", "predictions", "model") is None
