@@ -14,7 +14,7 @@ DEMO_OUT ?= demo-output/wine-classifier
 # The demo keeps its trained model in a BentoML store of its own, not in ~/bentoml.
 demo: export BENTOML_HOME ?= $(abspath demo-output/bentoml)
 
-.PHONY: demo test lint bench bench-verify golden clean venv test-realworld
+.PHONY: demo test test-slow lint bench bench-verify golden clean venv test-realworld
 
 venv: $(STAMP)
 
@@ -46,6 +46,10 @@ demo: venv
 test: venv
 	@command -v chromium >/dev/null || scripts/chromium-setup.sh
 	$(BIN)/python -m pytest
+
+# The examples beyond wine_classifier end to end (fresh venv, image): ~5 min more.
+test-slow: venv
+	$(BIN)/python -m pytest -m slow -p no:cacheprovider
 
 # Property-based fuzzing of check/convert with 500 generated notebooks each (about 40 min on
 # 2 cores); `make test` runs a small deterministic sample of the same test.

@@ -35,7 +35,10 @@ pytestmark = [pytest.mark.container, pytest.mark.e2e]
 NAMES = ["wine_classifier", "diabetes_regression", "messy_churn"]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(  # wine in `make test`, all three in `make test-slow`
+    "name",
+    [pytest.param(n, marks=[] if n == "wine_classifier" else [pytest.mark.slow]) for n in NAMES],
+)
 def test_example_image_serves_the_notebooks_predictions(
     name: str, podman_env: dict[str, str], tmp_path: Path
 ) -> None:

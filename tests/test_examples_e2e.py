@@ -83,7 +83,14 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return env_dir / "bin" / "python"
 
 
-@pytest.fixture(scope="module", params=sorted(OVERRIDES))
+@pytest.fixture(
+    scope="module",
+    # wine in `make test`; all three in `make test-slow` (the other two are golden-tested)
+    params=[
+        pytest.param(n, marks=[] if n == "wine_classifier" else [pytest.mark.slow])
+        for n in sorted(OVERRIDES)
+    ],
+)
 def installed_project(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fresh_venv: Path
 ):
