@@ -14,8 +14,13 @@ from pathlib import Path
 
 
 def child_env(src: Path, **extra: str) -> dict[str, str]:
-    """This process's environment with `src` (then this interpreter's path) importable."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *sys.path]), **extra}
+    """This process's environment with `src` (then this interpreter's path) importable.
+
+    `src` is made absolute: the child may run in another folder, and a relative entry
+    that finds nothing there would let an editable install of another copy answer.
+    """
+    paths = [str(Path(src).resolve()), *(str(Path(p).resolve()) if p else p for p in sys.path)]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **extra}
 
 
 def child_command(module: str, *arguments: str) -> list[str]:
