@@ -272,7 +272,7 @@ def stripped_notebook(plan: Plan) -> bytes:
 
     import nbformat
 
-    node = copy.deepcopy(plan.notebook.node)
+    node = nbformat.from_dict(copy.deepcopy(plan.notebook.node))
     for cell in node.cells:
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
