@@ -55,7 +55,7 @@ def api(jp_fetch: Any) -> Any:
 
 @pytest.fixture
 def wait_for_job(api: Any) -> Any:
-    """Poll `GET /nb2prod/jobs/<id>` until the job has ended (done, failed or cancelled); return its JSON."""
+    """Poll `GET /nb2prod/jobs/<id>` until the job has ended; return its JSON."""
 
     async def wait(job_id: str, timeout: float = 240) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
