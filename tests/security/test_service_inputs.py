@@ -211,7 +211,7 @@ def test_real_bugs_keep_their_traceback(project) -> None:
     assert _without_client_errors(record(RuntimeError("a bug")))
 
 
-def test_schemathesis_finds_no_server_error(server) -> None:
+def test_schemathesis_finds_no_server_error(server, tmp_path: Path) -> None:
     """Positive and negative cases from the service's own OpenAPI document."""
     pytest.importorskip("schemathesis")
     url, _ = server
@@ -229,7 +229,7 @@ def test_schemathesis_finds_no_server_error(server) -> None:
             "content_type_conformance",
         ],
         capture_output=True, text=True, timeout=60 + EXAMPLES * 2, check=False,
-        env={**os.environ, "NO_COLOR": "1"},
+        env={**os.environ, "NO_COLOR": "1"}, cwd=tmp_path,  # it writes .schemathesis/ there
     )  # fmt: skip
     output = run.stdout + run.stderr
     generated = re.search(r"(\d+) generated", output)
