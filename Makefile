@@ -57,6 +57,11 @@ test-slow: venv
 test-fuzz: venv
 	NB2PROD_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/test_fuzz_notebooks.py -p no:cacheprovider
 
+# schemathesis against a generated service with 500 cases per API operation (the suite runs 50).
+.PHONY: test-service-fuzz
+test-service-fuzz: venv
+	NB2PROD_SCHEMATHESIS_EXAMPLES=500 $(BIN)/python -m pytest tests/security/test_service_inputs.py -p no:cacheprovider -k schemathesis -s
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

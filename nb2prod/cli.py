@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve the model as trained, without its ONNX Runtime twin",
     )
+    convert.add_argument(
+        "--timeout",
+        type=int,
+        default=900,
+        help="seconds the pipeline may run when convert records references (default: %(default)s)",
+    )
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
 
     verify = commands.add_parser(
@@ -205,6 +211,8 @@ def _convert(args: argparse.Namespace, style: Style) -> int:
         service=not args.no_service,
         onnx=not args.no_onnx,
         run_pipeline=not args.no_run,
+        timeout=args.timeout,
+        announce=lambda line: print(f"nb2prod: {line}", file=sys.stderr, flush=True),
     )
     if args.json:
         print(json.dumps(result.to_json(), indent=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from nb2prod.plan import (
     data_step_position,
     project_name_of,
 )
-from nb2prod.probe import ProbeFailed, run_probe
+from nb2prod.probe import PROBE_TIMEOUT, ProbeFailed, run_probe
 from nb2prod.render import falls_short, render_project, smoke_metrics
 from nb2prod.role_outputs import Metrics
 from nb2prod.serving import Serving, build_serving, data_input_of, predict_step
@@ -65,11 +66,15 @@ def convert(
     service: bool = True,
     onnx: bool = True,
     run_pipeline: bool = True,
+    timeout: int = PROBE_TIMEOUT,
+    announce: Callable[[str], None] | None = None,
 ) -> Conversion:
     """Convert `notebook_path` into a project at `output`; `UserError` on bad input.
 
-    With `run_pipeline`, the generated pipeline runs once (in a child process) to
-    record the references its tests compare with and the service's schema.
+    With `run_pipeline`, the generated pipeline runs once (in a child process, killed
+    with what it started after `timeout` seconds) to record the references its tests
+    compare with and the service's schema; `announce` is told before it runs, since
+    that runs the notebook's own code.
     """
     notebook = load_notebook(notebook_path)
     check_output(output, notebook_path)
@@ -83,7 +88,12 @@ def convert(
     if run_pipeline and plan.steps:
         cached = _cached_probe(output, notebook.sha256)
         usable = cached and "metric_sources" in cached and (step is None or "model" in cached)
-        probe = cached if usable else _probe(plan, step)
+        if not usable and announce is not None:
+            announce(
+                "running the notebook's pipeline once to record references for tests and the "
+                f"service (up to {timeout} s; --no-run skips it)"
+            )
+        probe = cached if usable else _probe(plan, step, timeout)
         _check_model(plan, probe)
         plan = _with_measured_metrics(plan, probe, name)
         problems = list(plan.problems) + _printed_non_numbers(plan, probe)
@@ -246,7 +256,7 @@ def _no_service(plan: Plan, ran_pipeline: bool, probe: dict[str, Any] | None) ->
     )
 
 
-def _probe(plan: Plan, predict: Step | None) -> dict[str, Any]:
+def _probe(plan: Plan, predict: Step | None, timeout: int) -> dict[str, Any]:
     """Run the generated pipeline once (in a child process) and record what it saw."""
     data_step = data_step_position(plan)
     spec = {
@@ -269,7 +279,7 @@ def _probe(plan: Plan, predict: Step | None) -> dict[str, Any]:
                 (root / path).parent.mkdir(parents=True, exist_ok=True)
                 (root / path).write_bytes(body)
         try:
-            return run_probe(root / "src", spec)
+            return run_probe(root / "src", spec, timeout)
         except ProbeFailed as failure:
             failed = next((s for s in plan.steps if s.function == failure.function), None)
             where = f" in `{failed.function}`" if failed else ""

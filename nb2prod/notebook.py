@@ -1,20 +1,25 @@
 """Read a notebook file into plain cells, or say clearly why it cannot be read.
 
-nbformat does the parsing and upgrades v3 (and v4.0-4.4) notebooks to the
-current v4 schema; this module turns each way that can fail into a
+A v4 notebook is checked against nbformat's own schema without importing
+nbformat (which is slow to import); anything else goes through nbformat, which
+upgrades v3 notebooks and repairs what it can. Each way that can fail becomes a
 `UserError` that names the file and the fix.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import CellRef, user_error
 
+MAX_BYTES = 100 * 2**20  # outputs make notebooks big; past this it is not code
 PYTHON_LANGUAGES = {"python", "python3", "python2", "ipython", "ipython3"}
 
 
@@ -45,7 +50,7 @@ class Notebook:
 
     path: Path
     cells: tuple[Cell, ...]
-    node: Any  # nbformat.NotebookNode, kept for writing the stripped copy
+    node: Any  # the notebook as JSON (dicts), kept for writing the stripped copy
     sha256: str
 
     @property
@@ -64,6 +69,27 @@ def load_notebook(path: Path) -> Notebook:
             "is a directory, not a notebook file",
             "pass the path of an .ipynb file inside it",
         )
+    try:
+        status = path.stat()
+    except OSError as error:
+        raise user_error(
+            path, "unreadable", f"cannot read it: {error.strerror}", "check the path"
+        ) from None
+    if not stat.S_ISREG(status.st_mode):
+        raise user_error(
+            path,
+            "not-a-file",
+            "is not a regular file (a device, pipe or socket)",
+            "pass the path of a saved .ipynb file",
+        )
+    if status.st_size > MAX_BYTES:
+        raise user_error(
+            path,
+            "too-large",
+            f"the file is {status.st_size / 2**20:.0f} MiB; nb2prod reads notebooks up to "
+            f"{MAX_BYTES // 2**20} MiB",
+            "clear the outputs (`jupyter nbconvert --clear-output --inplace`) and convert again",
+        )
     raw = path.read_bytes()
     if not raw.strip():
         raise user_error(
@@ -75,7 +101,7 @@ def load_notebook(path: Path) -> Notebook:
     text = _decode(path, raw)
     node = _parse(path, text)
     _check_kernel(path, node)
-    cells = tuple(_to_cell(i, cell) for i, cell in enumerate(node.cells))
+    cells = tuple(_to_cell(i, cell) for i, cell in enumerate(node["cells"]))
     if not cells:
         raise user_error(
             path,
@@ -99,9 +125,6 @@ def _decode(path: Path, raw: bytes) -> str:
 
 
 def _parse(path: Path, text: str) -> Any:
-    import nbformat
-    from nbformat.validator import ValidationError
-
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -111,6 +134,13 @@ def _parse(path: Path, text: str) -> Any:
             f"the file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             "the file may be truncated or hand-edited; restore it from Jupyter or version control",
         ) from None
+    except RecursionError:
+        raise user_error(
+            path,
+            "invalid-json",
+            "the file's JSON is nested too deeply to be a notebook",
+            "pass a Jupyter notebook (.ipynb) saved by Jupyter, VS Code or jupytext",
+        ) from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise user_error(
             path,
@@ -118,6 +148,49 @@ def _parse(path: Path, text: str) -> Any:
             "the file is JSON but not a Jupyter notebook (no `cells`)",
             "pass a Jupyter notebook (.ipynb) saved by Jupyter, VS Code or jupytext",
         )
+    if _valid_v4(data):
+        return data
+    return _parse_with_nbformat(path, text)
+
+
+def _valid_v4(data: dict[str, Any]) -> bool:
+    """A v4 notebook that its own schema accepts, checked without importing nbformat.
+
+    `import nbformat` costs seconds where Jupyter Server is installed (jsonschema's
+    format checkers); `check` runs from the panel and pre-commit and must answer at
+    once. Anything else (v3, a notebook nbformat would repair) takes nbformat's path.
+    """
+    if data.get("nbformat") != 4 or not isinstance(data.get("nbformat_minor"), int):
+        return False
+    validate = _v4_validator(min(data["nbformat_minor"], 5))
+    if validate is None:
+        return False
+    try:
+        validate(data)
+    except Exception:  # noqa: BLE001 - any refusal means: let nbformat decide
+        return False
+    return True
+
+
+@functools.cache
+def _v4_validator(minor: int) -> Any:
+    """fastjsonschema (an nbformat dependency) compiled from nbformat's own schema file."""
+    try:
+        import fastjsonschema
+
+        spec = importlib.util.find_spec("nbformat")  # finds the package without running it
+        folder = Path(spec.submodule_search_locations[0]) / "v4"  # type: ignore[union-attr,index]
+        schema = json.loads((folder / f"nbformat.v4.{minor}.schema.json").read_text())
+        return fastjsonschema.compile(schema)
+    except (ImportError, OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def _parse_with_nbformat(path: Path, text: str) -> Any:
+    """nbformat's reading: upgrades v3 and v4.0-4.4, repairs what it can."""
+    import nbformat
+    from nbformat.validator import ValidationError
+
     try:
         node = nbformat.reads(text, as_version=4)
         nbformat.validate(node)

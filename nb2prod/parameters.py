@@ -68,15 +68,21 @@ def read_parameters(code: SectionCode, problems: list[Problem]) -> list[Paramete
                 continue
             try:
                 default = ast.literal_eval(value)
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 bad = not_literal.setdefault(chunk.cell.index, (chunk.cell, []))[1]
                 bad.append((node, f"`{target}` is computed, not a literal"))
+                continue
+            try:
+                source = ast.unparse(value)  # a 5,000-digit int cannot be printed
+            except (ValueError, RecursionError):
+                bad = not_literal.setdefault(chunk.cell.index, (chunk.cell, []))[1]
+                bad.append((node, f"`{target}` is too large for a command-line flag"))
                 continue
             parameters.append(
                 Parameter(
                     name=target,
                     default=default,
-                    source=ast.unparse(value),
+                    source=source,
                     type_name=_type_name(default),
                     help=_comment(chunk.cell, node),
                     cell_index=chunk.cell.index,

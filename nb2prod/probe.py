@@ -25,16 +25,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nb2prod.child_process import child_command, child_env
+from nb2prod.child_process import child_command, child_env, run_child
 from nb2prod.rows import as_array as _as_array
 from nb2prod.rows import plain_value as _plain
 
 FAILED_IN = "nb2prod-probe: failed in "
+PROBE_TIMEOUT = 900  # seconds the pipeline may run at convert time
 SAMPLE_ROWS = 5
 MAX_CATEGORIES = 50
 
 
-def run_probe(src_dir: Path, spec: dict[str, Any], timeout: int = 900) -> dict[str, Any]:
+def run_probe(src_dir: Path, spec: dict[str, Any], timeout: int = PROBE_TIMEOUT) -> dict[str, Any]:
     """Run the generated pipeline (defaults, then the quick parameters) and record it.
 
     `spec` names the package, the step functions and their outputs, the data
@@ -46,9 +47,10 @@ def run_probe(src_dir: Path, spec: dict[str, Any], timeout: int = 900) -> dict[s
         command = child_command("nb2prod.probe", str(spec_path), str(result_path))
         env = child_env(src_dir)
         env.setdefault("MPLBACKEND", "Agg")
-        completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout, env=env, check=False
-        )
+        try:
+            completed = run_child(command, env=env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ProbeFailed(f"it ran longer than {timeout} s (convert --timeout)") from None
         if completed.returncode != 0 or not result_path.exists():
             failed_in = [
                 line.removeprefix(FAILED_IN).strip()

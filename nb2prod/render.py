@@ -59,6 +59,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "src/package/model_store.py.j2": ("src/{package}/model_store.py", WITH_MODEL),
     "src/package/schema.py.j2": ("src/{package}/schema.py", WITH_SERVICE),
     "src/package/onnx_model.py.j2": ("src/{package}/onnx_model.py", WITH_ONNX),
+    "src/package/request_guard.py.j2": ("src/{package}/request_guard.py", WITH_SERVICE),
     "service.py.j2": ("service.py", WITH_SERVICE),
     "bentofile.yaml.j2": ("bentofile.yaml", WITH_SERVICE),
     "requirements.txt.j2": ("requirements.txt", WITH_SERVICE),
@@ -272,7 +273,7 @@ def stripped_notebook(plan: Plan) -> bytes:
 
     import nbformat
 
-    node = copy.deepcopy(plan.notebook.node)
+    node = nbformat.from_dict(copy.deepcopy(plan.notebook.node))
     for cell in node.cells:
         if cell.get("cell_type") == "code":
             cell["outputs"] = []

@@ -59,6 +59,7 @@ def check_model(project: Path, name: str) -> None:
 
 def serve(project: Path, host: str, port: int) -> int:
     """Run `bentoml serve` for the project until interrupted; its exit status."""
+    project = project.resolve()  # the server runs in the project: relative paths would move
     name, service = service_of(project)
     check_model(project, name)
     env = child_env(project / "src")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.child_process import child_command, child_env
+from nb2prod.confine import inside
 from nb2prod.errors import user_error
 from nb2prod.notebook import load_notebook
 from nb2prod.notebook_run import SKIPPED_TIMEOUT, NotebookRun, run_notebook
@@ -120,7 +121,7 @@ def verify(
             "without --quick",
         )
     typed = {**(plan.quick if quick else {}), **_typed_parameters(plan, parameters, project)}
-    workdir = (workdir or project / "verification").resolve()
+    workdir = (workdir or inside(project, "verification", about=project)).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     run_in = (cwd or notebook_path.parent).resolve()
     with tempfile.TemporaryDirectory(prefix="nb2prod-verify-") as folder:
@@ -296,8 +297,13 @@ class GeneratedRun:
 
 
 def _manifest(project: Path) -> dict[str, Any]:
+    """The manifest, its notebook path confined to the project's `notebooks/` (a path
+    in it is untrusted: verify runs that notebook)."""
     manifest = read_manifest(project)
-    if not (project / "notebooks" / manifest["source"]["path"]).is_file():
+    source = manifest.get("source")
+    path = source.get("path") if isinstance(source, dict) else None
+    inside(project, f"notebooks/{path}", about=project)
+    if not (project / "notebooks" / str(path)).is_file():
         raise user_error(
             project,
             "no-notebook",

@@ -4,11 +4,16 @@ A first conversion renders everything into a temporary folder beside the
 target and renames it into place, so a failure leaves nothing half-written.
 A re-run reads the manifest (`nb2prod.json`): files whose content still has
 the hash nb2prod wrote are updated; files the user edited are named and left
-alone unless `force` is given, in which case a backup is kept first.
+alone unless `force` is given, in which case a backup is kept first. A re-run
+stages inside the target (renames then stay on one device, even when the target
+is a mount point) and treats the manifest as untrusted: every path it names must
+stay inside the project (`confine.py`). A file system that refuses (read-only,
+full, no permission) is the user's error to fix, exit 2, never a crash.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod import __version__
+from nb2prod.confine import folder_mode, inside, relative_path
 from nb2prod.errors import Problem, UserError, user_error
 
 MANIFEST = "nb2prod.json"
@@ -54,10 +60,32 @@ def write_project(
     check_output(output, notebook)
     manifest = _manifest(files, manifest_data)
     files = {**files, MANIFEST: manifest}
-    if not output.exists():
-        _write_fresh(output, files)
-        return WriteReport(output, written=sorted(files))
-    return _update(output, files, notebook=notebook, force=force)
+    try:
+        if not output.exists():
+            _write_fresh(output, files)
+            return WriteReport(output, written=sorted(files))
+        return _update(output, files, notebook=notebook, force=force)
+    except OSError as error:
+        raise _cannot_write(output, notebook, error) from None
+
+
+def _cannot_write(output: Path, notebook: Path, error: OSError) -> UserError:
+    """The file system's refusal as the user's problem, with what to do about it."""
+    fixes = {
+        errno.EROFS: "the folder is on a read-only file system: choose another folder with -o",
+        errno.ENOSPC: "the disk is full: free some space, or choose another folder with -o",
+        errno.EDQUOT: "your disk quota is used up: free some space, or choose another folder",
+        errno.EACCES: "you may not write there: choose a folder of your own with -o",
+        errno.EPERM: "you may not write there: choose a folder of your own with -o",
+    }
+    reason = error.strerror or type(error).__name__
+    where = f" ({error.filename})" if error.filename else ""
+    return user_error(
+        notebook,
+        "cannot-write",
+        f"could not write the project to {output}: {reason}{where}; nothing was half-written",
+        fixes.get(error.errno or 0, "choose another folder with -o"),
+    )
 
 
 def read_manifest(project: Path) -> dict[str, Any]:
@@ -102,6 +130,7 @@ def _write_fresh(output: Path, files: dict[str, bytes]) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
+        os.chmod(staging, folder_mode())  # mkdtemp's 0700 would become the project's mode
         _write_tree(staging, files)
         os.rename(staging, output)
     except BaseException:
@@ -118,11 +147,13 @@ def _write_tree(root: Path, files: dict[str, bytes]) -> None:
 
 def _update(output: Path, files: dict[str, bytes], *, notebook: Path, force: bool) -> WriteReport:
     recorded = _recorded_hashes(output, notebook)
+    for path in {*files, *recorded}:  # nothing is read, written or deleted through a link
+        inside(output, path, about=notebook)
     report = WriteReport(output)
     edited: list[str] = []
     for path, body in files.items():
         target = output / path
-        if not target.exists():
+        if not target.is_file():
             continue
         current = sha256(target.read_bytes())
         if current == sha256(body):
@@ -138,7 +169,7 @@ def _update(output: Path, files: dict[str, bytes], *, notebook: Path, force: boo
     ]
     if edited and not force:
         raise UserError(notebook, [_edited_problem(output, edited)])
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    staging = Path(tempfile.mkdtemp(prefix=".nb2prod-staging-", dir=output))  # one device
     try:
         changed = {p: b for p, b in files.items() if p not in report.unchanged}
         _write_tree(staging, changed)
@@ -177,6 +208,17 @@ def _recorded_hashes(output: Path, notebook: Path) -> dict[str, str]:
             f"{manifest} is not valid JSON, so nb2prod cannot tell which files you edited",
             f"restore {MANIFEST} from version control, or convert into a new folder",
         ) from None
+    if not isinstance(files, dict):
+        files = {"files": files}  # named below as the entry that is not a path
+    bad = [str(path) for path in files if relative_path(path) != path]
+    if bad:
+        raise user_error(
+            notebook,
+            "bad-manifest",
+            f"{manifest} lists paths outside the project ({', '.join(bad[:3])}): nb2prod "
+            "writes and deletes only inside the project, so it stops here",
+            f"restore {MANIFEST} from version control, or convert into a new folder",
+        )
     return {str(k): str(v) for k, v in files.items()}
 
 

@@ -178,7 +178,7 @@ def test_the_served_model_predicts_what_the_notebook_predicted(installed_project
             assert len(accepted.json()) == len(chunk)
         for bad in ({"no": "such column"}, [expected["rows"][0]], "text"):
             rejected = httpx.post(f"{url}/predict", json=bad, timeout=30)
-            assert rejected.status_code == 400 and rejected.json()["detail"], rejected.text
+            assert rejected.status_code == 400 and rejected.json()["error"], rejected.text
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200  # survived them
 
 

@@ -78,7 +78,17 @@ def test_a_signal_stops_the_whole_server(
     log = tmp_path / "serve.log"
     with open(log, "wb") as output:
         nb2prod = subprocess.Popen(
-            [sys.executable, "-m", "nb2prod", "serve", str(project), "--port", str(port)],
+            # SIGINT's run names the project relative to the working folder, as users do
+            [
+                sys.executable,
+                "-m",
+                "nb2prod",
+                "serve",
+                project.name if stop == signal.SIGINT else str(project),
+                "--port",
+                str(port),
+            ],
+            cwd=project.parent,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -86,7 +86,7 @@ export interface IErrorReply {
 export interface IJob<T> {
   id: string;
   kind: 'convert' | 'verify';
-  status: 'queued' | 'running' | 'done' | 'failed';
+  status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
   elapsed: number;
   result: T | null;
   error: IErrorReply | null;
@@ -151,8 +151,14 @@ export async function startVerify(project: string): Promise<IJob<IVerification>>
   return (await post<{ job: IJob<IVerification> }>('verify', { path: project })).job;
 }
 
+/** Cancel a job: a queued one never starts, a running one is killed with what it started. */
+export async function cancelJob<T>(job: IJob<T>): Promise<IJob<T>> {
+  return (await request<{ job: IJob<T> }>(`jobs/${job.id}`, { method: 'DELETE' })).job;
+}
+
 /**
- * Poll a job until it ends: its result, or `Nb2prodError` with its problems.
+ * Poll a job until it ends: its result, or `Nb2prodError` with its problems
+ * (a cancelled job, a job past the server's time limit and a failed one alike).
  * `onPoll` sees each state on the way (for a progress display).
  */
 export async function finished<T>(
@@ -166,7 +172,7 @@ export async function finished<T>(
     await new Promise(resolve => setTimeout(resolve, intervalMs));
     current = (await request<{ job: IJob<T> }>(`jobs/${current.id}`)).job;
   }
-  if (current.status === 'failed' || current.result === null) {
+  if (current.status !== 'done' || current.result === null) {
     throw Nb2prodError.of(current.error ?? { message: 'the job failed' });
   }
   return current.result;

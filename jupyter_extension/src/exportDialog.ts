@@ -85,7 +85,34 @@ class ExportProgress extends Widget {
       this.set(step, step === 'verify' && !verify ? 'skipped' : 'waiting');
     }
     this.outcome = h('div', { class: 'jp-nb2prod-outcome', 'aria-live': 'polite' });
-    this.node.append(this.steps, this.outcome);
+    this.cancel = h(
+      'button',
+      { class: 'jp-nb2prod-button jp-nb2prod-cancel', title: 'stop the running step' },
+      'Cancel'
+    );
+    this.cancel.hidden = true;
+    this.cancel.addEventListener('click', () => void this.cancelJob());
+    this.node.append(this.steps, this.cancel, this.outcome);
+  }
+
+  /** The job the Cancel button stops (null: nothing to cancel, the button is hidden). */
+  follow<T>(job: api.IJob<T> | null): void {
+    this.job = job;
+    this.cancel.hidden = job === null;
+    this.cancel.disabled = false;
+  }
+
+  private async cancelJob(): Promise<void> {
+    if (this.job === null) {
+      return;
+    }
+    this.cancel.disabled = true;
+    try {
+      await api.cancelJob(this.job); // the poll then sees `cancelled` and reports it
+    } catch (error) {
+      this.cancel.disabled = false;
+      this.show(h('p', { class: 'jp-nb2prod-blocked' }, `Could not cancel: ${String(error)}`));
+    }
   }
 
   set(step: StepName, state: StepState, detail = ''): void {
@@ -94,14 +121,20 @@ class ExportProgress extends Widget {
     item.querySelector('.jp-nb2prod-state')!.textContent = detail ? `${state}: ${detail}` : state;
   }
 
-  /** Follows a job: queued, or running with its elapsed seconds. */
+  /** Follows a job: queued (other jobs run first), or running with its elapsed seconds. */
   poller<T>(step: StepName): (job: api.IJob<T>) => void {
-    return job =>
+    return job => {
+      if (this.job?.id !== job.id) {
+        this.follow(job);
+      }
       this.set(
         step,
         job.status === 'queued' ? 'waiting' : 'running',
-        `${Math.round(job.elapsed)} s`
+        job.status === 'queued'
+          ? `queued behind other jobs, ${Math.round(job.elapsed)} s`
+          : `${Math.round(job.elapsed)} s`
       );
+    };
   }
 
   show(...nodes: Node[]): void {
@@ -110,6 +143,8 @@ class ExportProgress extends Widget {
 
   private readonly steps: HTMLOListElement;
   private readonly outcome: HTMLDivElement;
+  private readonly cancel: HTMLButtonElement;
+  private job: api.IJob<unknown> | null = null;
 }
 
 /** Run the whole export for `notebook`; resolves when the user closes the dialog. */
@@ -162,8 +197,10 @@ export async function exportNotebook(
       );
       progress.set('verify', verification.passed ? 'done' : 'failed', summary(verification));
     }
+    progress.follow(null);
     progress.show(success(conversion, verification, services.docManager, close));
   } catch (error) {
+    progress.follow(null);
     progress.set(step, 'failed');
     const failure = error instanceof api.Nb2prodError ? error : new api.Nb2prodError(String(error));
     services.panel.highlight(failure.problems);

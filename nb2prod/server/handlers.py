@@ -3,12 +3,18 @@
     POST /nb2prod/check    {"path": NB[, "notebook": {...}]} -> `nb2prod check --json`'s report
     POST /nb2prod/convert  {"path": NB[, "output": DIR]}    -> 202 {"job": ...}
     POST /nb2prod/verify   {"path": DIR}                     -> 202 {"job": ...}
-    GET  /nb2prod/jobs/ID  -> {"job": ...}: poll until its status is done or failed
-    GET  /nb2prod/roles    -> the role vocabulary and the tags that declare roles
+    GET    /nb2prod/jobs/ID -> {"job": ...}: poll while its status is queued or running
+    DELETE /nb2prod/jobs/ID -> {"job": ...}: cancel it (killed with what it started)
+    GET    /nb2prod/roles   -> the role vocabulary and the tags that declare roles
 
-Paths are relative to the server's root (see `paths.py`). A mistake in the
-notebook answers 400 with the problems and their cells, as `UserError` carries
-them; every method is `@tornado.web.authenticated` (a test checks each one).
+Paths are relative to the server's root (see `paths.py`): every path a job will
+read or write (the notebook, the output folder, its default next to the
+notebook, a verified project and the notebook its manifest names) is resolved
+and refused with 403 when it leaves the root, and hidden files are refused
+unless `ContentsManager.allow_hidden`. A folder a queued or running job writes
+is refused with 409. A mistake in the notebook answers 400 with the problems
+and their cells, as `UserError` carries them; every method is
+`@tornado.web.authenticated` (a test checks each one).
 `check` may send the notebook's unsaved content, so the panel follows edits
 before they are saved; the report is then about that content.
 """
@@ -25,9 +31,9 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from nb2prod.errors import UserError
-from nb2prod.server.jobs import Job, JobRunner
-from nb2prod.server.paths import OutsideRoot, api_path_of, resolve_inside
+from nb2prod.errors import Problem, UserError
+from nb2prod.server.jobs import FolderBusy, Job, JobRunner
+from nb2prod.server.paths import OutsideRoot, api_path_of, is_hidden, resolve_inside
 from nb2prod.server.tasks import error_json, run_convert, run_verify
 
 AUTH_RESOURCE = "contents"  # the extension reads and writes files, as the contents API does
@@ -57,6 +63,12 @@ class Nb2prodHandler(APIHandler):
             path = resolve_inside(self.root, api_path)
         except OutsideRoot as refused:
             raise web.HTTPError(403, str(refused)) from None
+        if is_hidden(self.root, path) and not self.contents_manager.allow_hidden:
+            raise web.HTTPError(
+                403,
+                f"`{api_path}` is hidden, and this server does not serve hidden files "
+                "(ContentsManager.allow_hidden)",
+            )
         if must_exist and not path.exists():
             raise web.HTTPError(404, f"no such file: `{api_path}`")
         return path
@@ -77,6 +89,24 @@ class Nb2prodHandler(APIHandler):
 
     def job_reply(self, job: Job, status: int = 200) -> None:
         self.reply({"job": job.to_json()}, status)
+
+    def start_job(self, kind: str, subject: Path, folder: Path, task: Any, *args: Any) -> None:
+        """Queue a job that writes `folder`: 202, or 409 while another job writes there."""
+        try:
+            job = self.jobs.submit(
+                kind, api_path_of(self.root, subject) or "", task, *args, folder=folder
+            )
+        except FolderBusy as busy:
+            name = api_path_of(self.root, folder) or folder.name
+            message = (
+                f"`{name}` is being written by another job ({busy.job.kind} of "
+                f"`{busy.job.subject}`, {busy.job.status}): one job per folder at a time"
+            )
+            fix = "wait for that job to end or cancel it, or choose another output folder"
+            problem = Problem("folder-busy", message, fix).to_json()
+            self.reply({"message": message, "problems": [problem], "job": busy.job.id}, 409)
+            return
+        self.job_reply(job, 202)
 
 
 class CheckHandler(Nb2prodHandler):
@@ -107,18 +137,16 @@ class ConvertHandler(Nb2prodHandler):
         body = self.body()
         notebook = self.notebook_file(body.get("path"))
         output_name = body.get("output")
-        if output_name:
-            output = self.inside_root(output_name, must_exist=False)
-        else:  # the CLI's default: next to the notebook, named after it
-            output = default_output(notebook)
+        if not output_name:  # the CLI's default: next to the notebook, named after it,
+            # checked as if the client had named it (it may be a link out of the root)
+            output_name = default_output(notebook).relative_to(self.root).as_posix()
+        output = self.inside_root(output_name, must_exist=False)
         try:
             await asyncio.to_thread(_preflight, notebook)
         except UserError as error:
             self.user_error(error)
             return
-        subject = api_path_of(self.root, notebook) or ""
-        job = self.jobs.submit("convert", subject, run_convert, self.root, notebook, output)
-        self.job_reply(job, 202)
+        self.start_job("convert", notebook, output, run_convert, self.root, notebook, output)
 
 
 class VerifyHandler(Nb2prodHandler):
@@ -128,18 +156,36 @@ class VerifyHandler(Nb2prodHandler):
         project = self.inside_root(self.body().get("path"))
         if not project.is_dir():
             raise web.HTTPError(400, "`path` must be a project folder written by convert")
-        subject = api_path_of(self.root, project) or ""
-        job = self.jobs.submit("verify", subject, run_verify, self.root, project)
-        self.job_reply(job, 202)
+        try:  # the notebook verify will run: confined to the project, then to the root
+            notebook = await asyncio.to_thread(_project_notebook, project)
+        except UserError as error:
+            self.user_error(error)
+            return
+        notebook_name = api_path_of(self.root, project / "notebooks") or ""
+        self.inside_root(f"{notebook_name}/{notebook}")
+        self.start_job("verify", project, project, run_verify, self.root, project)
 
 
 class JobHandler(Nb2prodHandler):
-    @web.authenticated
-    @authorized("read")
-    async def get(self, job_id: str) -> None:
+    def job(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
         if job is None:
             raise web.HTTPError(404, f"no job {job_id} (jobs are forgotten when the server stops)")
+        return job
+
+    @web.authenticated
+    @authorized("read")
+    async def get(self, job_id: str) -> None:
+        self.job_reply(self.job(job_id))
+
+    @web.authenticated
+    @authorized("execute")
+    async def delete(self, job_id: str) -> None:
+        """Cancel the job: a queued one never starts, a running one is killed with every
+        process it started. A finished job is answered as it is."""
+        self.job(job_id)
+        job = await asyncio.to_thread(self.jobs.cancel, job_id)
+        assert job is not None
         self.job_reply(job)
 
 
@@ -182,6 +228,14 @@ def _preflight(notebook: Path) -> None:
     plan = build_plan(load_notebook(notebook))
     if plan.blocking:
         raise UserError(notebook, plan.blocking)
+
+
+def _project_notebook(project: Path) -> str:
+    """The notebook a project's manifest names (relative to its `notebooks/`), refused as
+    `verify` refuses it: not a plain relative path, or reached through a link."""
+    from nb2prod.verify import _manifest
+
+    return str(_manifest(project)["source"]["path"])
 
 
 def routes(root: Path, jobs: JobRunner) -> list[tuple[str, type[Nb2prodHandler], dict[str, Any]]]:

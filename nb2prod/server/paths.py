@@ -33,3 +33,13 @@ def api_path_of(root: Path, path: Path | str) -> str | None:
         return Path(path).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return None
+
+
+def is_hidden(root: Path, path: Path) -> bool:
+    """Whether `path` (resolved, under `root`) is hidden as Jupyter means it: a part of
+    its name below the root starts with a dot."""
+    try:
+        parts = path.relative_to(root.resolve()).parts
+    except ValueError:
+        return False
+    return any(part.startswith(".") for part in parts)

@@ -3,7 +3,9 @@
 Each task returns plain JSON-ready data, `{"result": ...}` or `{"error": ...}`,
 because a `UserError` does not survive pickling between processes with its
 problems intact. Paths in results are turned into server-root-relative names
-here, so the front end can open the files it is shown.
+here, so the front end can open the files it is shown and no absolute server
+path reaches the client. The handler checked every path against the root; the
+task checks again as it starts (a symlink may have been swapped in meanwhile).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nb2prod.errors import UserError
+from nb2prod.errors import UserError, user_error
 from nb2prod.server.paths import api_path_of
 
 
@@ -29,11 +31,15 @@ def run_convert(root: Path, notebook: Path, output: Path) -> dict[str, Any]:
     from nb2prod.convert import convert
 
     try:
+        _still_inside(root, notebook, output)
         conversion = convert(notebook, output)
     except UserError as error:
         return {"error": error_json(error, root)}
     result = conversion.to_json()
     result["output_path"] = api_path_of(root, output)
+    result["output"] = result["output_path"]
+    if result.get("backup"):
+        result["backup"] = api_path_of(root, result["backup"])
     result["files"] = sorted(
         f"{result['output_path']}/{name}".lstrip("/")
         for name in [*conversion.report.written, *conversion.report.unchanged]
@@ -46,9 +52,24 @@ def run_verify(root: Path, project: Path) -> dict[str, Any]:
     from nb2prod.verify import verify
 
     try:
+        _still_inside(root, project)
         report = verify(project, {})
     except UserError as error:
         return {"error": error_json(error, root)}
     result = report.to_json()
     result["executed_notebook_path"] = api_path_of(root, report.executed_notebook)
+    result["executed_notebook"] = result["executed_notebook_path"]
     return {"result": result}
+
+
+def _still_inside(root: Path, *paths: Path) -> None:
+    """Refuse (a `UserError`) when a path now resolves outside the server's root."""
+    for path in paths:
+        if api_path_of(root, path) is None:
+            raise user_error(
+                None,
+                "path-outside-root",
+                f"`{path.name}` now resolves outside the server's root (a symbolic link "
+                "changed since the job was submitted)",
+                "remove the link, or choose a folder inside the server's root",
+            )

@@ -55,7 +55,7 @@ def api(jp_fetch: Any) -> Any:
 
 @pytest.fixture
 def wait_for_job(api: Any) -> Any:
-    """Poll `GET /nb2prod/jobs/<id>` until the job is done or failed; return its JSON."""
+    """Poll `GET /nb2prod/jobs/<id>` until the job has ended; return its JSON."""
 
     async def wait(job_id: str, timeout: float = 240) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -63,7 +63,7 @@ def wait_for_job(api: Any) -> Any:
             response = await api(f"jobs/{job_id}")
             assert response.code == 200, response.body
             job = json.loads(response.body)["job"]
-            if job["status"] in ("done", "failed"):
+            if job["status"] not in ("queued", "running"):
                 return job
             assert time.monotonic() < deadline, f"job still {job['status']} after {timeout} s"
             await asyncio.sleep(0.25)

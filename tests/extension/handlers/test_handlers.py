@@ -189,7 +189,8 @@ async def test_convert_then_verify_as_jobs(api: Any, wait_for_job: Any, served_r
     job = await wait_for_job(job["id"])
     assert job["status"] == "done", job["error"]
     result = job["result"]
-    assert result["output_path"] == "out/diab"
+    assert result["output_path"] == result["output"] == "out/diab"
+    assert str(served_root) not in json.dumps(result), "no absolute server path in a result"
     assert "out/diab/nb2prod.json" in result["files"]
     for name in result["files"]:
         assert (served_root / name).is_file(), name
@@ -200,6 +201,7 @@ async def test_convert_then_verify_as_jobs(api: Any, wait_for_job: Any, served_r
     assert job["status"] == "done", job["error"]
     assert job["result"]["passed"], job["result"]["checks"]
     assert job["result"]["executed_notebook_path"].startswith("out/diab/")
+    assert str(served_root) not in json.dumps(job["result"]), "no absolute server path"
 
 
 async def test_roles_name_the_tags_the_panel_writes(api: Any, served_root: Path) -> None:

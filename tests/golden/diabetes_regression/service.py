@@ -2,10 +2,10 @@
 
 Train first (`diabetes-regression-train` saves the model in BentoML's store), then run
 `bentoml serve service:DiabetesRegressionService`. `POST /predict` takes one row,
-`POST /predict_batch` a list of up to MAX_BATCH_ROWS rows (concurrent batch requests
+`POST /predict_batch` a list of 1 to MAX_BATCH_ROWS rows (concurrent batch requests
 are merged into one model call); both answer with the predict section's outputs.
-Invalid rows get HTTP 400 with the reason. `/readyz`, `/livez` and `/metrics` come
-with BentoML.
+Invalid requests get HTTP 4xx with a one-line reason (see `request_guard.py`).
+`/readyz`, `/livez` and `/metrics` come with BentoML.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pydantic import Field
 from diabetes_regression.config import Config
 from diabetes_regression.model_store import MODEL_NAME, load_model
 from diabetes_regression.pipeline import predict
+from diabetes_regression.request_guard import RequestGuard
 from diabetes_regression.schema import (
     MAX_BATCH_ROWS,
     DiabetesRegressionPrediction,
@@ -55,7 +56,9 @@ class DiabetesRegressionService:
     )
     def predict_batch(
         self,
-        rows: Annotated[list[DiabetesRegressionRow], Field(max_length=MAX_BATCH_ROWS)],
+        rows: Annotated[
+            list[DiabetesRegressionRow], Field(min_length=1, max_length=MAX_BATCH_ROWS)
+        ],
         /,
     ) -> list[DiabetesRegressionPrediction]:
         """Predict a list of rows."""
@@ -71,3 +74,9 @@ class DiabetesRegressionService:
                 "predictions": predictions,
             }
         )
+
+
+# Bad requests get a one-line 4xx before BentoML reads them, and one log line each.
+DiabetesRegressionService.add_asgi_middleware(
+    RequestGuard, row_routes=("/predict",), batch_routes=("/predict_batch",)
+)

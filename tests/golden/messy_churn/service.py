@@ -2,10 +2,10 @@
 
 Train first (`messy-churn-train` saves the model in BentoML's store), then run
 `bentoml serve service:MessyChurnService`. `POST /predict` takes one row,
-`POST /predict_batch` a list of up to MAX_BATCH_ROWS rows (concurrent batch requests
+`POST /predict_batch` a list of 1 to MAX_BATCH_ROWS rows (concurrent batch requests
 are merged into one model call); both answer with the predict section's outputs.
-Invalid rows get HTTP 400 with the reason. `/readyz`, `/livez` and `/metrics` come
-with BentoML.
+Invalid requests get HTTP 4xx with a one-line reason (see `request_guard.py`).
+`/readyz`, `/livez` and `/metrics` come with BentoML.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pydantic import Field
 from messy_churn.config import Config
 from messy_churn.model_store import MODEL_NAME, load_model
 from messy_churn.pipeline import predict
+from messy_churn.request_guard import RequestGuard
 from messy_churn.schema import (
     MAX_BATCH_ROWS,
     MessyChurnPrediction,
@@ -59,7 +60,9 @@ class MessyChurnService:
     )
     async def predict_batch(
         self,
-        rows: Annotated[list[MessyChurnRow], Field(max_length=MAX_BATCH_ROWS)],
+        rows: Annotated[
+            list[MessyChurnRow], Field(min_length=1, max_length=MAX_BATCH_ROWS)
+        ],
         /,
     ) -> list[MessyChurnPrediction]:
         """Predict a list of rows."""
@@ -74,3 +77,9 @@ class MessyChurnService:
                 "probabilities": probabilities,
             }
         )
+
+
+# Bad requests get a one-line 4xx before BentoML reads them, and one log line each.
+MessyChurnService.add_asgi_middleware(
+    RequestGuard, row_routes=("/predict",), batch_routes=("/predict_batch",)
+)

@@ -2,10 +2,10 @@
 
 Train first (`wine-classifier-train` saves the model in BentoML's store), then run
 `bentoml serve service:WineClassifierService`. `POST /predict` takes one row,
-`POST /predict_batch` a list of up to MAX_BATCH_ROWS rows (concurrent batch requests
+`POST /predict_batch` a list of 1 to MAX_BATCH_ROWS rows (concurrent batch requests
 are merged into one model call); both answer with the predict section's outputs.
-Invalid rows get HTTP 400 with the reason. `/readyz`, `/livez` and `/metrics` come
-with BentoML.
+Invalid requests get HTTP 4xx with a one-line reason (see `request_guard.py`).
+`/readyz`, `/livez` and `/metrics` come with BentoML.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pydantic import Field
 from wine_classifier.config import Config
 from wine_classifier.model_store import MODEL_NAME, load_model
 from wine_classifier.pipeline import predict
+from wine_classifier.request_guard import RequestGuard
 from wine_classifier.schema import (
     MAX_BATCH_ROWS,
     WineClassifierPrediction,
@@ -59,7 +60,9 @@ class WineClassifierService:
     )
     async def predict_batch(
         self,
-        rows: Annotated[list[WineClassifierRow], Field(max_length=MAX_BATCH_ROWS)],
+        rows: Annotated[
+            list[WineClassifierRow], Field(min_length=1, max_length=MAX_BATCH_ROWS)
+        ],
         /,
     ) -> list[WineClassifierPrediction]:
         """Predict a list of rows."""
@@ -75,3 +78,9 @@ class WineClassifierService:
                 "predictions": predictions,
             }
         )
+
+
+# Bad requests get a one-line 4xx before BentoML reads them, and one log line each.
+WineClassifierService.add_asgi_middleware(
+    RequestGuard, row_routes=("/predict",), batch_routes=("/predict_batch",)
+)

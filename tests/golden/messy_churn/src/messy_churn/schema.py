@@ -3,7 +3,9 @@
 nb2prod recorded them from `sample` (the predict section's input) and
 from every table with the same columns, 398 rows at most: field types,
 categories, and ranges widened by 10% of their width on each side (never below
-zero for data that never was). Values outside them get HTTP 400. Edit to taste.
+zero for data that never was). Values outside them get HTTP 400, and so do values of
+the wrong JSON type: the rows are strict (no "13.5" or `false` where a number goes, an
+integer is fine for a float). Edit to taste.
 """
 
 from __future__ import annotations
@@ -124,7 +126,14 @@ DTYPES = {
 class MessyChurnRow(BaseModel):
     """One row of `sample`: the model's features, as the notebook had them."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # strict: no strings or booleans for numbers; allow_inf_nan: no NaN or 1e999 either.
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+        strict=True,
+        allow_inf_nan=False,
+    )
 
     mean_radius: float = Field(alias="mean radius", ge=4.8681, le=30.2229)
     mean_texture: float = Field(alias="mean texture", ge=6.753, le=42.237)
