@@ -165,13 +165,7 @@ def fit_inputs(code: SectionCode) -> list[str]:
 def metric_candidates(code: SectionCode, parameters: set[str]) -> list[str]:
     """Names the evaluate section binds for good (not loop variables), and names it
     prints that earlier sections made (Kale's `pipeline-metrics: print(accuracy)`)."""
-    loop_targets = {
-        name.id
-        for node in _body_nodes(code)
-        if isinstance(node, (ast.For, ast.AsyncFor))
-        for name in ast.walk(node.target)
-        if isinstance(name, ast.Name)
-    }
+    loop_targets = _loop_targets(code)
     bound = [
         event.name
         for _, event in code.events
@@ -187,13 +181,7 @@ def training_metric_candidates(code: SectionCode, parameters: set[str]) -> list[
     """Names a train section binds that are named like scores (`loss`, `test_acc`),
     loops included: with no evaluate section, the last epoch's loss is the notebook's
     metric. The probe keeps those that hold numbers (`loss_fn`, a module, is dropped)."""
-    loop_targets = {
-        name.id
-        for node in _body_nodes(code)
-        if isinstance(node, (ast.For, ast.AsyncFor))
-        for name in ast.walk(node.target)
-        if isinstance(name, ast.Name)
-    }
+    loop_targets = _loop_targets(code)
     bound = [
         event.name
         for _, event in code.events
@@ -202,6 +190,17 @@ def training_metric_candidates(code: SectionCode, parameters: set[str]) -> list[
         and event.name not in parameters | loop_targets
     ]
     return list(dict.fromkeys(bound))
+
+
+def _loop_targets(code: SectionCode) -> set[str]:
+    """Names a top-level `for` of the section binds as its loop variable."""
+    return {
+        name.id
+        for node in _body_nodes(code)
+        if isinstance(node, (ast.For, ast.AsyncFor))
+        for name in ast.walk(node.target)
+        if isinstance(name, ast.Name)
+    }
 
 
 def printed_names(code: SectionCode) -> list[tuple[str, int]]:

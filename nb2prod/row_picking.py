@@ -134,8 +134,8 @@ def _rewrite(
         lines[argument.end_lineno - 1], argument.end_col_offset
     )
     first_line = chunk.nodes[0].lineno
-    head = _chunk(chunk, f"{name} = {source}", first_line)
-    tail = _chunk(chunk, chunk.text[:start] + name + chunk.text[end:], first_line)
+    head = reparsed_chunk(chunk, f"{name} = {source}", first_line)
+    tail = reparsed_chunk(chunk, chunk.text[:start] + name + chunk.text[end:], first_line)
     if head is None or tail is None:
         return None
     body = [*code.body[:position], tail, *code.body[position + 1 :]]
@@ -147,7 +147,8 @@ def _rewrite(
     return rewritten, Lifted(name, source)
 
 
-def _chunk(original: Chunk, text: str, first_line: int) -> Chunk | None:
+def reparsed_chunk(original: Chunk, text: str, first_line: int) -> Chunk | None:
+    """`text` as a body chunk of `original`'s cell, its nodes on the cell's own lines."""
     try:
         nodes = ast.parse(text).body
     except SyntaxError:

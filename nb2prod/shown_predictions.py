@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import ast
 
-from nb2prod.analysis import Chunk, SectionCode, read_flow
+from nb2prod.analysis import SectionCode, read_flow
 from nb2prod.roles import PREDICT
-from nb2prod.row_picking import is_model_call
+from nb2prod.row_picking import is_model_call, reparsed_chunk
 
 CANDIDATE_NAMES = ("predictions", "predicted", "model_predictions")
 
@@ -39,7 +39,7 @@ def name_shown_predictions(
         last = body[-1]
         name = _fresh_name(taken)
         text = bind_last_expression(last.text, name, model) if code.chunks[-1] is last else None
-        chunk = _reparsed(last, text) if text is not None else None
+        chunk = reparsed_chunk(last, text, last.nodes[0].lineno) if text is not None else None
         if chunk is None:
             result.append(code)
             continue
@@ -128,16 +128,6 @@ def _position(text: str, lineno: int, utf8_column: int) -> int:
 
 def _stripped(lines: list[str]) -> list[str]:
     return [line.rstrip("\r\n") for line in lines]
-
-
-def _reparsed(original: Chunk, text: str) -> Chunk | None:
-    try:
-        nodes = ast.parse(text).body
-    except SyntaxError:
-        return None
-    for node in nodes:  # keep the cell's own line numbers for problems
-        ast.increment_lineno(node, original.nodes[0].lineno - nodes[0].lineno)
-    return Chunk(original.cell, text, nodes, "body")
 
 
 def _fresh_name(taken: set[str]) -> str:
