@@ -20,6 +20,7 @@ from typing import Any
 
 from nb2prod.errors import CellRef, Problem, Severity, UserError
 from nb2prod.plan import Plan, data_step_position
+from nb2prod.printed_scores import bind_in_cell as bind_scores_in_cell
 from nb2prod.roles import EVALUATE, PREDICT, SKIP, TRAIN
 from nb2prod.serving import data_input_of, predict_step
 from nb2prod.shown_predictions import bind_in_cell
@@ -230,10 +231,13 @@ def _mark_cells(node: Any, plan: Plan) -> None:
     the run goes on, since the project does not contain it.
     """
     shown = next((s.shown_predictions for s in plan.steps if s.shown_predictions), None)
+    scores = {cell: names for s in plan.steps for cell, names in s.named_scores.items()}
     for index, cell in enumerate(node.cells):
         cell.setdefault("metadata", {})["nb2prod"] = {"index": index}
         if shown is not None and shown[0] == index:  # the name the generated code gave
             cell.source = bind_in_cell(cell.source, shown[1], plan.model or "") or cell.source
+        if index in scores:  # printed scores, named as in the generated code
+            cell.source = bind_scores_in_cell(cell.source, scores[index]) or cell.source
         if plan.cell_roles.get(index) == SKIP:
             cell["metadata"].setdefault("tags", []).extend([ALLOWED_TO_FAIL, SKIPPED_TAG])
             cell.source = _without_installs(cell.source)

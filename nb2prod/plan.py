@@ -41,6 +41,7 @@ from nb2prod.hazards import find_hazards
 from nb2prod.names import BUILTINS, free_names, name_events
 from nb2prod.notebook import Notebook
 from nb2prod.parameters import Parameter, read_parameters, read_quick
+from nb2prod.printed_scores import name_printed_scores
 from nb2prod.role_outputs import (
     BEST_NAME,
     Metrics,
@@ -111,6 +112,8 @@ class Step:
     """For the predict step: the argument holding the rows to predict."""
     rows_source: str | None = None
     """For a `select_rows` lifted out of the model's call: the expression as written."""
+    named_scores: dict[int, list[str]] = field(default_factory=dict)
+    """For an evaluate step: per cell, the names given to the scores it only prints."""
     added_by_nb2prod: bool = False
     """The step nb2prod adds to score a model when no section computes a metric."""
     shown_predictions: tuple[int, str] | None = None
@@ -206,6 +209,7 @@ def build_plan(
     model = _choose_model(pipeline_codes, module, problems)
     taken = module | _variables(codes) | set(_names(parameters))
     pipeline_codes, shown = name_shown_predictions(pipeline_codes, model, taken)
+    pipeline_codes, scores = name_printed_scores(pipeline_codes, taken)
     taken |= set(shown.values())
     pipeline_codes, lifted = split_predict(pipeline_codes, model, module, taken)
     scoring = _fit_score(pipeline_codes, model, taken, set(_names(parameters)))
@@ -215,6 +219,7 @@ def build_plan(
     steps = [_step(code, names[id(code)]) for code in with_body]
     for step, code in zip(steps, with_body, strict=True):
         step.added_by_nb2prod = code is scoring
+        step.named_scores = {cell: scores[cell] for cell in step.cells if cell in scores}
         if id(code) in lifted:
             step.rows_source = lifted[id(code)].source
         if step.role == PREDICT:

@@ -82,7 +82,7 @@ def bind_in_cell(raw: str, name: str, model: str) -> str | None:
         return None
     raw_lines, python_lines = raw.splitlines(keepends=True), python.splitlines(keepends=True)
     span = slice(node.lineno - 1, node.end_lineno)
-    if _stripped(raw_lines[span]) != _stripped(python_lines[span]):
+    if stripped(raw_lines[span]) != stripped(python_lines[span]):
         return None
     bound = bind_last_expression("".join(raw_lines[span]), name, model)
     if bound is None:
@@ -103,8 +103,8 @@ def _bind_statement(statement: str, name: str, model: str) -> str | None:
         if len(shown) != 1 or shown[0].end_lineno is None:
             return None
         argument = shown[0]
-        start = _position(statement, argument.lineno, argument.col_offset)
-        end = _position(statement, argument.end_lineno or 1, argument.end_col_offset or 0)
+        start = position(statement, argument.lineno, argument.col_offset)
+        end = position(statement, argument.end_lineno or 1, argument.end_col_offset or 0)
         return f"{name} = {statement[start:end]}\n{statement[:start]}{name}{statement[end:]}"
     if _calls(value, model):
         return f"{name} = {statement}"
@@ -119,14 +119,14 @@ def _calls(node: ast.AST, model: str) -> bool:
     return any(is_model_call(sub, model) for sub in ast.walk(node))
 
 
-def _position(text: str, lineno: int, utf8_column: int) -> int:
+def position(text: str, lineno: int, utf8_column: int) -> int:
     """A character offset in `text` from ast's line and UTF-8 column."""
     lines = text.splitlines(keepends=True)
     before = sum(len(line) for line in lines[: lineno - 1])
     return before + len(lines[lineno - 1].encode()[:utf8_column].decode(errors="ignore"))
 
 
-def _stripped(lines: list[str]) -> list[str]:
+def stripped(lines: list[str]) -> list[str]:
     return [line.rstrip("\r\n") for line in lines]
 
 

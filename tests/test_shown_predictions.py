@@ -39,3 +39,32 @@ def test_a_cell_with_line_magics_is_bound_in_its_own_text() -> None:
 
 def test_a_cell_magic_is_not_guessed_at() -> None:
     assert bind_in_cell("%%time\nmodel.predict(rows)", "predictions", "model") is None
+
+
+def test_printed_scores_are_bound_in_order_with_their_own_names() -> None:
+    from nb2prod.printed_scores import bind_printed_scores
+
+    given = iter(["score", "f1", "mse"])
+    source = (
+        "print('Test accuracy: %.3f' % clf.score(X_test, y_test))\n"
+        "print('F1:', f1_score(y, p), 'MSE', mean_squared_error(y, p))\n"
+        "for m in models:\n    print(m.score(X, y))\n"
+        "print(classification_report(y, p))\n"
+    )
+    assert bind_printed_scores(source, lambda _call: next(given)) == (
+        "score = clf.score(X_test, y_test)\n"
+        "print('Test accuracy: %.3f' % score)\n"
+        "f1 = f1_score(y, p)\nmse = mean_squared_error(y, p)\n"
+        "print('F1:', f1, 'MSE', mse)\n"
+        "for m in models:\n    print(m.score(X, y))\n"
+        "print(classification_report(y, p))\n"
+    )
+
+
+def test_printed_scores_in_a_cell_with_magics_keep_the_magics() -> None:
+    from nb2prod.printed_scores import bind_in_cell as bind_scores
+
+    cell = "%time y_pred = clf.predict(X)\nprint(accuracy_score(y, y_pred))"
+    assert bind_scores(cell, ["accuracy"]) == (
+        "%time y_pred = clf.predict(X)\naccuracy = accuracy_score(y, y_pred)\nprint(accuracy)"
+    )

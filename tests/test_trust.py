@@ -84,8 +84,20 @@ PRINT_ONLY = [
         ["nb2prod:load"],
     ),
     ("clf = DecisionTreeClassifier(random_state=0).fit(X_train, y_train)", ["nb2prod:train"]),
-    ("print('accuracy:', accuracy_score(y_test, clf.predict(X_test)))", ["nb2prod:evaluate"]),
+    ("print(classification_report(y_test, clf.predict(X_test)))", ["nb2prod:evaluate"]),
     ("few = X_test.iloc[:3]\npredicted = clf.predict(few)", ["nb2prod:predict"]),
+]
+PRINT_ONLY[0] += "\nfrom sklearn.metrics import classification_report"
+
+PRINTED_SCORES = [  # scores printed, never named: each becomes a compared metric
+    *PRINT_ONLY[:3],
+    (
+        "y_pred = clf.predict(X_test)\n"
+        "print('Test accuracy: %.3f' % clf.score(X_test, y_test))\n"
+        "print('accuracy:', accuracy_score(y_test, y_pred))",
+        ["nb2prod:evaluate"],
+    ),
+    PRINT_ONLY[4],
 ]
 
 LIST_INPUT = [
@@ -174,6 +186,7 @@ NOTEBOOKS = {
     "grid": GRID_SEARCH,
     "best3": BEST_OF_THREE,
     "printonly": PRINT_ONLY,
+    "printed": PRINTED_SCORES,
     "listin": LIST_INPUT,
     "kale": KALE,
     "inline": ROWS_IN_THE_CALL,
@@ -270,6 +283,18 @@ def test_a_print_only_evaluate_makes_verify_fail_saying_why(projects: dict[str, 
     assert "nothing compared for metric" in output
     assert "printed scores are not kept" in output
     assert _kinds(report)["prediction"] == 1 and _kinds(report)["service"] == 1
+
+
+def test_printed_scores_are_named_and_compared(projects: dict[str, Path]) -> None:
+    project = projects["printed"]
+    pipeline = (project / "src" / "printed" / "pipeline.py").read_text()
+    assert "score = clf.score(X_test, y_test)" in pipeline
+    assert 'print(f"Test accuracy: {score:.3f}")' in pipeline  # ruff made it an f-string
+    assert "accuracy = accuracy_score(y_test, y_pred)" in pipeline
+    code, output, report = _verify(project)
+    assert code == 0, output
+    compared = {c["name"] for c in report["checks"] if c["kind"] == "metric" and c["passed"]}
+    assert compared == {"score", "accuracy"}, output
 
 
 def test_a_list_input_is_compared_through_function_and_service(

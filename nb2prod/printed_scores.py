@@ -1,0 +1,178 @@
+"""Scores an evaluate cell prints without naming them.
+
+People print their scores:
+
+    print('Test accuracy: %.3f' % clf.score(X_test, y_test))
+    print("F1:", f1_score(y_test, y_pred))
+
+A metric must be a value verify can compare, so each score call inside a top-level
+`print(...)` of an evaluate section is bound to a name first, on both sides:
+
+    accuracy = clf.score(X_test, y_test)   # the generated code, and verify's copy
+    print('Test accuracy: %.3f' % accuracy)
+
+A score call is a call of a function or method named like a score (`accuracy_score`,
+`mean_squared_error`, `.score`); its name comes from the function (`accuracy_score`
+gives `accuracy`, `.score` gives `score`). Prints inside loops, and cells whose lines
+IPython rewrites (magics), are left as written.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Callable
+
+from nb2prod.analysis import SectionCode, read_flow
+from nb2prod.role_outputs import looks_like_metric
+from nb2prod.roles import EVALUATE
+from nb2prod.row_picking import reparsed_chunk
+from nb2prod.shown_predictions import position, stripped
+
+
+def name_printed_scores(
+    codes: list[SectionCode], taken: set[str]
+) -> tuple[list[SectionCode], dict[int, list[str]]]:
+    """The sections, each printed score of an evaluate section bound to a fresh name;
+    and per cell (by index) the names, in the order they were given."""
+    named: dict[int, list[str]] = {}
+    result: list[SectionCode] = []
+    for code in codes:
+        if code.section.role.name != EVALUATE:
+            result.append(code)
+            continue
+        chunks = []
+        for chunk in code.chunks:
+            if chunk.kind != "body":
+                chunks.append(chunk)
+                continue
+            names: list[str] = []
+            text = bind_printed_scores(
+                chunk.text, functools.partial(_fresh, taken=taken, names=names)
+            )
+            rebuilt = reparsed_chunk(chunk, text, chunk.nodes[0].lineno) if names else None
+            if rebuilt is None:
+                chunks.append(chunk)
+                continue
+            chunks.append(rebuilt)
+            named.setdefault(chunk.cell.index, []).extend(names)
+        rewritten = SectionCode(code.section, chunks=chunks)
+        rewritten.requirements = code.requirements
+        read_flow(rewritten)
+        result.append(rewritten)
+    return result, named
+
+
+def bind_printed_scores(
+    source: str, choose: Callable[[ast.Call], str], *, python: str | None = None
+) -> str:
+    """`source` with the score calls of its top-level prints bound to names `choose`
+    gives (in source order); `source` unchanged when it does not parse.
+
+    `python` is the code IPython runs for a cell `source` with magics: statements are
+    found in it, and only those written the same on the cell's own lines are changed
+    (names are still drawn for the others, so both sides draw the same sequence).
+    """
+    try:
+        tree = ast.parse(source if python is None else python)
+    except SyntaxError:
+        return source
+    lines = source.splitlines(keepends=True)
+    ran = lines if python is None else python.splitlines(keepends=True)
+    replaced: list[tuple[int, int, str]] = []  # (first line, last line, new text)
+    for node in tree.body:
+        calls = _score_calls(node)
+        if not calls or node.end_lineno is None or node.col_offset != 0:
+            continue
+        span = slice(node.lineno - 1, node.end_lineno)
+        names = [choose(call) for call in calls]
+        if stripped(lines[span]) != stripped(ran[span]):
+            continue  # a magic on these lines: leave them as written
+        statement = "".join(lines[span])
+        spans = [
+            (
+                position(statement, c.lineno - node.lineno + 1, c.col_offset),
+                position(statement, (c.end_lineno or c.lineno) - node.lineno + 1,
+                         c.end_col_offset or 0),
+                name,
+            )
+            for c, name in zip(calls, names, strict=True)
+        ]  # fmt: skip
+        bindings = "".join(f"{name} = {statement[start:end]}\n" for start, end, name in spans)
+        for start, end, name in reversed(spans):
+            statement = statement[:start] + name + statement[end:]
+        replaced.append((span.start, span.stop, bindings + statement))
+    for first, last, text in reversed(replaced):
+        lines[first:last] = [text]
+    return "".join(lines)
+
+
+def bind_in_cell(raw: str, names: list[str]) -> str | None:
+    """The same bindings in a notebook cell's own text, with the names the generated
+    code gave; None when nothing could be bound."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        python = TransformerManager().transform_cell(raw)
+    except (SyntaxError, ValueError):
+        return None
+    if len(raw.splitlines()) != len(python.splitlines()):
+        return None  # a cell magic: lines do not correspond
+    given = iter(names)
+    bound = bind_printed_scores(
+        raw, lambda _call: next(given, "_nb2prod_unnamed_score"), python=python
+    )
+    return bound if bound != raw else None
+
+
+def _score_calls(node: ast.stmt) -> list[ast.Call]:
+    """Outermost score calls in the arguments of a top-level `print(...)`."""
+    if not (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == "print"
+    ):
+        return []
+    found: list[ast.Call] = []
+
+    def visit(expression: ast.AST) -> None:
+        if isinstance(expression, ast.Call) and _is_score(expression):
+            found.append(expression)
+            return
+        for child in ast.iter_child_nodes(expression):
+            visit(child)
+
+    for argument in node.value.args:
+        visit(argument)
+    return sorted(found, key=lambda c: (c.lineno, c.col_offset))
+
+
+def _is_score(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name == "score" or (name != "print" and looks_like_metric(name))
+
+
+SHORT_NAMES = {
+    "mean_squared_error": "mse",
+    "root_mean_squared_error": "rmse",
+    "mean_absolute_error": "mae",
+    "mean_absolute_percentage_error": "mape",
+}
+"""Names for scores whose function name is long; the rest drop `_score` (`f1_score` -> `f1`)."""
+
+
+def _fresh(call: ast.Call, *, taken: set[str], names: list[str]) -> str:
+    """A name for the score `call` computes that no other value of the notebook has."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "score")
+    base = SHORT_NAMES.get(name) or name.removesuffix("_score") or "score"
+    if base == name and name != "score":  # `log_loss = log_loss(...)` would hide the function
+        base = f"{name}_value"
+    candidate, counter = base, 2
+    while candidate in taken:
+        candidate, counter = f"{base}_{counter}", counter + 1
+    taken.add(candidate)
+    names.append(candidate)
+    return candidate
