@@ -64,7 +64,7 @@ def name_printed_scores(
 
 
 def bind_printed_scores(
-    source: str, choose: Callable[[ast.Call], str], *, python: str | None = None
+    source: str, choose: Callable[[ast.expr], str], *, python: str | None = None
 ) -> str:
     """`source` with the score calls of its top-level prints bound to names `choose`
     gives (in source order); `source` unchanged when it does not parse.
@@ -89,6 +89,9 @@ def bind_printed_scores(
         if stripped(lines[span]) != stripped(ran[span]):
             continue  # a magic on these lines: leave them as written
         statement = "".join(lines[span])
+        if calls[0] is getattr(node, "value", None):  # a bare score: bind it where it stands
+            replaced.append((span.start, span.stop, f"{names[0]} = {statement}"))
+            continue
         spans = [
             (
                 position(statement, c.lineno - node.lineno + 1, c.col_offset),
@@ -125,33 +128,47 @@ def bind_in_cell(raw: str, names: list[str]) -> str | None:
     return bound if bound != raw else None
 
 
-def _score_calls(node: ast.stmt) -> list[ast.Call]:
-    """Outermost score calls in the arguments of a top-level `print(...)`."""
-    if not (
-        isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Call)
-        and isinstance(node.value.func, ast.Name)
-        and node.value.func.id == "print"
-    ):
+def _score_calls(node: ast.stmt) -> list[ast.expr]:
+    """Outermost scores a top-level statement only shows: in the arguments of `print(...)`,
+    or the whole of a bare expression (`accuracy_score(y_test, y_pred)` as Jupyter shows it)."""
+    if not isinstance(node, ast.Expr):
         return []
-    found: list[ast.Call] = []
+    value = node.value
+    if _is_score(value):
+        return [value]
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)):
+        return []
+    if value.func.id != "print":
+        return []
+    found: list[ast.expr] = []
 
     def visit(expression: ast.AST) -> None:
-        if isinstance(expression, ast.Call) and _is_score(expression):
+        if isinstance(expression, ast.expr) and _is_score(expression):
             found.append(expression)
             return
         for child in ast.iter_child_nodes(expression):
             visit(child)
 
-    for argument in node.value.args:
+    for argument in value.args:
         visit(argument)
     return sorted(found, key=lambda c: (c.lineno, c.col_offset))
 
 
-def _is_score(call: ast.Call) -> bool:
-    func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+def _is_score(expression: ast.expr) -> bool:
+    """A call of a score function or method, or a score attribute (`results.rsquared`)."""
+    if isinstance(expression, ast.Attribute):
+        return isinstance(expression.ctx, ast.Load) and looks_like_metric(expression.attr)
+    if not isinstance(expression, ast.Call):
+        return False
+    name = _score_name(expression)
     return name == "score" or (name != "print" and looks_like_metric(name))
+
+
+def _score_name(expression: ast.expr) -> str:
+    func = expression.func if isinstance(expression, ast.Call) else expression
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else "score"
 
 
 SHORT_NAMES = {
@@ -163,13 +180,12 @@ SHORT_NAMES = {
 """Names for scores whose function name is long; the rest drop `_score` (`f1_score` -> `f1`)."""
 
 
-def _fresh(call: ast.Call, *, taken: set[str], names: list[str]) -> str:
-    """A name for the score `call` computes that no other value of the notebook has."""
-    func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "score")
+def _fresh(score: ast.expr, *, taken: set[str], names: list[str]) -> str:
+    """A name for the score that no other value of the notebook has."""
+    name = _score_name(score)
     base = SHORT_NAMES.get(name) or name.removesuffix("_score") or "score"
-    if base == name and name != "score":  # `log_loss = log_loss(...)` would hide the function
-        base = f"{name}_value"
+    if base == name and name != "score" and isinstance(score, ast.Call):
+        base = f"{name}_value"  # `log_loss = log_loss(...)` would hide the function
     candidate, counter = base, 2
     while candidate in taken:
         candidate, counter = f"{base}_{counter}", counter + 1

@@ -68,3 +68,14 @@ def test_printed_scores_in_a_cell_with_magics_keep_the_magics() -> None:
     assert bind_scores(cell, ["accuracy"]) == (
         "%time y_pred = clf.predict(X)\naccuracy = accuracy_score(y, y_pred)\nprint(accuracy)"
     )
+
+
+def test_shown_scores_and_printed_score_attributes_are_bound() -> None:
+    from nb2prod.printed_scores import bind_printed_scores
+
+    given = iter(["accuracy", "rsquared"])
+    source = 'accuracy_score(y_test, y_pred)\nprint("R2: ", results.rsquared)\n'
+    assert bind_printed_scores(source, lambda _score: next(given)) == (
+        "accuracy = accuracy_score(y_test, y_pred)\n"
+        'rsquared = results.rsquared\nprint("R2: ", rsquared)\n'
+    )
