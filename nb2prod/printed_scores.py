@@ -183,7 +183,7 @@ SHORT_NAMES = {
 def _fresh(score: ast.expr, *, taken: set[str], names: list[str]) -> str:
     """A name for the score that no other value of the notebook has."""
     name = _score_name(score)
-    base = SHORT_NAMES.get(name) or name.removesuffix("_score") or "score"
+    base = SHORT_NAMES.get(name) or name.rstrip("_").removesuffix("_score") or "score"
     if base == name and name != "score" and isinstance(score, ast.Call):
         base = f"{name}_value"  # `log_loss = log_loss(...)` would hide the function
     candidate, counter = base, 2
