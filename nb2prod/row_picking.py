@@ -218,6 +218,16 @@ def _picks_rows(node: ast.stmt) -> bool:
     return _rows_expression(node.value)
 
 
+def _whole(element: ast.expr) -> bool:
+    """`:` in a subscript: the whole axis."""
+    return (
+        isinstance(element, ast.Slice)
+        and element.lower is None
+        and element.upper is None
+        and element.step is None
+    )
+
+
 def _rows_expression(value: ast.expr) -> bool:
     if isinstance(value, (ast.List, ast.Tuple)):
         return all(isinstance(e, (ast.List, ast.Tuple, ast.Constant)) for e in value.elts)
@@ -227,7 +237,12 @@ def _rows_expression(value: ast.expr) -> bool:
         inner = value.value
         if isinstance(inner, ast.Attribute) and inner.attr in {"iloc", "loc"}:
             return True
-        return isinstance(value.slice, ast.Slice) and not isinstance(inner, ast.Call)
+        if isinstance(inner, ast.Call):
+            return False
+        if isinstance(value.slice, ast.Tuple):  # `X[:3, :]`: rows sliced, every column kept
+            first, *rest = value.slice.elts or [None]
+            return isinstance(first, ast.Slice) and all(_whole(e) for e in rest)
+        return isinstance(value.slice, ast.Slice)
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
         if value.func.attr in ROW_PICKING_METHODS:
             inner = value.func.value

@@ -61,6 +61,12 @@ def _bodies(plan: Plan) -> dict[str, str]:
             "rows",
         ),
         (
+            "model.predict(X[:3, :])",  # rasbt ch03: rows sliced, all columns; shown, not named
+            "rows = X[:3, :]",
+            "predictions = model.predict(rows)",
+            "rows",
+        ),
+        (
             "grid = np.column_stack([np.linspace(4, 8, 3)] * 4)\nlabels = model.predict(grid)",
             "grid = np.column_stack([np.linspace(4, 8, 3)] * 4)",
             "labels = model.predict(grid)",
