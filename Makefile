@@ -60,7 +60,7 @@ test-fuzz: venv
 # schemathesis against a generated service with 500 cases per API operation (the suite runs 50).
 .PHONY: test-service-fuzz
 test-service-fuzz: venv
-	NB2PROD_SCHEMATHESIS_EXAMPLES=500 $(BIN)/python -m pytest tests/security/test_service_inputs.py -p no:cacheprovider -k schemathesis -s
+	NB2PROD_SCHEMATHESIS_EXAMPLES=500 $(BIN)/python -m pytest tests/security/test_service_inputs.py tests/security/test_example_services_fuzz.py -m "slow or not slow" -p no:cacheprovider -k "schemathesis or examples_service" -s
 
 lint: venv
 	$(BIN)/ruff check .

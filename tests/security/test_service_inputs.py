@@ -211,10 +211,9 @@ def test_real_bugs_keep_their_traceback(project) -> None:
     assert _without_client_errors(record(RuntimeError("a bug")))
 
 
-def test_schemathesis_finds_no_server_error(server, tmp_path: Path) -> None:
-    """Positive and negative cases from the service's own OpenAPI document."""
-    pytest.importorskip("schemathesis")
-    url, _ = server
+def run_schemathesis(url: str, cwd: Path, examples: int = EXAMPLES) -> int:
+    """Positive and negative cases from the service's own OpenAPI document: no server
+    error, no answer outside the schema. Returns how many cases were generated."""
     started = time.monotonic()
     run = subprocess.run(
         [
@@ -222,17 +221,24 @@ def test_schemathesis_finds_no_server_error(server, tmp_path: Path) -> None:
             "--include-path-regex", "^/predict",
             "--phases", "fuzzing",
             "--mode", "all",
-            "--max-examples", str(EXAMPLES),
+            "--max-examples", str(examples),
             "--seed", os.environ.get("NB2PROD_SCHEMATHESIS_SEED", "1"),
             "--checks",
             "not_a_server_error,response_schema_conformance,status_code_conformance,"
             "content_type_conformance",
         ],
-        capture_output=True, text=True, timeout=60 + EXAMPLES * 2, check=False,
-        env={**os.environ, "NO_COLOR": "1"}, cwd=tmp_path,  # it writes .schemathesis/ there
+        capture_output=True, text=True, timeout=60 + examples * 2, check=False,
+        env={**os.environ, "NO_COLOR": "1"}, cwd=cwd,  # it writes .schemathesis/ there
     )  # fmt: skip
     output = run.stdout + run.stderr
     generated = re.search(r"(\d+) generated", output)
     print(f"schemathesis: {generated and generated[0]} in {time.monotonic() - started:.1f} s")
     assert run.returncode == 0, output[-4000:]
-    assert generated is not None and 0 < int(generated[1]) <= 2 * EXAMPLES, output[-2000:]
+    assert generated is not None and 0 < int(generated[1]) <= 2 * examples, output[-2000:]
+    return int(generated[1])
+
+
+def test_schemathesis_finds_no_server_error(server, tmp_path: Path) -> None:
+    pytest.importorskip("schemathesis")
+    url, _ = server
+    run_schemathesis(url, tmp_path)
