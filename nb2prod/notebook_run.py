@@ -155,6 +155,8 @@ def run_notebook(
     )
     source = workdir / f"input-{notebook.name}"
     executed = workdir / f"executed-{notebook.name}"
+    for written in (source, executed):  # a link planted here is replaced, never followed
+        written.unlink(missing_ok=True)
     nbformat.write(node, source)
     # `!pip` in a cell must reach this interpreter's pip, as in an activated environment.
     saved_path = os.environ.get("PATH", "")

@@ -161,6 +161,7 @@ def verify(
     report.checks += _compare_schema(manifest.get("probe"), result.get("schema"))
     report.checks += _compare_metadata(plan, manifest, typed, run, result)
     report.code_version = result["metadata"].get("code_version")
+    (workdir / "report.json").unlink(missing_ok=True)  # replace a planted link, never follow
     (workdir / "report.json").write_text(json.dumps(report.to_json(), indent=2, default=str))
     return report
 

@@ -98,3 +98,18 @@ def test_verify_does_not_write_through_a_symlinked_verification_folder(attack) -
     (project / "verification").symlink_to(outside, target_is_directory=True)
     _refused(run_cli("verify", str(project), timeout=300), "inside the project folder")
     assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]
+
+
+def test_verify_replaces_links_planted_inside_its_folder(attack) -> None:
+    """Files verify writes (the executed copy, the report) replace a link, never follow it."""
+    _, project, outside = attack
+    victim = outside / "victim.txt"
+    folder = project / "verification"
+    folder.mkdir(exist_ok=True)
+    for name in ("report.json", "executed-iris.ipynb", "input-iris.ipynb"):
+        (folder / name).unlink(missing_ok=True)
+        (folder / name).symlink_to(victim)
+    result = run_cli("verify", str(project), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert victim.read_text() == "keep me\n"
+    assert not (folder / "report.json").is_symlink()
