@@ -27,6 +27,8 @@ from nb2prod.roles import PREDICT, SELECT, Role
 ROW_PICKING_METHODS = frozenset({"head", "tail", "sample", "copy", "take", "to_numpy"})
 LITERAL_BUILDERS = frozenset({"array", "asarray", "DataFrame", "tensor", "as_tensor", "Tensor"})
 FITTED_CALLS = PREDICT_METHODS | {"transform", "inverse_transform"}
+ROWS_NAMES = ("rows", "new_rows", "input_rows")
+"""Names for rows lifted out of the model's call, the first one not taken."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def _lift_from_call(
         reads = {e.name for e in name_events(call.args[0]) if e.kind == "load"}
         if reads & earlier:  # picked from something this section made: keep it as written
             return None
-        return _rewrite(code, position, model, _fresh_name(taken))
+        return _rewrite(code, position, model, fresh_name(taken, ROWS_NAMES))
     return None
 
 
@@ -163,14 +165,15 @@ def _offset(line: str, utf8_offset: int) -> int:
     return len(line.encode()[:utf8_offset].decode(errors="ignore"))
 
 
-def _fresh_name(taken: set[str]) -> str:
-    for candidate in ("rows", "new_rows", "input_rows"):
+def fresh_name(taken: set[str], candidates: tuple[str, ...]) -> str:
+    """The first of `candidates` no notebook name takes, else `<first>_2`, `_3`..."""
+    for candidate in candidates:
         if candidate not in taken:
             return candidate
     counter = 2
-    while f"rows_{counter}" in taken:
+    while f"{candidates[0]}_{counter}" in taken:
         counter += 1
-    return f"rows_{counter}"
+    return f"{candidates[0]}_{counter}"
 
 
 def _liftable(value: ast.expr, module: set[str]) -> bool:

@@ -19,7 +19,7 @@ import ast
 
 from nb2prod.analysis import SectionCode, read_flow
 from nb2prod.roles import PREDICT
-from nb2prod.row_picking import is_model_call, reparsed_chunk
+from nb2prod.row_picking import fresh_name, is_model_call, reparsed_chunk
 
 CANDIDATE_NAMES = ("predictions", "predicted", "model_predictions")
 
@@ -37,7 +37,7 @@ def name_shown_predictions(
             result.append(code)
             continue
         last = body[-1]
-        name = _fresh_name(taken)
+        name = fresh_name(taken, CANDIDATE_NAMES)
         text = bind_last_expression(last.text, name, model) if code.chunks[-1] is last else None
         chunk = reparsed_chunk(last, text, last.nodes[0].lineno) if text is not None else None
         if chunk is None:
@@ -128,13 +128,3 @@ def position(text: str, lineno: int, utf8_column: int) -> int:
 
 def stripped(lines: list[str]) -> list[str]:
     return [line.rstrip("\r\n") for line in lines]
-
-
-def _fresh_name(taken: set[str]) -> str:
-    for candidate in CANDIDATE_NAMES:
-        if candidate not in taken:
-            return candidate
-    counter = 2
-    while f"predictions_{counter}" in taken:
-        counter += 1
-    return f"predictions_{counter}"
