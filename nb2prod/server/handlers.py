@@ -33,7 +33,7 @@ from tornado import web
 
 from nb2prod.errors import Problem, UserError
 from nb2prod.server.jobs import FolderBusy, Job, JobRunner
-from nb2prod.server.paths import OutsideRoot, api_path_of, is_hidden, resolve_inside
+from nb2prod.server.paths import OutsideRoot, UnusablePath, api_path_of, is_hidden, resolve_inside
 from nb2prod.server.tasks import error_json, run_convert, run_verify
 
 AUTH_RESOURCE = "contents"  # the extension reads and writes files, as the contents API does
@@ -51,8 +51,8 @@ class Nb2prodHandler(APIHandler):
     def body(self) -> dict[str, Any]:
         try:
             data = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, "the request body is not JSON") from None
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
+            raise web.HTTPError(400, "the request body is not JSON nb2prod can read") from None
         if not isinstance(data, dict):
             raise web.HTTPError(400, "the request body must be a JSON object")
         return data
@@ -61,6 +61,8 @@ class Nb2prodHandler(APIHandler):
         """The file the client means, refused (403) when outside the root, 404 when missing."""
         try:
             path = resolve_inside(self.root, api_path)
+        except UnusablePath as unusable:
+            raise web.HTTPError(400, str(unusable)) from None
         except OutsideRoot as refused:
             raise web.HTTPError(403, str(refused)) from None
         if is_hidden(self.root, path) and not self.contents_manager.allow_hidden:

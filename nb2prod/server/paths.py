@@ -16,12 +16,22 @@ class OutsideRoot(ValueError):
     """The path resolves outside the server's root (or is not a usable path)."""
 
 
+class UnusablePath(OutsideRoot):
+    """The file system cannot use the path at all (a name too long, say): a bad request."""
+
+
 def resolve_inside(root: Path, api_path: object) -> Path:
     """The absolute, symlink-free path of `api_path` under `root`; `OutsideRoot` otherwise."""
     if not isinstance(api_path, str) or not api_path.strip() or "\x00" in api_path:
         raise OutsideRoot(f"not a path: {api_path!r}")
     root = root.resolve()
-    candidate = (root / api_path.replace("\\", "/").lstrip("/")).resolve()
+    try:
+        candidate = (root / api_path.replace("\\", "/").lstrip("/")).resolve()
+        candidate.exists()  # ENAMETOOLONG and friends surface here, not later
+    except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop
+        raise UnusablePath(
+            f"not a usable path ({type(error).__name__}): {api_path[:80]!r}"
+        ) from None
     if candidate != root and root not in candidate.parents:
         raise OutsideRoot(f"`{api_path}` is outside the server's root")
     return candidate

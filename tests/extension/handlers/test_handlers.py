@@ -173,6 +173,9 @@ async def test_malformed_requests_get_400(api: Any, served_root: Path) -> None:
     assert (await api("check", {"path": "folder"})).code == 400
     unsaved = {"path": "wine_classifier.ipynb", "notebook": "not a notebook"}
     assert (await api("check", unsaved)).code == 400
+    deep = "[" * 100_000 + "]" * 100_000  # nesting Python's JSON reader cannot follow
+    assert (await api("check", method="POST", body=deep)).code == 400
+    assert (await api("check", {"path": "x" * 5000 + ".ipynb"})).code == 400  # name too long
 
 
 async def test_convert_then_verify_as_jobs(api: Any, wait_for_job: Any, served_root: Path) -> None:
