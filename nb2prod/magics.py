@@ -107,6 +107,15 @@ def clean_cell(cell: Cell) -> CleanCode:
     return result
 
 
+def ipython_source(cell: str) -> str | None:
+    """The Python IPython runs for `cell` (magics as `get_ipython()` calls), or None when
+    IPython cannot read it: verify's rewrites of a cell find its statements here."""
+    try:
+        return str(_transformer().transform_cell(cell))
+    except (SyntaxError, ValueError):
+        return None
+
+
 @functools.cache
 def _transformer() -> Any:
     """IPython's transformer, imported on first use (it pulls in IPython)."""

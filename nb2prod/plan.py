@@ -29,7 +29,7 @@ from nb2prod.analysis import (
     module_names,
 )
 from nb2prod.errors import Problem, Severity
-from nb2prod.fit_score import SCORE_FUNCTION, SCORE_TITLE, fit_score_section
+from nb2prod.fit_score import SCORE_FUNCTION, fit_score_section
 from nb2prod.globals_rewrite import (
     Rewrites,
     called_functions,
@@ -213,7 +213,7 @@ def build_plan(
     taken |= set(shown.values())
     pipeline_codes, lifted = split_predict(pipeline_codes, model, module, taken)
     scoring = _fit_score(pipeline_codes, model, taken, set(_names(parameters)))
-    names = _function_names(pipeline_codes, taken | TEMPLATE_NAMES)
+    names = _function_names(pipeline_codes, taken | TEMPLATE_NAMES, scoring)
     _template_name_clashes(kept, problems)
     with_body = [code for code in pipeline_codes if code.body]
     steps = [_step(code, names[id(code)]) for code in with_body]
@@ -749,7 +749,9 @@ def _fit_score(
     return scoring
 
 
-def _function_names(codes: list[SectionCode], module: set[str]) -> dict[int, str]:
+def _function_names(
+    codes: list[SectionCode], module: set[str], scoring: SectionCode | None = None
+) -> dict[int, str]:
     names: dict[int, str] = {}
     used = set(module)
     for code in codes:
@@ -757,7 +759,7 @@ def _function_names(codes: list[SectionCode], module: set[str]) -> dict[int, str
         base = FUNCTION_NAMES.get(role.name, role.function_name)
         if role.name == SETUP:
             base = "setup"
-        if code.section.title == SCORE_TITLE:
+        if code is scoring:  # the step nb2prod adds (fit_score.py)
             base = SCORE_FUNCTION
         name = base if base not in used else f"{base}_step"
         counter = 2

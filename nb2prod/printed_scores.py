@@ -24,6 +24,7 @@ import functools
 from collections.abc import Callable
 
 from nb2prod.analysis import SectionCode, read_flow
+from nb2prod.magics import ipython_source
 from nb2prod.role_outputs import looks_like_metric
 from nb2prod.roles import EVALUATE
 from nb2prod.row_picking import reparsed_chunk
@@ -113,13 +114,8 @@ def bind_printed_scores(
 def bind_in_cell(raw: str, names: list[str]) -> str | None:
     """The same bindings in a notebook cell's own text, with the names the generated
     code gave; None when nothing could be bound."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    try:
-        python = TransformerManager().transform_cell(raw)
-    except (SyntaxError, ValueError):
-        return None
-    if len(raw.splitlines()) != len(python.splitlines()):
+    python = ipython_source(raw)
+    if python is None or len(raw.splitlines()) != len(python.splitlines()):
         return None  # a cell magic: lines do not correspond
     given = iter(names)
     bound = bind_printed_scores(

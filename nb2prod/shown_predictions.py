@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 
 from nb2prod.analysis import SectionCode, read_flow
+from nb2prod.magics import ipython_source
 from nb2prod.roles import PREDICT
 from nb2prod.row_picking import fresh_name, is_model_call, reparsed_chunk
 
@@ -73,12 +74,12 @@ def bind_in_cell(raw: str, name: str, model: str) -> str | None:
     """The same binding in a notebook cell's own text (line magics included), for
     verify's copy of the notebook; None when the cell's last statement is not written
     as plain Python on lines of its own, so nothing is guessed."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
+    python = ipython_source(raw)
+    if python is None:
+        return None
     try:
-        python = TransformerManager().transform_cell(raw)
         node = ast.parse(python).body[-1]
-    except (SyntaxError, ValueError, IndexError):
+    except (SyntaxError, IndexError):
         return None
     raw_lines, python_lines = raw.splitlines(keepends=True), python.splitlines(keepends=True)
     span = slice(node.lineno - 1, node.end_lineno)
