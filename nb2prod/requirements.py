@@ -78,11 +78,13 @@ def resolve_requirements(
                 Problem(
                     "unknown-distribution",
                     f"`{module}` is imported but not installed here, so it cannot be pinned",
-                    f"install the package that provides `{module}` and convert again",
+                    f"`pip install {KNOWN_NAMES.get(module, module.replace('_', '-'))}` "
+                    "(the distribution that provides it) and convert again",
                     Severity.WARNING,
                 )
             )
-            requirements.setdefault(_key(module), Requirement(module, ""))
+            guess = KNOWN_NAMES.get(module, module)  # sklearn is scikit-learn, installed or not
+            requirements.setdefault(_key(guess), Requirement(guess, ""))
             continue
         for name in dict.fromkeys(names):
             requirements.setdefault(_key(name), Requirement(name, _pin(name)))
@@ -100,7 +102,23 @@ KNOWN_NAMES = {
     "sklearn": "scikit-learn", "skimage": "scikit-image", "cv2": "opencv-python",
     "PIL": "pillow", "yaml": "pyyaml", "bs4": "beautifulsoup4", "dateutil": "python-dateutil",
     "google": "protobuf", "attr": "attrs", "jwt": "pyjwt", "dotenv": "python-dotenv",
+    "mpl_toolkits": "matplotlib", "umap": "umap-learn", "Bio": "biopython",
+    "docx": "python-docx", "fitz": "pymupdf", "serial": "pyserial", "Crypto": "pycryptodome",
+    "OpenSSL": "pyopenssl", "git": "gitpython", "magic": "python-magic", "zmq": "pyzmq",
 }  # fmt: skip
+
+
+def distribution_for(module: str) -> str:
+    """The distribution to `pip install` for an import name, installed or not.
+
+    Installed, the answer comes from the distributions' own files (the mapping the
+    requirements use); missing, from the well-known renames, else the import name.
+    """
+    top = module.split(".")[0]
+    names = _distributions_of([top]).get(top)
+    if names:
+        return names[0]
+    return KNOWN_NAMES.get(top, top.replace("_", "-"))
 
 
 def _distributions_of(modules: list[str]) -> dict[str, list[str]]:
