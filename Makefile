@@ -14,7 +14,7 @@ DEMO_OUT ?= demo-output/wine-classifier
 # The demo keeps its trained model in a BentoML store of its own, not in ~/bentoml.
 demo: export BENTOML_HOME ?= $(abspath demo-output/bentoml)
 
-.PHONY: demo test test-slow lint bench bench-verify golden clean venv test-realworld
+.PHONY: demo test test-slow lint bench bench-verify golden clean venv test-realworld dist
 
 venv: $(STAMP)
 
@@ -61,6 +61,12 @@ test-fuzz: venv
 .PHONY: test-service-fuzz
 test-service-fuzz: venv
 	NB2PROD_SCHEMATHESIS_EXAMPLES=500 $(BIN)/python -m pytest tests/security/test_service_inputs.py tests/security/test_example_services_fuzz.py -m "slow or not slow" -p no:cacheprovider -k "schemathesis or examples_service" -s
+
+# The sdist and the wheel built from it (the sdist carries the built extension), checked by twine.
+dist: venv
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,0 +1,180 @@
+"""nb2prod as a user installs it: the sdist, the wheel built from it offline, a fresh venv.
+
+Every other test runs nb2prod installed editable with its dev extra, which hides
+a missing dependency. Here the wheel goes into a venv of its own with only the
+notebook's packages beside it, and the README's commands run from a folder
+outside the source tree: each works, or stops with exit 2 and the line to run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+
+pytestmark = pytest.mark.e2e
+
+NOTEBOOK = "wine_classifier.ipynb"
+NOTEBOOK_PACKAGES = ["scikit-learn", "pandas"]  # what the example imports, nothing of nb2prod's
+
+
+def _run(
+    command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert done.returncode == 0, (
+        f"{done.args} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+    )
+    return done
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The sdist built from this tree, and the wheel built from the sdist alone."""
+    folder = tmp_path_factory.mktemp("dist")
+    _ok(_run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(folder),
+              str(ROOT)], cwd=folder))  # fmt: skip
+    sdist = next(folder.glob("nb2prod-*.tar.gz"))
+    # No index and no Node.js: PATH holds python alone, so an npm step would fail the build.
+    bare = folder / "bare-path"
+    bare.mkdir()
+    (bare / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bare), "PIP_NO_INDEX": "1"}
+    _ok(_run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+              "-w", str(folder), str(sdist)], cwd=folder, env=env))  # fmt: skip
+    return {"sdist": sdist, "wheel": next(folder.glob("nb2prod-*.whl"))}
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory: pytest.TempPathFactory, dist: dict[str, Path]) -> dict[str, Path]:
+    """A fresh venv with the wheel and the notebook's packages, and a folder to work in."""
+    home = tmp_path_factory.mktemp("user")
+    venv.create(home / "venv", with_pip=True)
+    python = home / "venv" / "bin" / "python"
+    _ok(_run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+              str(dist["wheel"]), *NOTEBOOK_PACKAGES], cwd=home))  # fmt: skip
+    work = home / "work"
+    work.mkdir()
+    shutil.copy(EXAMPLES / NOTEBOOK, work / NOTEBOOK)
+    return {"home": home, "bin": python.parent, "work": work}
+
+
+def _env(user: dict[str, Path]) -> dict[str, str]:
+    """The user's shell: their venv first on PATH, nothing of the source tree importable."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(
+        PATH=f"{user['bin']}{os.pathsep}{env['PATH']}",
+        NO_COLOR="1",
+        BENTOML_HOME=str(user["home"] / "bentoml"),
+        JUPYTER_PLATFORM_DIRS="1",
+    )
+    return env
+
+
+def _nb2prod(user: dict[str, Path], *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    done = _run([str(user["bin"] / "nb2prod"), *args], user["work"], _env(user), timeout)
+    assert done.returncode != 3 and "internal error" not in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def test_the_distributions_pass_twine_and_carry_the_extension_and_licence(dist) -> None:
+    _ok(_run([sys.executable, "-m", "twine", "check", "--strict", str(dist["sdist"]),
+              str(dist["wheel"])], cwd=dist["wheel"].parent))  # fmt: skip
+    with tarfile.open(dist["sdist"]) as sdist:
+        names = {name.split("/", 1)[-1] for name in sdist.getnames()}
+    assert {"LICENSE", "CHANGELOG.md", "jupyter_extension/labextension/package.json"} <= names
+    assert not [n for n in names if "node_modules" in n or n.startswith(".hypothesis")]
+    wheel = set(zipfile.ZipFile(dist["wheel"]).namelist())
+    version = json.loads((ROOT / "jupyter_extension" / "package.json").read_text())["version"]
+    data = f"nb2prod-{version}.data/data"
+    assert {
+        f"nb2prod-{version}.dist-info/licenses/LICENSE",
+        f"{data}/share/jupyter/labextensions/nb2prod/package.json",
+        f"{data}/share/jupyter/labextensions/nb2prod/static/style.js",
+        f"{data}/etc/jupyter/jupyter_server_config.d/nb2prod.json",
+        "nb2prod/templates/project/pyproject.toml.j2",
+    } <= wheel
+
+
+def test_the_installed_nb2prod_is_the_wheel(user) -> None:
+    version = json.loads((ROOT / "jupyter_extension" / "package.json").read_text())["version"]
+    assert _nb2prod(user, "--version").stdout.strip() == f"nb2prod {version}"
+    where = _ok(_run([str(user["bin"] / "python"), "-c", "import nb2prod; print(nb2prod.__file__)"],
+                     user["work"], _env(user)))  # fmt: skip
+    assert Path(where.stdout.strip()).is_relative_to(user["home"] / "venv")
+
+
+def test_check_convert_and_the_nbconvert_exporter_work_from_the_plain_install(user) -> None:
+    _ok(_nb2prod(user, "check", NOTEBOOK))
+    converted = _ok(_nb2prod(user, "convert", NOTEBOOK, "-o", "out"))
+    assert "wrote" in converted.stdout + converted.stderr
+    assert (user["work"] / "out" / "src" / "wine_classifier" / "pipeline.py").is_file()
+    jupyter = [str(user["bin"] / "jupyter"), "nbconvert", "--to", "nb2prod", NOTEBOOK]
+    _ok(_run([*jupyter, "--output-dir", "exported"], user["work"], _env(user)))
+    assert (user["work"] / "exported").is_dir()
+
+
+def test_commands_that_need_more_stop_with_the_line_to_run(user) -> None:
+    """Before the project (and so BentoML) is installed: exit 2 with a `pip install` line."""
+    for args in (["verify", "out", "--quick"], ["serve", "out"], ["image", "out", "--tag", "t:1"]):
+        done = _nb2prod(user, *args)
+        assert done.returncode == 2, done.stderr
+        assert re.search(r"pip install|-train", done.stderr), done.stderr
+
+
+def test_verify_quick_passes_once_the_project_is_installed(user) -> None:
+    pip = [str(user["bin"] / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    _ok(_run([*pip, "-e", "out"], user["work"], _env(user)))
+    train = [str(user["bin"] / "wine-classifier-train"), "--output-dir", "artifacts"]
+    _ok(_run(train, user["work"] / "out", _env(user)))
+    report = user["work"] / "verify.json"
+    _ok(_nb2prod(user, "verify", "out", "--quick", "--json", str(report)))
+    checks = {(c["kind"], c["name"]) for c in json.loads(report.read_text())["checks"]}
+    assert ("service", "predictions") in checks and ("metric", "accuracy") in checks
+
+
+def test_jupyter_lists_both_extensions_with_the_lab_extra(user, dist) -> None:
+    pip = [str(user["bin"] / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    _ok(_run([*pip, f"{dist['wheel']}[lab]"], user["work"], _env(user)))
+    jupyter = str(user["bin"] / "jupyter")
+    for args, expected in (
+        (["labextension", "list"], r"nb2prod v\S+ enabled OK"),
+        (["server", "extension", "list"], r"nb2prod\.server \S+ OK"),
+    ):
+        listed = _ok(_run([jupyter, *args], user["work"], _env(user)))
+        text = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout + listed.stderr)  # no colours
+        assert re.search(expected, text), text
+
+
+@pytest.mark.skipif(shutil.which("pipx", path=str(Path(sys.executable).parent)) is None
+                    and shutil.which("pipx") is None, reason="pipx is not installed")  # fmt: skip
+def test_pipx_installs_the_wheel_as_an_application(tmp_path: Path, dist) -> None:
+    pipx = shutil.which("pipx", path=str(Path(sys.executable).parent)) or shutil.which("pipx")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")},
+        "PIPX_HOME": str(tmp_path / "pipx"),
+        "PIPX_BIN_DIR": str(tmp_path / "bin"),
+        "PIPX_MAN_DIR": str(tmp_path / "man"),
+        "NO_COLOR": "1",
+    }
+    _ok(_run([str(pipx), "install", str(dist["wheel"])], tmp_path, env))
+    shutil.copy(EXAMPLES / NOTEBOOK, tmp_path / NOTEBOOK)
+    done = _run([str(tmp_path / "bin" / "nb2prod"), "check", NOTEBOOK], tmp_path, env)
+    assert done.returncode == 0, done.stdout + done.stderr
