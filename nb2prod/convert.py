@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import tempfile
 from collections.abc import Callable
@@ -10,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod import __version__
-from nb2prod.errors import Problem, Severity, UserError
+from nb2prod.errors import CellRef, Problem, Severity, UserError
+from nb2prod.install_hints import (
+    MISSING_PACKAGE,
+    absent_module,
+    distribution_line,
+    install_line,
+    missing_module,
+    not_installed,
+)
+from nb2prod.magics import clean_cell
 from nb2prod.notebook import load_notebook
 from nb2prod.plan import (
     MODEL_FIX,
@@ -283,6 +293,9 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> dict[str, Any]:
         except ProbeFailed as failure:
             failed = next((s for s in plan.steps if s.function == failure.function), None)
             where = f" in `{failed.function}`" if failed else ""
+            module = absent_module(missing_module(str(failure)))
+            if module is not None:
+                raise UserError(plan.notebook.path, [_missing(plan, module, failed)]) from None
             raise UserError(
                 plan.notebook.path,
                 [
@@ -297,6 +310,39 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> dict[str, Any]:
                     )
                 ],
             ) from None
+
+
+def _missing(plan: Plan, module: str, failed: Step | None) -> Problem:
+    """The pipeline stopped on an import: which package to install, at the cell that
+    imports it (else the failing step's), not the generic "run the notebook" advice."""
+    cell = importing_cell(plan, module)
+    if cell is not None:
+        fix = f"`{distribution_line(module)}`, then convert again"
+    else:  # a package the notebook's own imports need, or one of nb2prod's extras
+        fix = f"`{install_line(module)}`, then convert again"
+        cell = plan.notebook.cells[failed.cells[0]].ref() if failed else None
+    return Problem(MISSING_PACKAGE, not_installed(module), fix, Severity.ERROR, cell)
+
+
+def importing_cell(plan: Plan, module: str) -> CellRef | None:
+    """The first kept cell that imports `module` (any submodule of it), with the line."""
+    for code in plan.codes:
+        if not code.section.kept:
+            continue
+        for cell in code.section.cells:
+            clean = clean_cell(cell)
+            if clean.tree is None:
+                continue
+            for node in ast.walk(clean.tree):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                if any(name.split(".")[0] == module for name in names):
+                    return cell.ref(clean.cell_line(node.lineno))
+    return None
 
 
 def _cached_probe(output: Path, source_sha256: str) -> dict[str, Any] | None:
