@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import tempfile
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod import __version__
-from nb2prod.errors import CellRef, Problem, Severity, UserError
+from nb2prod.errors import Problem, Severity, UserError
 from nb2prod.install_hints import (
     MISSING_PACKAGE,
     absent_module,
@@ -20,7 +19,6 @@ from nb2prod.install_hints import (
     missing_module,
     not_installed,
 )
-from nb2prod.magics import clean_cell
 from nb2prod.notebook import load_notebook
 from nb2prod.plan import (
     MODEL_FIX,
@@ -28,6 +26,7 @@ from nb2prod.plan import (
     Step,
     build_plan,
     data_step_position,
+    importing_cell,
     project_name_of,
 )
 from nb2prod.probe import PROBE_TIMEOUT, ProbeFailed, run_probe
@@ -322,27 +321,6 @@ def _missing(plan: Plan, module: str, failed: Step | None) -> Problem:
         fix = f"`{install_line(module)}`, then convert again"
         cell = plan.notebook.cells[failed.cells[0]].ref() if failed else None
     return Problem(MISSING_PACKAGE, not_installed(module), fix, Severity.ERROR, cell)
-
-
-def importing_cell(plan: Plan, module: str) -> CellRef | None:
-    """The first kept cell that imports `module` (any submodule of it), with the line."""
-    for code in plan.codes:
-        if not code.section.kept:
-            continue
-        for cell in code.section.cells:
-            clean = clean_cell(cell)
-            if clean.tree is None:
-                continue
-            for node in ast.walk(clean.tree):
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    names = [node.module]
-                else:
-                    continue
-                if any(name.split(".")[0] == module for name in names):
-                    return cell.ref(clean.cell_line(node.lineno))
-    return None
 
 
 def _cached_probe(output: Path, source_sha256: str) -> dict[str, Any] | None:
