@@ -8,6 +8,7 @@ user's venv without nb2prod's extras or without the project's requirements.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -240,3 +241,35 @@ def test_commands_without_nb2prods_extra_or_core_package_end_in_exit_2(
     verify = _clean(_nb2prod("verify", str(plain_project), python=python))
     assert "`papermill` is not installed" in verify
     assert "fix: `pip install papermill`, then run the command again" in verify
+
+
+@pytest.mark.e2e
+def test_the_nbconvert_exporter_and_a_server_job_report_the_package_not_a_bug(
+    tmp_path: Path,
+) -> None:
+    """Without IPython (nbconvert does not need it; nb2prod's cell reading does)."""
+    python = _venv_without(tmp_path / "venv", "ipython")
+    notebook = make_notebook(tmp_path / "plain.ipynb", [SETUP, PARAMETERS, _load(None), TRAIN])
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    exported = subprocess.run(
+        [python, "-m", "nbconvert", "--to", "nb2prod", str(notebook)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    stderr = _clean(exported)
+    assert "plain.ipynb: `IPython` is not installed in the Python nb2prod runs on" in stderr
+    assert "fix: `pip install IPython`, then run the command again" in stderr
+    job = (
+        "import json, sys; from pathlib import Path; from nb2prod.server.tasks import run_convert;"
+        "root = Path(sys.argv[1]);"
+        "print(json.dumps(run_convert(root, root / 'plain.ipynb', root / 'out')))"
+    )
+    ran = subprocess.run(
+        [python, "-c", job, str(tmp_path)], capture_output=True, text=True, env=env, check=True
+    )
+    problem = json.loads(ran.stdout)["error"]["problems"][0]
+    assert problem["code"] == "missing-package" and "`IPython`" in problem["message"]
+    assert problem["fix"] == "`pip install IPython`, then run the command again"
