@@ -188,6 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nb2prod: interrupted; nothing was written", file=sys.stderr)
         return 130
     except Exception as error:  # a bug, not a user mistake: short message unless debugging
+        from nb2prod.install_hints import missing_package_error
+
+        missing = missing_package_error(error)  # a package to install is no bug: exit 2
+        if missing is not None:
+            print_error(missing, style)
+            return EXIT_USER_ERROR
         if os.environ.get("NB2PROD_DEBUG"):
             raise
         print(

@@ -11,6 +11,14 @@ from typing import Any
 
 from nb2prod import __version__
 from nb2prod.errors import Problem, Severity, UserError
+from nb2prod.install_hints import (
+    MISSING_PACKAGE,
+    absent_module,
+    distribution_line,
+    install_line,
+    missing_module,
+    not_installed,
+)
 from nb2prod.notebook import load_notebook
 from nb2prod.plan import (
     MODEL_FIX,
@@ -18,6 +26,7 @@ from nb2prod.plan import (
     Step,
     build_plan,
     data_step_position,
+    importing_cell,
     project_name_of,
 )
 from nb2prod.probe import PROBE_TIMEOUT, ProbeFailed, run_probe
@@ -283,6 +292,9 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> dict[str, Any]:
         except ProbeFailed as failure:
             failed = next((s for s in plan.steps if s.function == failure.function), None)
             where = f" in `{failed.function}`" if failed else ""
+            module = absent_module(missing_module(str(failure)))
+            if module is not None:
+                raise UserError(plan.notebook.path, [_missing(plan, module, failed)]) from None
             raise UserError(
                 plan.notebook.path,
                 [
@@ -297,6 +309,18 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> dict[str, Any]:
                     )
                 ],
             ) from None
+
+
+def _missing(plan: Plan, module: str, failed: Step | None) -> Problem:
+    """The pipeline stopped on an import: which package to install, at the cell that
+    imports it (else the failing step's), not the generic "run the notebook" advice."""
+    cell = importing_cell(plan, module)
+    if cell is not None:
+        fix = f"`{distribution_line(module)}`, then convert again"
+    else:  # a package the notebook's own imports need, or one of nb2prod's extras
+        fix = f"`{install_line(module)}`, then convert again"
+        cell = plan.notebook.cells[failed.cells[0]].ref() if failed else None
+    return Problem(MISSING_PACKAGE, not_installed(module), fix, Severity.ERROR, cell)
 
 
 def _cached_probe(output: Path, source_sha256: str) -> dict[str, Any] | None:

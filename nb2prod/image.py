@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nb2prod.errors import UserError, user_error
+from nb2prod.install_hints import install_line, not_installed
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -40,7 +41,7 @@ ENGINE_FIX = (
     "start Docker (or another engine with the Docker API, and point DOCKER_HOST at it, "
     "e.g. `podman system service --time=0 unix:///tmp/podman.sock` and "
     "DOCKER_HOST=unix:///tmp/podman.sock), or install podman (`apt-get install podman`); "
-    "the Docker route also needs the Python package `docker` (pip install docker)"
+    f"the Docker route also needs the Python package `docker` (`{install_line('docker')}`)"
 )
 
 
@@ -98,7 +99,7 @@ def _choose(engine: Engine, project_dir: Path | None, timeout: int) -> tuple[str
 def _no_docker() -> str:
     """Why the Docker route is closed, in the user's terms."""
     if importlib.util.find_spec("docker") is None:
-        return "the Python package `docker` is not installed"
+        return not_installed("docker")
     host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (DOCKER_HOST unset)"
     return f"no Docker API answers at {host}"
 

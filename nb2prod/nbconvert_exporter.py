@@ -147,17 +147,25 @@ class Nb2ProdExporter(Exporter):
 
     def _convert(self, notebook: Path, output: Path) -> str:
         """Run the CLI's `convert`; return the summary the CLI prints."""
-        from nb2prod.convert import convert
+        from nb2prod.install_hints import missing_package_error
 
-        result = convert(
-            notebook,
-            output,
-            name=self.project_name or None,
-            force=self.force,
-            service=self.service,
-            onnx=self.onnx,
-            run_pipeline=self.run_pipeline,
-        )
+        try:
+            from nb2prod.convert import convert
+
+            result = convert(
+                notebook,
+                output,
+                name=self.project_name or None,
+                force=self.force,
+                service=self.service,
+                onnx=self.onnx,
+                run_pipeline=self.run_pipeline,
+            )
+        except ModuleNotFoundError as error:  # a package to install: the CLI's message
+            missing = missing_package_error(error, notebook)
+            if missing is None:
+                raise
+            raise missing from None
         self.log.info("Wrote the nb2prod project %s", result.report.output)
         return _summary(result)
 

@@ -19,6 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import CellRef, Problem, Severity, UserError
+from nb2prod.install_hints import (
+    MISSING_PACKAGE,
+    absent_module,
+    distribution_line,
+    missing_module,
+    not_installed,
+)
 from nb2prod.plan import Plan, data_step_position
 from nb2prod.printed_scores import bind_in_cell as bind_scores_in_cell
 from nb2prod.roles import EVALUATE, PREDICT, SKIP, TRAIN
@@ -397,9 +404,15 @@ def _failed_cell(notebook: Path, executed: Path, ename: str, evalue: str, cell: 
     index = None if cell is None else cell.get("metadata", {}).get("nb2prod", {}).get("index")
     source = "" if cell is None else str(cell.source)
     first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    module = absent_module(missing_module(str(evalue))) if ename == "ModuleNotFoundError" else None
+    code = "notebook-failed"
     if ename == "KeyboardInterrupt":  # nbclient interrupts a cell that runs out of time
         message = "the cell ran past the time allowed per cell and was stopped"
         fix = "raise --timeout, or verify with --quick (smaller parameters)"
+    elif module is not None:  # the kernel runs in this interpreter: install it here
+        code = MISSING_PACKAGE
+        message = f"the notebook failed under papermill: {not_installed(module)}"
+        fix = f"`{distribution_line(module)}`, then verify again"
     else:
         message = f"the notebook failed under papermill: {ename}: {evalue}"
         fix = (
@@ -410,7 +423,7 @@ def _failed_cell(notebook: Path, executed: Path, ename: str, evalue: str, cell: 
         notebook,
         [
             Problem(
-                "notebook-failed",
+                code,
                 message,
                 fix,
                 Severity.ERROR,

@@ -28,7 +28,7 @@ from nb2prod.analysis import (
     hoist_constants,
     module_names,
 )
-from nb2prod.errors import Problem, Severity
+from nb2prod.errors import CellRef, Problem, Severity
 from nb2prod.fit_score import SCORE_FUNCTION, fit_score_section
 from nb2prod.globals_rewrite import (
     Rewrites,
@@ -38,6 +38,7 @@ from nb2prod.globals_rewrite import (
     uses_as_value,
 )
 from nb2prod.hazards import find_hazards
+from nb2prod.magics import clean_cell
 from nb2prod.names import BUILTINS, free_names, name_events
 from nb2prod.notebook import Notebook
 from nb2prod.parameters import Parameter, read_parameters, read_quick
@@ -312,6 +313,27 @@ def data_step_position(plan: Plan) -> int | None:
     if positions:
         return positions[0]
     return 0 if plan.steps and plan.steps[0].outputs else None
+
+
+def importing_cell(plan: Plan, module: str) -> CellRef | None:
+    """The first kept cell that imports `module` (any submodule of it), with the line."""
+    for code in plan.codes:
+        if not code.section.kept:
+            continue
+        for cell in code.section.cells:
+            clean = clean_cell(cell)
+            if clean.tree is None:
+                continue
+            for node in ast.walk(clean.tree):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                if any(name.split(".")[0] == module for name in names):
+                    return cell.ref(clean.cell_line(node.lineno))
+    return None
 
 
 def _test_imports(

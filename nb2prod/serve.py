@@ -21,6 +21,7 @@ from types import FrameType
 
 from nb2prod.child_process import child_env
 from nb2prod.errors import user_error
+from nb2prod.install_hints import absent_module, missing_module, missing_package, require
 from nb2prod.write import read_manifest
 
 
@@ -39,7 +40,9 @@ def service_of(project: Path) -> tuple[str, str]:
 
 
 def check_model(project: Path, name: str) -> None:
-    """The project's model must be in the local BentoML store before serving."""
+    """The project's model must be in the local BentoML store before serving (and BentoML
+    installed: without it the store cannot be read, which is not "no model")."""
+    require("bentoml", project)
     code = "import sys, bentoml; bentoml.models.get(sys.argv[1])"
     result = subprocess.run(
         [sys.executable, "-c", code, f"{name}:latest"],
@@ -47,6 +50,10 @@ def check_model(project: Path, name: str) -> None:
         text=True,
         check=False,
     )
+    lines = result.stderr.strip().splitlines()
+    module = absent_module(missing_module(lines[-1])) if lines else None
+    if result.returncode != 0 and module is not None:  # one of BentoML's own packages
+        raise missing_package(module, project)
     if result.returncode != 0:
         home = os.environ.get("BENTOML_HOME", "~/bentoml")
         raise user_error(

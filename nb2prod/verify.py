@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shlex
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -22,10 +24,18 @@ from typing import Any
 
 from nb2prod.child_process import child_command, child_env
 from nb2prod.confine import inside
-from nb2prod.errors import user_error
+from nb2prod.errors import Problem, Severity, UserError, user_error
+from nb2prod.install_hints import (
+    MISSING_PACKAGE,
+    absent_module,
+    install_line,
+    missing_module,
+    not_installed,
+)
 from nb2prod.notebook import load_notebook
 from nb2prod.notebook_run import SKIPPED_TIMEOUT, NotebookRun, run_notebook
-from nb2prod.plan import MODEL_FIX, Plan, build_plan
+from nb2prod.plan import MODEL_FIX, Plan, build_plan, importing_cell
+from nb2prod.requirements import distribution_for
 from nb2prod.role_outputs import Metrics
 from nb2prod.roles import EVALUATE, PREDICT
 from nb2prod.serving import argument_sources, predict_step
@@ -218,8 +228,10 @@ def _count(values: Any) -> int:
 class GeneratedRun:
     """The generated project's side (`verify_child.py`), running beside the notebook."""
 
-    def __init__(self, process: subprocess.Popen[bytes], scratch: Path, plan: Plan) -> None:
-        self.process, self.scratch, self.plan = process, scratch, plan
+    def __init__(
+        self, process: subprocess.Popen[bytes], scratch: Path, plan: Plan, project: Path
+    ) -> None:
+        self.process, self.scratch, self.plan, self.project = process, scratch, plan, project
 
     @classmethod
     def start(
@@ -257,7 +269,7 @@ class GeneratedRun:
             process = subprocess.Popen(
                 command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log
             )
-        return cls(process, scratch, plan)
+        return cls(process, scratch, plan, project)
 
     def finish(self, run: NotebookRun, timeout: int) -> dict[str, Any]:
         """Hand the child the notebook's rows; its results, or a `UserError` with its error."""
@@ -273,6 +285,9 @@ class GeneratedRun:
             log = (self.scratch / "output.log").read_text(errors="replace").strip()
             phases = [line.removeprefix(PHASE) for line in log.splitlines() if PHASE in line]
             lines = [line for line in log.splitlines() if PHASE not in line]
+            module = absent_module(missing_module(lines[-1])) if lines else None
+            if module is not None:
+                raise self._missing(module)
             raise self._failure(phases[-1] if phases else "training", "\n".join(lines[-8:]))
         return json.loads(result.read_text())
 
@@ -280,6 +295,23 @@ class GeneratedRun:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def _missing(self, module: str) -> UserError:
+        """The generated code stopped on an import: the project's requirements are not
+        installed where verify runs (the notebook's kernel had what it needed)."""
+        requirement = project_requirement(self.project, module)
+        if requirement is not None:
+            fix = (
+                f"`pip install -e {shown_path(self.project)}` (the project with the "
+                f"requirements its pyproject.toml pins, `{requirement}` among them), "
+                "then verify again"
+            )
+        else:
+            fix = f"`{install_line(module)}`, then verify again"
+        message = f"the generated code stopped on an import: {not_installed(module)}"
+        cell = importing_cell(self.plan, module)
+        problem = Problem(MISSING_PACKAGE, message, fix, Severity.ERROR, cell)
+        return UserError(self.plan.notebook.path, [problem])
 
     def _failure(self, phase: str, details: str) -> Exception:
         project = self.plan.project
@@ -295,6 +327,39 @@ class GeneratedRun:
             ),
         }.get(phase, ("the generated code timed out", "raise --timeout, or verify with --quick"))
         return user_error(self.plan.notebook.path, "generated-failed", f"{what}:\n{details}", fix)
+
+
+_DEPENDENCIES = re.compile(r"^dependencies\s*=\s*\[(.*?)^\]", re.M | re.S)
+
+
+def project_requirement(project: Path, module: str) -> str | None:
+    """The requirement of the project's pyproject.toml that installs `module`, or None.
+
+    Read with a pattern, not a TOML parser (none in the standard library of Python
+    3.10): the list is the one nb2prod's template writes, one quoted requirement a line.
+    """
+    try:
+        found = _DEPENDENCIES.search((project / "pyproject.toml").read_text())
+    except OSError:
+        return None
+    wanted = _normalized(distribution_for(module))
+    for requirement in re.findall(r'"([^"]+)"', found.group(1) if found else ""):
+        if _normalized(re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0]) == wanted:
+            return requirement
+    return None
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def shown_path(path: Path) -> str:
+    """`path` as a user would type it here: relative below the working folder, quoted."""
+    try:
+        shown = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(path)
+    return shlex.quote(shown)
 
 
 def _manifest(project: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import UserError, user_error
+from nb2prod.install_hints import missing_package_error
 from nb2prod.server.paths import api_path_of
 
 
@@ -35,6 +36,8 @@ def run_convert(root: Path, notebook: Path, output: Path) -> dict[str, Any]:
         conversion = convert(notebook, output)
     except UserError as error:
         return {"error": error_json(error, root)}
+    except ModuleNotFoundError as error:
+        return {"error": error_json(_missing(error), root)}
     result = conversion.to_json()
     result["output_path"] = api_path_of(root, output)
     result["output"] = result["output_path"]
@@ -56,10 +59,21 @@ def run_verify(root: Path, project: Path) -> dict[str, Any]:
         report = verify(project, {})
     except UserError as error:
         return {"error": error_json(error, root)}
+    except ModuleNotFoundError as error:
+        return {"error": error_json(_missing(error), root)}
     result = report.to_json()
     result["executed_notebook_path"] = api_path_of(root, report.executed_notebook)
     result["executed_notebook"] = result["executed_notebook_path"]
     return {"result": result}
+
+
+def _missing(error: ModuleNotFoundError) -> UserError:
+    """A package the job needs that is not installed: the CLI's problem, not an internal
+    error; any other missing module is a bug and goes on as one."""
+    missing = missing_package_error(error)
+    if missing is None:
+        raise error
+    return missing
 
 
 def _still_inside(root: Path, *paths: Path) -> None:

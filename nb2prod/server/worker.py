@@ -14,6 +14,7 @@ import os
 import pickle
 import sys
 from pathlib import Path
+from typing import Any
 
 from nb2prod.server.processes import become_subreaper, kill_tree
 
@@ -29,10 +30,20 @@ def main() -> None:
         task, args = pickle.loads((scratch / TASK).read_bytes())
         outcome = task(*args)
     except BaseException as failure:  # a bug, not a user mistake: reported, not raised
-        message = f"internal error: {type(failure).__name__}: {failure}"
-        outcome = {"error": {"message": message, "problems": []}}
+        outcome = {"error": _failure_json(failure)}
     finally:
         kill_tree(os.getpid(), include_leader=False)  # what the task left running
     written = scratch / f"{OUTCOME}.part"
     written.write_text(json.dumps(outcome, default=str))
     written.rename(scratch / OUTCOME)
+
+
+def _failure_json(failure: BaseException) -> dict[str, Any]:
+    """What the job met, as the front end shows it: a package to install (the CLI's
+    problem and line, e.g. a task that cannot even be unpickled), else an internal error."""
+    from nb2prod.install_hints import missing_package_error
+
+    missing = missing_package_error(failure)
+    if missing is not None:
+        return {"message": missing.summary(), "problems": [p.to_json() for p in missing.problems]}
+    return {"message": f"internal error: {type(failure).__name__}: {failure}", "problems": []}
