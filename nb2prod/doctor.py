@@ -234,12 +234,15 @@ def check_kernelspec() -> Check:
         )
     command = spec.argv[0] if spec.argv else ""
     if command in PYTHON_ALIASES or _same_file(command, sys.executable):
-        return Check("kernelspec", "ok", f"python3 runs this Python ({spec.resource_dir})")
+        return Check(
+            "kernelspec", "ok", f"python3 runs this Python ({spec.resource_dir})", core=True
+        )
     return Check(
         "kernelspec",
         "warning",
         f"python3 ({spec.resource_dir}) runs {command}, another Python; "
         "verify runs this Python's ipykernel instead, so this does not matter to nb2prod",
+        core=True,
     )
 
 
