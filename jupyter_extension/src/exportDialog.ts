@@ -14,6 +14,7 @@ import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
 import { describeCell, h } from './dom';
+import { doctorView } from './doctor';
 import type { RolesPanel } from './panel';
 
 type StepName = 'analyse' | 'generate' | 'verify';
@@ -141,6 +142,11 @@ class ExportProgress extends Widget {
     this.outcome.replaceChildren(...nodes);
   }
 
+  /** Add below what is shown (the doctor's findings come after the error). */
+  append(node: Node): void {
+    this.outcome.append(node);
+  }
+
   private readonly steps: HTMLOListElement;
   private readonly outcome: HTMLDivElement;
   private readonly cancel: HTMLButtonElement;
@@ -205,6 +211,11 @@ export async function exportNotebook(
     const failure = error instanceof api.Nb2prodError ? error : new api.Nb2prodError(String(error));
     services.panel.highlight(failure.problems);
     progress.show(problemsView(failure, services.panel, close));
+    // Export could not run: what the server's Python lacks is often why
+    const doctor = await doctorView(path);
+    if (doctor !== null) {
+      progress.append(doctor);
+    }
   }
   await closed;
 }
