@@ -174,6 +174,7 @@ export async function exportNotebook(
   const closed = dialog.launch();
   const close = (): void => dialog.resolve(0);
   let step: StepName = 'analyse';
+  let notebookBlocks = false; // the notebook's own problems: nothing the server lacks
   try {
     progress.set('analyse', 'running');
     await notebook.context.save();
@@ -181,6 +182,7 @@ export async function exportNotebook(
     void services.panel.refresh();
     const blocking = report.problems.filter(p => p.severity === 'error');
     if (!report.convertible) {
+      notebookBlocks = true;
       throw new api.Nb2prodError(`${blocking.length} problem(s) block the export`, blocking);
     }
     progress.set('analyse', 'done');
@@ -212,7 +214,7 @@ export async function exportNotebook(
     services.panel.highlight(failure.problems);
     progress.show(problemsView(failure, services.panel, close));
     // Export could not run: what the server's Python lacks is often why
-    const doctor = await doctorView(path);
+    const doctor = notebookBlocks ? null : await doctorView(path);
     if (doctor !== null) {
       progress.append(doctor);
     }
