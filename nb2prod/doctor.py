@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -40,6 +41,7 @@ PYTHON_ALIASES = {
 LAB_EXTENSION = "nb2prod"
 SERVER_EXTENSION = "nb2prod.server"
 ENGINE_TIMEOUT = 2  # seconds: the doctor answers at once, even with a dead DOCKER_HOST
+PODMAN_TIMEOUT = 10  # seconds: a first `podman info` sets up its storage, which takes a while
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,9 @@ def check_container_engine() -> Check:
 
     client = docker_client(ENGINE_TIMEOUT)
     if client is not None:
-        return Check("container engine", "ok", f"Docker API at {client.api.base_url}")
+        client.close()
+        host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        return Check("container engine", "ok", f"Docker API at {host}")
     docker = docker_unavailable()
     podman = podman_path()
     if podman is None:
@@ -299,7 +303,7 @@ def check_container_engine() -> Check:
             [podman, "info", "--format", "{{.Version.Version}}"],
             capture_output=True,
             text=True,
-            timeout=10,
+            timeout=PODMAN_TIMEOUT,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
