@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from nb2prod.convert import Conversion
 
 EXIT_INTERNAL = 3
-EPILOG = """exit codes: 0 ok; 1 check found blocking problems; 2 user error; 3 internal error.
+EPILOG = """exit codes: 0 ok; 1 check found blocking problems (doctor: something needed is
+missing); 2 user error; 3 internal error.
 docs: README.md and docs/architecture.md in the nb2prod repository."""
 
 
@@ -159,6 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("notebook", type=Path, help="the .ipynb file")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="say what works here (papermill, BentoML, ONNX, containers, JupyterLab) and the fix",
+        description="Check what nb2prod needs in this Python and say how to fix what is missing; "
+        "with a notebook, also whether each module it imports resolves here. Exit 0 when "
+        "check, convert and verify can run (and the notebook's kept cells' imports resolve), "
+        "1 otherwise; missing extras are reported, not counted.",
+        epilog=EPILOG,
+    )
+    doctor.add_argument("notebook", type=Path, nargs="?", help="an .ipynb file (optional)")
+    doctor.add_argument(
+        "--json",
+        action="store_true",
+        help="print the facts as JSON: {ok, checks: [{name, status, detail, fix, core}], "
+        "notebook, imports: [{module, status, detail, cells, needed, distribution, version, "
+        "fix}]}; status is ok, missing or warning",
+    )
     return parser
 
 
@@ -176,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verify(args, Style.for_stream(sys.stdout))
         if args.command == "image":
             return _image(args, style)
+        if args.command == "doctor":
+            return _doctor(args, Style.for_stream(sys.stdout))
         if args.command == "serve":
             from nb2prod.serve import serve
 
@@ -296,6 +317,18 @@ def _image(args: argparse.Namespace, style: Style) -> int:
     print(style.green(f"built {tag} ({image_id[:19]})"))
     print(f"run it: docker run --rm -p 3000:3000 {tag}   (or podman run ...)")
     return EXIT_OK
+
+
+def _doctor(args: argparse.Namespace, style: Style) -> int:
+    from nb2prod.doctor import diagnose
+    from nb2prod.doctor_print import print_diagnosis
+
+    diagnosis = diagnose(args.notebook)
+    if args.json:
+        print(json.dumps(diagnosis.to_json(), indent=2))
+    else:
+        print_diagnosis(diagnosis, style, sys.stdout)
+    return EXIT_OK if diagnosis.ok else EXIT_PROBLEMS
 
 
 def _check(args: argparse.Namespace, style: Style) -> int:

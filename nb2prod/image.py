@@ -84,19 +84,19 @@ def _choose(engine: Engine, project_dir: Path | None, timeout: int) -> tuple[str
         if client is not None:
             return "docker", client
         if engine == "docker":
-            raise user_error(project_dir, "no-container-engine", _no_docker(), ENGINE_FIX)
+            raise user_error(project_dir, "no-container-engine", docker_unavailable(), ENGINE_FIX)
     podman = podman_path()
     if podman is not None:
         return "podman", podman
     raise user_error(
         project_dir,
         "no-container-engine",
-        f"no container engine: {_no_docker()}, and `podman` is not on PATH",
+        f"no container engine: {docker_unavailable()}, and `podman` is not on PATH",
         ENGINE_FIX,
     )
 
 
-def _no_docker() -> str:
+def docker_unavailable() -> str:
     """Why the Docker route is closed, in the user's terms."""
     if importlib.util.find_spec("docker") is None:
         return not_installed("docker")
@@ -420,7 +420,7 @@ def _inspect(container: Container) -> dict[str, Any]:
 def _client() -> DockerClient:
     client = docker_client()
     if client is None:
-        raise user_error(None, "no-container-engine", _no_docker(), ENGINE_FIX)
+        raise user_error(None, "no-container-engine", docker_unavailable(), ENGINE_FIX)
     return client
 
 

@@ -76,6 +76,39 @@ export interface IVerification {
   executed_notebook_path: string | null;
 }
 
+export type DoctorStatus = 'ok' | 'missing' | 'warning';
+
+/** One fact about the server's Python, and its fix (nb2prod.doctor.Check). */
+export interface IDoctorCheck {
+  name: string;
+  status: DoctorStatus;
+  detail: string;
+  fix: string | null;
+  core: boolean;
+}
+
+/** One module the notebook imports: does it resolve on the server (nb2prod.doctor.ImportFact). */
+export interface IImportFact {
+  module: string;
+  status: DoctorStatus;
+  detail: string;
+  cells: number[];
+  needed: boolean;
+  distribution: string | null;
+  version: string | null;
+  fix: string | null;
+}
+
+/** `nb2prod doctor --json [NB]` of the server's Python (nb2prod.doctor.Diagnosis). */
+export interface IDiagnosis {
+  nb2prod: string;
+  python: string;
+  ok: boolean;
+  checks: IDoctorCheck[];
+  notebook?: string;
+  imports?: IImportFact[];
+}
+
 /** The body of an error reply. */
 export interface IErrorReply {
   message: string;
@@ -141,6 +174,13 @@ export function check(path: string, notebook?: unknown): Promise<ICheckReport> {
 
 export function roles(): Promise<IRoles> {
   return request<IRoles>('roles');
+}
+
+/** What works in the server's Python; with `path`, whether the notebook's imports resolve. */
+export function doctor(path?: string): Promise<IDiagnosis> {
+  return request<IDiagnosis>(
+    path === undefined ? 'doctor' : `doctor${URLExt.objectToQueryString({ path })}`
+  );
 }
 
 export async function startConvert(path: string, output: string): Promise<IJob<IConversion>> {

@@ -14,6 +14,7 @@ import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
 import { describeCell, h } from './dom';
+import { doctorView } from './doctor';
 import type { RolesPanel } from './panel';
 
 type StepName = 'analyse' | 'generate' | 'verify';
@@ -141,6 +142,11 @@ class ExportProgress extends Widget {
     this.outcome.replaceChildren(...nodes);
   }
 
+  /** Add below what is shown (the doctor's findings come after the error). */
+  append(node: Node): void {
+    this.outcome.append(node);
+  }
+
   private readonly steps: HTMLOListElement;
   private readonly outcome: HTMLDivElement;
   private readonly cancel: HTMLButtonElement;
@@ -168,6 +174,7 @@ export async function exportNotebook(
   const closed = dialog.launch();
   const close = (): void => dialog.resolve(0);
   let step: StepName = 'analyse';
+  let notebookBlocks = false; // the notebook's own problems: nothing the server lacks
   try {
     progress.set('analyse', 'running');
     await notebook.context.save();
@@ -175,6 +182,7 @@ export async function exportNotebook(
     void services.panel.refresh();
     const blocking = report.problems.filter(p => p.severity === 'error');
     if (!report.convertible) {
+      notebookBlocks = true;
       throw new api.Nb2prodError(`${blocking.length} problem(s) block the export`, blocking);
     }
     progress.set('analyse', 'done');
@@ -205,6 +213,11 @@ export async function exportNotebook(
     const failure = error instanceof api.Nb2prodError ? error : new api.Nb2prodError(String(error));
     services.panel.highlight(failure.problems);
     progress.show(problemsView(failure, services.panel, close));
+    // Export could not run: what the server's Python lacks is often why
+    const doctor = notebookBlocks ? null : await doctorView(path);
+    if (doctor !== null) {
+      progress.append(doctor);
+    }
   }
   await closed;
 }

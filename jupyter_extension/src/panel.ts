@@ -13,6 +13,7 @@ import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
 import { describeCell, h } from './dom';
+import { doctorView } from './doctor';
 import { nb2prodIcon } from './icon';
 import { setCellRole } from './tags';
 
@@ -92,9 +93,11 @@ export class RolesPanel extends Widget {
         this.failure = null;
       }
     } catch (error) {
+      const doctor = await doctorView(notebook.context.path); // often why check cannot run
       if (ticket === this.requests) {
         this.current = null;
         this.failure = error instanceof Error ? error.message : String(error);
+        this.doctor = doctor;
       }
     }
     if (ticket === this.requests) {
@@ -140,6 +143,9 @@ export class RolesPanel extends Widget {
       );
     } else if (this.failure) {
       body.push(h('p', { class: 'jp-nb2prod-failure', role: 'alert' }, this.failure));
+      if (this.doctor) {
+        body.push(this.doctor);
+      }
     } else if (!report) {
       body.push(h('p', { class: 'jp-nb2prod-empty' }, 'Checking…'));
     } else {
@@ -390,6 +396,7 @@ export class RolesPanel extends Widget {
   private notebook: NotebookPanel | null = null;
   private current: api.ICheckReport | null = null;
   private failure: string | null = null;
+  private doctor: HTMLElement | null = null; // what the server lacks, while check fails
   private noCode = false;
   private highlights: IHighlight[] = [];
   private timer = 0;

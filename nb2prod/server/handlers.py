@@ -6,6 +6,8 @@
     GET    /nb2prod/jobs/ID -> {"job": ...}: poll while its status is queued or running
     DELETE /nb2prod/jobs/ID -> {"job": ...}: cancel it (killed with what it started)
     GET    /nb2prod/roles   -> the role vocabulary and the tags that declare roles
+    GET    /nb2prod/doctor[?path=NB] -> `nb2prod doctor --json [NB]`: what works in the
+           server's Python (the panel shows what is not ok when Export cannot run)
 
 Paths are relative to the server's root (see `paths.py`): every path a job will
 read or write (the notebook, the output folder, its default next to the
@@ -210,6 +212,30 @@ class RolesHandler(Nb2prodHandler):
         )
 
 
+class DoctorHandler(Nb2prodHandler):
+    @web.authenticated
+    @authorized("read")
+    async def get(self) -> None:
+        """What works in the server's Python; with `path`, whether the notebook's imports
+        resolve there (the notebook confined to the root like every other path)."""
+        api_path = self.get_query_argument("path", None)
+        notebook = self.notebook_file(api_path) if api_path is not None else None
+        try:
+            data = await asyncio.to_thread(_doctor, notebook)
+        except UserError as error:
+            self.user_error(error)
+            return
+        if notebook is not None:
+            data["notebook"] = api_path_of(self.root, notebook)
+        self.reply(data)
+
+
+def _doctor(notebook: Path | None) -> dict[str, Any]:
+    from nb2prod.doctor import diagnose
+
+    return diagnose(notebook).to_json()
+
+
 def _check(path: Path, content: Any) -> dict[str, Any]:
     """`check_report` of the file, or of unsaved `content` under the same file name."""
     from nb2prod.check import check_report
@@ -249,4 +275,5 @@ def routes(root: Path, jobs: JobRunner) -> list[tuple[str, type[Nb2prodHandler],
         (r"/nb2prod/verify", VerifyHandler, settings),
         (r"/nb2prod/jobs/([0-9a-f]{32})", JobHandler, settings),
         (r"/nb2prod/roles", RolesHandler, settings),
+        (r"/nb2prod/doctor", DoctorHandler, settings),
     ]

@@ -230,3 +230,23 @@ def _is_dark(css_color: str) -> bool:
     """`rgb(33, 33, 33)` or `rgba(...)`: is it a dark colour?"""
     channels = re.findall(r"[\d.]+", css_color)[:3]
     return sum(float(channel) for channel in channels) / 3 < 100
+
+
+def test_an_export_that_cannot_run_shows_what_the_server_lacks(page: Any, lab: Lab) -> None:
+    """The generate step fails (a module the server's Python lacks); under the error,
+    the doctor's findings name that import and the pip line that installs it."""
+    notebook = json.loads((EXAMPLES / "wine_classifier.ipynb").read_text())
+    first = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    source = "".join(first["source"])
+    first["source"] = f"import nb2prod_absent_pkg\n{source}\nnb2prod_absent_pkg.configure()\n"
+    (lab.root / "absent.ipynb").write_text(json.dumps(notebook))
+
+    open_notebook(page, lab, "absent.ipynb")
+    start_export(page, "exported/absent")
+    doctor = page.locator(".jp-Dialog .jp-nb2prod-failure ~ .jp-nb2prod-doctor")
+    doctor.wait_for(timeout=120_000)
+    assert page.locator('[data-step="generate"][data-state="failed"]').count() == 1
+    fact = doctor.locator('[data-doctor="import nb2prod_absent_pkg"]')
+    assert "missing" in fact.inner_text()
+    assert fact.locator(".jp-nb2prod-fix").inner_text() == "fix: pip install nb2prod-absent-pkg"
+    page.locator(".jp-Dialog-content").screenshot(path=screenshot_path("export-doctor.png"))

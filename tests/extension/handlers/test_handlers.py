@@ -212,3 +212,38 @@ async def test_roles_name_the_tags_the_panel_writes(api: Any, served_root: Path)
     assert roles["tag_of"]["train"] == "nb2prod:train"
     assert roles["tag_of"]["parameters"] == "parameters"  # papermill's tag
     assert "skip" in roles["role_tags"]
+
+
+async def test_doctor_answers_what_the_cli_answers(api: Any, served_root: Path) -> None:
+    response = await api("doctor")
+    assert response.code == 200, response.body
+    report = body_of(response)
+    expected = json.loads(run_cli("doctor", "--json").stdout)
+    assert "notebook" not in report and "imports" not in report
+    assert report["ok"] is expected["ok"] is True
+    assert [c["name"] for c in report["checks"]] == [c["name"] for c in expected["checks"]]
+    # pytest-jupyter gives the server its own Jupyter paths: compare what does not read them
+    assert [(c["name"], c["status"]) for c in report["checks"] if c["core"]] == [
+        (c["name"], c["status"]) for c in expected["checks"] if c["core"]
+    ]
+
+
+async def test_doctor_reads_a_notebook_inside_the_root_only(
+    api: Any, served_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    report = body_of(await api("doctor", params={"path": "wine_classifier.ipynb"}))
+    assert report["notebook"] == "wine_classifier.ipynb", "no absolute server path"
+    sklearn = next(i for i in report["imports"] if i["module"] == "sklearn")
+    assert sklearn["status"] == "ok" and sklearn["distribution"] == "scikit-learn"
+
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "outside.ipynb").write_text((served_root / "wine_classifier.ipynb").read_text())
+    os.symlink(outside, served_root / "link")
+    for path in ("../outside.ipynb", "link/outside.ipynb", ""):
+        response = await api("doctor", params={"path": path})
+        assert response.code == 403, (path, response.body)
+    assert (await api("doctor", params={"path": "nowhere.ipynb"})).code == 404
+    response = await api("doctor", params={"path": "binary_garbage.ipynb"})
+    assert response.code == 400
+    (problem,) = body_of(response)["problems"]
+    assert "not text" in problem["message"] and problem["fix"]
