@@ -208,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nb2prod: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `nb2prod check NB | head`: the reader left, as with any filter
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except Exception as error:  # a bug, not a user mistake: short message unless debugging
         from nb2prod.install_hints import missing_package_error
 

@@ -261,11 +261,13 @@ def check_bentoml() -> Check:
         return Check(
             "bentoml",
             "missing",
-            "`nb2prod serve` and verify's service check need it "
-            "(convert still writes the service code)",
+            "generated projects train, save and serve with it (`pip install -e OUT` brings it "
+            "with the project), as `nb2prod serve` does; convert still writes the service code",
             install_line("bentoml"),
         )
-    return Check("bentoml", "ok", f"{_version('bentoml')} (serve; verify's service check)")
+    return Check(
+        "bentoml", "ok", f"{_version('bentoml')} (generated projects' model store and service)"
+    )
 
 
 def check_onnx() -> Check:

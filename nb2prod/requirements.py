@@ -105,6 +105,7 @@ KNOWN_NAMES = {
     "mpl_toolkits": "matplotlib", "umap": "umap-learn", "Bio": "biopython",
     "docx": "python-docx", "fitz": "pymupdf", "serial": "pyserial", "Crypto": "pycryptodome",
     "OpenSSL": "pyopenssl", "git": "gitpython", "magic": "python-magic", "zmq": "pyzmq",
+    "IPython": "ipython",
 }  # fmt: skip
 
 

@@ -131,12 +131,36 @@ def test_check_convert_and_the_nbconvert_exporter_work_from_the_plain_install(us
     assert (user["work"] / "exported").is_dir()
 
 
+def test_doctor_says_what_the_plain_install_lacks(user) -> None:
+    """Core ready (exit 0); each extra missing, with the line that installs it."""
+    done = _nb2prod(user, "doctor", NOTEBOOK, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    diagnosis = json.loads(done.stdout)
+    checks = {c["name"]: c for c in diagnosis["checks"]}
+    assert all(c["status"] == "ok" for c in checks.values() if c["core"]), checks
+    assert checks["papermill"]["status"] == "ok" and checks["ipykernel"]["status"] == "ok"
+    assert checks["bentoml"]["fix"] == "pip install 'nb2prod[serve]'"
+    assert checks["onnx"]["fix"] == "pip install 'nb2prod[onnx]'"
+    assert checks["jupyterlab"]["fix"] == "pip install 'nb2prod[lab]'"
+    imports = {i["module"]: i for i in diagnosis["imports"]}
+    assert imports["sklearn"]["distribution"] == "scikit-learn"
+    assert imports["sklearn"]["status"] == "ok"
+    printed = _nb2prod(user, "doctor")
+    assert "pip install 'nb2prod[serve]'" in printed.stdout, printed.stdout
+
+
 def test_commands_that_need_more_stop_with_the_line_to_run(user) -> None:
     """Before the project (and so BentoML) is installed: exit 2 with a `pip install` line."""
-    for args in (["verify", "out", "--quick"], ["serve", "out"], ["image", "out", "--tag", "t:1"]):
-        done = _nb2prod(user, *args)
-        assert done.returncode == 2, done.stderr
-        assert re.search(r"pip install|-train", done.stderr), done.stderr
+    verify = _nb2prod(user, "verify", "out", "--quick")
+    assert verify.returncode == 2, verify.stderr
+    assert "`bentoml` is not installed" in verify.stderr, verify.stderr
+    assert "pip install -e out" in verify.stderr, verify.stderr
+    serve = _nb2prod(user, "serve", "out")
+    assert serve.returncode == 2, serve.stderr
+    assert "pip install 'nb2prod[serve]'" in serve.stderr, serve.stderr
+    image = _nb2prod(user, "image", "out", "--tag", "t:1")  # podman here, or no engine at all
+    assert image.returncode == 2, image.stderr
+    assert re.search(r"-train|nb2prod\[image\]", image.stderr), image.stderr
 
 
 def test_verify_quick_passes_once_the_project_is_installed(user) -> None:

@@ -261,7 +261,7 @@ def test_the_nbconvert_exporter_and_a_server_job_report_the_package_not_a_bug(
     )
     stderr = _clean(exported)
     assert "plain.ipynb: `IPython` is not installed in the Python nb2prod runs on" in stderr
-    assert "fix: `pip install IPython`, then run the command again" in stderr
+    assert "fix: `pip install ipython`, then run the command again" in stderr
     job = (
         "import json, sys; from pathlib import Path; from nb2prod.server.tasks import run_convert;"
         "root = Path(sys.argv[1]);"
@@ -272,4 +272,4 @@ def test_the_nbconvert_exporter_and_a_server_job_report_the_package_not_a_bug(
     )
     problem = json.loads(ran.stdout)["error"]["problems"][0]
     assert problem["code"] == "missing-package" and "`IPython`" in problem["message"]
-    assert problem["fix"] == "`pip install IPython`, then run the command again"
+    assert problem["fix"] == "`pip install ipython`, then run the command again"
