@@ -84,18 +84,18 @@ def resolve_requirements(
                 )
             )
             guess = KNOWN_NAMES.get(module, module)  # sklearn is scikit-learn, installed or not
-            requirements.setdefault(_key(guess), Requirement(guess, ""))
+            requirements.setdefault(canonical_name(guess), Requirement(guess, ""))
             continue
         for name in dict.fromkeys(names):
-            requirements.setdefault(_key(name), Requirement(name, _pin(name)))
+            requirements.setdefault(canonical_name(name), Requirement(name, _pin(name)))
     for line in pip_lines:
         match = _NAME.match(line)
         if match is None or line.startswith((".", "/", "git+", "http://", "https://")):
             continue
         name, extras, specifier = match.group(1), match.group(2) or "", match.group(3).strip()
         pin = specifier or _pin(name)
-        requirements[_key(name)] = Requirement(name + extras, pin)
-    return sorted(requirements.values(), key=lambda r: _key(r.name))
+        requirements[canonical_name(name)] = Requirement(name + extras, pin)
+    return sorted(requirements.values(), key=lambda r: canonical_name(r.name))
 
 
 KNOWN_NAMES = {
@@ -162,5 +162,6 @@ def _pin(name: str) -> str:
     return f"=={version}" if version else ""
 
 
-def _key(name: str) -> str:
+def canonical_name(name: str) -> str:
+    """PEP 503's normalized name, extras dropped: `Scikit_Learn[x]` and `scikit-learn` are one."""
     return re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()

@@ -35,7 +35,7 @@ from nb2prod.install_hints import (
 from nb2prod.notebook import load_notebook
 from nb2prod.notebook_run import SKIPPED_TIMEOUT, NotebookRun, run_notebook
 from nb2prod.plan import MODEL_FIX, Plan, build_plan, importing_cell
-from nb2prod.requirements import distribution_for
+from nb2prod.requirements import canonical_name, distribution_for
 from nb2prod.role_outputs import Metrics
 from nb2prod.roles import EVALUATE, PREDICT
 from nb2prod.serving import argument_sources, predict_step
@@ -342,15 +342,11 @@ def project_requirement(project: Path, module: str) -> str | None:
         found = _DEPENDENCIES.search((project / "pyproject.toml").read_text())
     except OSError:
         return None
-    wanted = _normalized(distribution_for(module))
+    wanted = canonical_name(distribution_for(module))
     for requirement in re.findall(r'"([^"]+)"', found.group(1) if found else ""):
-        if _normalized(re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0]) == wanted:
+        if canonical_name(re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0]) == wanted:
             return requirement
     return None
-
-
-def _normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def shown_path(path: Path) -> str:

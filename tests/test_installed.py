@@ -27,6 +27,9 @@ pytestmark = pytest.mark.e2e
 
 NOTEBOOK = "wine_classifier.ipynb"
 NOTEBOOK_PACKAGES = ["scikit-learn", "pandas"]  # what the example imports, nothing of nb2prod's
+# Byte-compiling every installed file takes pip longer than installing them; Python compiles
+# what it imports anyway. The install itself is a user's `pip install`.
+PIP_INSTALL = ["-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check"]
 
 
 def _run(
@@ -67,8 +70,7 @@ def user(tmp_path_factory: pytest.TempPathFactory, dist: dict[str, Path]) -> dic
     home = tmp_path_factory.mktemp("user")
     venv.create(home / "venv", with_pip=True)
     python = home / "venv" / "bin" / "python"
-    _ok(_run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-              str(dist["wheel"]), *NOTEBOOK_PACKAGES], cwd=home))  # fmt: skip
+    _ok(_run([str(python), *PIP_INSTALL, str(dist["wheel"]), *NOTEBOOK_PACKAGES], cwd=home))
     work = home / "work"
     work.mkdir()
     shutil.copy(EXAMPLES / NOTEBOOK, work / NOTEBOOK)
@@ -164,7 +166,7 @@ def test_commands_that_need_more_stop_with_the_line_to_run(user) -> None:
 
 
 def test_verify_quick_passes_once_the_project_is_installed(user) -> None:
-    pip = [str(user["bin"] / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [str(user["bin"] / "python"), *PIP_INSTALL]
     _ok(_run([*pip, "-e", "out"], user["work"], _env(user)))
     train = [str(user["bin"] / "wine-classifier-train"), "--output-dir", "artifacts"]
     _ok(_run(train, user["work"] / "out", _env(user)))
@@ -174,8 +176,38 @@ def test_verify_quick_passes_once_the_project_is_installed(user) -> None:
     assert ("service", "predictions") in checks and ("metric", "accuracy") in checks
 
 
+@pytest.mark.slow
+@pytest.mark.container
+def test_serve_and_image_answer_from_the_installed_wheel(user, podman_env) -> None:
+    """`nb2prod serve` and `nb2prod image` of the wheel venv answer the project's example."""
+    import httpx
+
+    from nb2prod import image
+    from tests.conftest import free_port, served
+
+    out = user["work"] / "out"
+    request = json.loads((out / "examples" / "request.json").read_text())
+    expected = json.loads((out / "examples" / "response.json").read_text())
+    env = {**_env(user), **podman_env}
+    with served([str(user["bin"] / "nb2prod"), "serve", "out"], env, user["work"]) as url:
+        answer = httpx.post(f"{url}/predict", json=request, timeout=30)
+    assert answer.status_code == 200 and answer.json() == expected, answer.text
+    tag = "localhost/nb2prod-installed-wine:test"
+    built = _nb2prod(user, "image", "out", "--tag", tag, "--engine", "podman", timeout=1800)
+    assert built.returncode == 0, built.stderr
+    port = free_port()
+    container = image.run_container(tag, env={"BENTOML_PORT": str(port)}, engine="podman")
+    try:
+        image.wait_ready(container, f"http://127.0.0.1:{port}/readyz", timeout=120)
+        answer = httpx.post(f"http://127.0.0.1:{port}/predict", json=request, timeout=30)
+        assert answer.status_code == 200 and answer.json() == expected, answer.text
+    finally:
+        image.stop_container(container)
+        subprocess.run(["podman", "rmi", "-f", tag], capture_output=True, check=False)
+
+
 def test_jupyter_lists_both_extensions_with_the_lab_extra(user, dist) -> None:
-    pip = [str(user["bin"] / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [str(user["bin"] / "python"), *PIP_INSTALL]
     _ok(_run([*pip, f"{dist['wheel']}[lab]"], user["work"], _env(user)))
     jupyter = str(user["bin"] / "jupyter")
     for args, expected in (
@@ -198,7 +230,7 @@ def test_pipx_installs_the_wheel_as_an_application(tmp_path: Path, dist) -> None
         "PIPX_MAN_DIR": str(tmp_path / "man"),
         "NO_COLOR": "1",
     }
-    _ok(_run([str(pipx), "install", str(dist["wheel"])], tmp_path, env))
+    _ok(_run([str(pipx), "install", "--pip-args=--no-compile", str(dist["wheel"])], tmp_path, env))
     shutil.copy(EXAMPLES / NOTEBOOK, tmp_path / NOTEBOOK)
     done = _run([str(tmp_path / "bin" / "nb2prod"), "check", NOTEBOOK], tmp_path, env)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -198,13 +199,15 @@ NOTEBOOKS = {
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("trust")
-    converted = {}
-    for name, cells in NOTEBOOKS.items():
-        notebook = make_notebook(root / f"{name}.ipynb", cells)
+
+    def convert(name: str) -> Path:
+        notebook = make_notebook(root / f"{name}.ipynb", NOTEBOOKS[name])
         result = run_cli("convert", str(notebook), "-o", str(root / name), timeout=300)
         assert result.returncode == 0, result.stderr
-        converted[name] = root / name
-    return converted
+        return root / name
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each convert is a process: two cores
+        return dict(zip(NOTEBOOKS, pool.map(convert, NOTEBOOKS), strict=True))
 
 
 def _verify(project: Path, *arguments: str) -> tuple[int, str, dict]:
