@@ -190,7 +190,7 @@ def test_serve_and_image_answer_from_the_installed_wheel(user, podman_env) -> No
     expected = json.loads((out / "examples" / "response.json").read_text())
     env = {**_env(user), **podman_env}
     with served([str(user["bin"] / "nb2prod"), "serve", "out"], env, user["work"]) as url:
-        answer = httpx.post(f"{url}/predict", json=request, timeout=30)
+        answer = httpx.post(f"{url}{request['path']}", json=request["body"], timeout=30)
     assert answer.status_code == 200 and answer.json() == expected, answer.text
     tag = "localhost/nb2prod-installed-wine:test"
     built = _nb2prod(user, "image", "out", "--tag", tag, "--engine", "podman", timeout=1800)
@@ -199,7 +199,7 @@ def test_serve_and_image_answer_from_the_installed_wheel(user, podman_env) -> No
     container = image.run_container(tag, env={"BENTOML_PORT": str(port)}, engine="podman")
     try:
         image.wait_ready(container, f"http://127.0.0.1:{port}/readyz", timeout=120)
-        answer = httpx.post(f"http://127.0.0.1:{port}/predict", json=request, timeout=30)
+        answer = httpx.post(f"http://127.0.0.1:{port}{request['path']}", json=request["body"])
         assert answer.status_code == 200 and answer.json() == expected, answer.text
     finally:
         image.stop_container(container)
