@@ -1,0 +1,150 @@
+"""requirements.py: pinned distributions from the imports and the `pip install` lines.
+
+An import name is not a distribution name, the standard library and local modules
+are no requirement, and a user's own specifier wins over the installed pin.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from nb2prod.errors import Problem
+from nb2prod.requirements import (
+    Requirement,
+    canonical_name,
+    distribution_for,
+    imported_modules,
+    installed_version,
+    resolve_requirements,
+)
+
+
+@pytest.fixture
+def no_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Skip the scan of every installed distribution (about a second) for missing modules."""
+    monkeypatch.setattr("nb2prod.requirements.metadata.packages_distributions", dict)
+
+
+def pinned(name: str) -> str:
+    """`name==<installed version>`, as the requirements pin it here."""
+    version = installed_version(name)
+    assert version is not None, f"{name} is a dev dependency of nb2prod"
+    return f"{name}=={version}"
+
+
+def resolve(
+    modules: list[str], pip_lines: list[str], folder: Path
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The requirements as strings, and (code, message) of each problem."""
+    problems: list[Problem] = []
+    found = resolve_requirements(modules, pip_lines, folder, problems)
+    return [str(r) for r in found], [(p.code, p.message) for p in problems]
+
+
+def test_imported_modules_are_top_level_names_in_first_seen_order() -> None:
+    """Submodules count once by their package; relative imports are local code."""
+    trees = [
+        ast.parse(
+            "import os.path, numpy as np\n"
+            "from sklearn.linear_model import Ridge\n"
+            "from . import local\nfrom ..x import y\n"
+            "import numpy.linalg"
+        ),
+        ast.parse("def f():\n    import pandas\nimport os"),
+    ]
+    assert imported_modules(trees) == ["os", "numpy", "sklearn", "pandas"]
+
+
+def test_stdlib_and_future_imports_are_no_requirement(tmp_path: Path) -> None:
+    """`os`, `json` and `__future__` come with Python."""
+    assert resolve(["os", "json", "__future__"], [], tmp_path) == ([], [])
+
+
+def test_imports_map_to_pinned_distributions_sorted_by_name(tmp_path: Path) -> None:
+    """`sklearn` is `scikit-learn`, pinned to the version installed here."""
+    found, problems = resolve(["sklearn", "numpy"], [], tmp_path)
+    assert found == [pinned("numpy"), pinned("scikit-learn")]
+    assert problems == []
+
+
+@pytest.mark.usefixtures("no_scan")
+def test_modules_next_to_the_notebook_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    """`helpers.py` or a `pkgdir/` folder beside the notebook is not on PyPI."""
+    (tmp_path / "helpers.py").write_text("")
+    (tmp_path / "pkgdir").mkdir()
+    found, problems = resolve(["helpers", "pkgdir"], [], tmp_path)
+    assert found == []
+    assert [code for code, _ in problems] == ["local-module", "local-module"]
+    assert "`import helpers` reads a module next to the notebook" in problems[0][1]
+
+
+@pytest.mark.usefixtures("no_scan")
+def test_a_missing_module_is_kept_unpinned_with_a_warning(tmp_path: Path) -> None:
+    """Not installed here: the well-known distribution name, unpinned, and how to fix it."""
+    problems: list[Problem] = []
+    found = resolve_requirements(["cv2", "nosuchmod_xyz"], [], tmp_path, problems)
+    assert found == [Requirement("nosuchmod_xyz", ""), Requirement("opencv-python", "")]
+    assert [p.code for p in problems] == ["unknown-distribution", "unknown-distribution"]
+    assert problems[0].message == (
+        "`cv2` is imported but not installed here, so it cannot be pinned"
+    )
+    assert problems[0].fix == (
+        "`pip install opencv-python` (the distribution that provides it) and convert again"
+    )
+    assert problems[1].fix.startswith("`pip install nosuchmod-xyz`")
+
+
+def test_pip_lines_keep_the_users_specifier_and_extras(tmp_path: Path) -> None:
+    """`pandas>=2` stays as written; an unpinned line gets the installed pin."""
+    found, problems = resolve([], ["pandas>=2", "requests[socks]==2.0", "pytest"], tmp_path)
+    assert found == ["pandas>=2", pinned("pytest"), "requests[socks]==2.0"]
+    assert problems == []
+
+
+def test_a_pip_line_replaces_the_same_distribution_from_an_import(tmp_path: Path) -> None:
+    """`Scikit_Learn[extra]` and the `sklearn` import are one distribution, once."""
+    found, _ = resolve(["sklearn"], ["Scikit_Learn[extra]"], tmp_path)
+    version = installed_version("scikit-learn")
+    assert found == [f"Scikit_Learn[extra]=={version}"]
+
+
+def test_local_paths_and_urls_in_pip_lines_are_left_out(tmp_path: Path) -> None:
+    """A path or VCS URL cannot be pinned from PyPI; the generated project skips it."""
+    lines = ["./local", "/abs/pkg", "git+https://example.com/x.git", "https://x/y.whl"]
+    assert resolve([], lines, tmp_path) == ([], [])
+
+
+def test_distribution_for_installed_modules_reads_the_installed_files() -> None:
+    """The installed distribution's own files say which import names it provides."""
+    assert distribution_for("sklearn.linear_model") == "scikit-learn"
+    assert distribution_for("numpy") == "numpy"
+    assert distribution_for("IPython") == "ipython"
+
+
+@pytest.mark.usefixtures("no_scan")
+def test_distribution_for_missing_modules_uses_known_renames() -> None:
+    """Missing: a well-known rename, else the import name with dashes."""
+    assert distribution_for("cv2") == "opencv-python"
+    assert distribution_for("my_mod.sub") == "my-mod"
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("Scikit_Learn[x]", "scikit-learn"),
+        ("zope.interface", "zope-interface"),
+        ("typing__extensions", "typing-extensions"),
+        ("numpy", "numpy"),
+    ],
+)
+def test_canonical_name_is_pep_503_without_extras(name: str, canonical: str) -> None:
+    """One spelling per distribution, so imports and pip lines merge."""
+    assert canonical_name(name) == canonical
+
+
+def test_installed_version_is_none_for_a_missing_distribution() -> None:
+    """A missing distribution gets no pin rather than an error."""
+    assert installed_version("nosuch-distribution-xyz") is None

@@ -1,0 +1,41 @@
+"""serving.py: whether the service gets an ONNX twin, from what the probe recorded.
+
+The rest of serving.py works on a built Plan and is covered through conversions
+(tests/test_serving.py); this decision is a pure function of the probe's record.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import pytest
+
+from nb2prod.serving import onnx_applies
+
+ONNX_INSTALLED = all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
+
+
+def probe(module: str, classifier: bool, types: list[str]) -> dict[str, Any]:
+    """A probe record with a model and an input of columns of `types`."""
+    columns = [{"name": f"x{i}", "type": t} for i, t in enumerate(types)]
+    return {"model": {"module": module, "classifier": classifier}, "input": {"columns": columns}}
+
+
+@pytest.mark.skipif(not ONNX_INSTALLED, reason="needs nb2prod[onnx]")
+def test_a_scikit_learn_classifier_on_numbers_gets_an_onnx_twin() -> None:
+    """Numeric columns and predict_proba: skl2onnx can convert it."""
+    assert onnx_applies(probe("sklearn.ensemble._forest", True, ["float", "int", "bool"]))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        probe("sklearn.ensemble._forest", False, ["float"]),  # a regressor
+        probe("xgboost.sklearn", True, ["float"]),  # not scikit-learn itself
+        probe("sklearn.pipeline", True, ["float", "str"]),  # a text column
+    ],
+)
+def test_anything_else_gets_none(record: dict[str, Any]) -> None:
+    """Only what skl2onnx converts without options is twinned."""
+    assert not onnx_applies(record)
