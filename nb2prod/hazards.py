@@ -14,9 +14,11 @@ from nb2prod.analysis import SectionCode
 from nb2prod.errors import Problem, Severity
 from nb2prod.roles import PARAMETERS
 
-SECRET_NAME = re.compile(
-    r"(pass(word|wd)?|secret|token|api_?key|access_?key|private_?key|credentials?)$", re.I
+SECRET_NAME = re.compile(  # `pass` only as a whole word: `compass` and `bypass` hold no secret
+    r"((^|_)pass|password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$",
+    re.I,
 )
+CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # dbPass -> db_Pass
 SECRET_VALUE = re.compile(
     r"^(AKIA[0-9A-Z]{16}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}|xox[baprs]-[\w-]{10,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----)"
@@ -57,7 +59,7 @@ def _secret(node: ast.AST) -> tuple[str, str, Severity] | None:
         for target in node.targets:
             if (
                 isinstance(target, ast.Name)
-                and SECRET_NAME.search(target.id)
+                and SECRET_NAME.search(CAMEL_HUMP.sub("_", target.id))
                 and isinstance(value, str)
                 and len(value) >= 6
             ):

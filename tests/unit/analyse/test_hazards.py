@@ -104,12 +104,14 @@ def test_secrets_inside_functions_are_found() -> None:
     assert hazards('def connect():\n    password = "hunter22"') == [("secret", "error", 2)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SECRET_NAME is searched without a word boundary: `compass` and `bypass` "
-    "end in `pass`, so an ordinary string blocks conversion as a secret",
-)
 @pytest.mark.parametrize("source", ['compass = "north-east"', 'bypass = "cache-layer"'])
 def test_names_merely_ending_in_pass_are_no_secret(source: str) -> None:
     """Only a whole word (`pass`, `db_pass`) names a password, not a word's tail."""
     assert hazards(source) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["db_pass", "dbPass", "PASS", "mypassword", "smtpPasswd", "github_token"]
+)
+def test_names_that_end_in_a_secret_word_are_secrets(name: str) -> None:
+    assert hazards(f'{name} = "hunter22"') == [("secret", "error", 1)]
