@@ -273,3 +273,12 @@ class _Branch:
 
     def __exit__(self, *_: object) -> None:
         self.walker.conditional = self.saved
+
+
+def imported_modules_of(node: ast.AST) -> list[str]:
+    """Dotted modules an `import` or absolute `from ... import` statement imports, else []."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return [node.module]
+    return []

@@ -39,7 +39,7 @@ from nb2prod.globals_rewrite import (
 )
 from nb2prod.hazards import find_hazards
 from nb2prod.magics import clean_cell
-from nb2prod.names import BUILTINS, free_names, name_events
+from nb2prod.names import BUILTINS, free_names, imported_modules_of, name_events
 from nb2prod.notebook import Notebook
 from nb2prod.parameters import Parameter, read_parameters, read_quick
 from nb2prod.printed_scores import name_printed_scores
@@ -325,13 +325,7 @@ def importing_cell(plan: Plan, module: str) -> CellRef | None:
             if clean.tree is None:
                 continue
             for node in ast.walk(clean.tree):
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    names = [node.module]
-                else:
-                    continue
-                if any(name.split(".")[0] == module for name in names):
+                if any(name.split(".")[0] == module for name in imported_modules_of(node)):
                     return cell.ref(clean.cell_line(node.lineno))
     return None
 

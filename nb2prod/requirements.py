@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from nb2prod.errors import Problem, Severity
+from nb2prod.names import imported_modules_of
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(.*)$")
 
@@ -37,13 +38,7 @@ def imported_modules(trees: Iterable[ast.AST]) -> list[str]:
     modules: list[str] = []
     for tree in trees:
         for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            else:
-                continue
-            for name in names:
+            for name in imported_modules_of(node):
                 top = name.split(".")[0]
                 if top not in modules:
                     modules.append(top)
