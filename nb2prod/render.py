@@ -1,12 +1,12 @@
 """Render a plan into the generated project's files (in memory).
 
-Every file comes from a Jinja2 template in `templates/project/`, so users can
-read and override them. Python files then go through ruff (import sorting,
-unused names, formatting), so the output reads like hand-written code, and
-requirements are computed from the imports that survive. Files that do not
-depend on the notebook (`COPIED`: the runtime modules in `generate/runtime/`,
-the ignore files in `generate/static/`) are copied byte for byte instead: they
-are already in the form ruff would give them.
+Every file that depends on the notebook comes from a Jinja2 template in
+`templates/project/`, so users can read and override them. Python files then go
+through ruff (import sorting, unused names, formatting), so the output reads like
+hand-written code, and requirements are computed from the imports that survive.
+Files that do not depend on the notebook (`COPIED`: the runtime modules in
+`generate/runtime/`, the ignore files in `generate/static/`) are copied byte for
+byte instead: they are stored in the form ruff would give them.
 """
 
 from __future__ import annotations
