@@ -1,9 +1,12 @@
 """Render a plan into the generated project's files (in memory).
 
-Every file comes from a Jinja2 template in `templates/project/`, so users can
-read and override them. Python files then go through ruff (import sorting,
-unused names, formatting), so the output reads like hand-written code, and
-requirements are computed from the imports that survive.
+Every file that depends on the notebook comes from a Jinja2 template in
+`templates/project/`, so users can read and override them. Python files then go
+through ruff (import sorting, unused names, formatting), so the output reads like
+hand-written code, and requirements are computed from the imports that survive.
+Files that do not depend on the notebook (`COPIED`: the runtime modules in
+`generate/runtime/`, the ignore files in `generate/static/`) are copied byte for
+byte instead: they are stored in the form ruff would give them.
 """
 
 from __future__ import annotations
@@ -49,22 +52,16 @@ WITH_REFERENCES, WITH_DATA, WITH_METRICS, WITH_SMOKE = "references", "data", "me
 TEMPLATES: dict[str, tuple[str, str]] = {
     "pyproject.toml.j2": ("pyproject.toml", ALWAYS),
     "README.md.j2": ("README.md", ALWAYS),
-    "gitignore.j2": (".gitignore", ALWAYS),
     "src/package/__init__.py.j2": ("src/{package}/__init__.py", ALWAYS),
     "src/package/config.py.j2": ("src/{package}/config.py", ALWAYS),
     "src/package/pipeline.py.j2": ("src/{package}/pipeline.py", ALWAYS),
     "src/package/train.py.j2": ("src/{package}/train.py", ALWAYS),
-    "src/package/contracts.py.j2": ("src/{package}/contracts.py", ALWAYS),
-    "src/package/data_quality.py.j2": ("src/{package}/data_quality.py", ALWAYS),
     "src/package/model_store.py.j2": ("src/{package}/model_store.py", WITH_MODEL),
     "src/package/schema.py.j2": ("src/{package}/schema.py", WITH_SERVICE),
-    "src/package/onnx_model.py.j2": ("src/{package}/onnx_model.py", WITH_ONNX),
-    "src/package/request_guard.py.j2": ("src/{package}/request_guard.py", WITH_SERVICE),
     "service.py.j2": ("service.py", WITH_SERVICE),
     "bentofile.yaml.j2": ("bentofile.yaml", WITH_SERVICE),
     "requirements.txt.j2": ("requirements.txt", WITH_SERVICE),
     "Dockerfile.j2": ("Dockerfile", WITH_SERVICE),
-    "dockerignore.j2": (".dockerignore", WITH_SERVICE),
     "tests/conftest.py.j2": ("tests/conftest.py", ALWAYS),
     "tests/test_training.py.j2": ("tests/test_training.py", ALWAYS),
     "tests/test_notebook_checks.py.j2": ("tests/test_notebook_checks.py", WITH_TESTS),
@@ -77,6 +74,16 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "scripts/test_model_inference.py.j2": ("scripts/test_model_inference.py", WITH_SERVICE),
     "github/workflows/ml-validation.yml.j2": (".github/workflows/ml-validation.yml", ALWAYS),
 }
+GENERATE = Path(__file__).parent / "generate"
+COPIED: dict[str, tuple[str, str]] = {
+    "runtime/contracts.py": ("src/{package}/contracts.py", ALWAYS),
+    "runtime/data_quality.py": ("src/{package}/data_quality.py", ALWAYS),
+    "runtime/onnx_model.py": ("src/{package}/onnx_model.py", WITH_ONNX),
+    "runtime/request_guard.py": ("src/{package}/request_guard.py", WITH_SERVICE),
+    "static/gitignore": (".gitignore", ALWAYS),
+    "static/dockerignore": (".dockerignore", WITH_SERVICE),
+}
+"""Files under `nb2prod/generate/` copied as they are (no Jinja, no ruff), like TEMPLATES."""
 PORT = 3000
 SERVER_SPEEDUPS = ("uvloop", "httptools")
 
@@ -131,10 +138,12 @@ def render_project(
             path = target.format(package=plan.package)
             python_files[path] = env.get_template(template).render(context)
     python_files = tidy_python(python_files, plan.package)
+    copied = copied_files(enabled, plan.package)
 
     # The notebook's own imports count even when the code no longer names them:
     # `load_diabetes(as_frame=True)` needs pandas without importing it.
-    trees = [_parse(text) for path, text in python_files.items() if not path.startswith("tests/")]
+    sources = {**python_files, **{p: d.decode() for p, d in copied.items() if p.endswith(".py")}}
+    trees = [_parse(text) for path, text in sources.items() if not path.startswith("tests/")]
     trees += [
         node for code in plan.codes if code.section.kept for c in code.chunks for node in c.nodes
     ]
@@ -152,6 +161,7 @@ def render_project(
     context["test_requirements"] = [_pinned(name) for name in test_tools]
 
     files: dict[str, bytes] = {path: text.encode() for path, text in python_files.items()}
+    files.update(copied)
     for template, (target, _) in wanted.items():
         if not target.endswith(".py"):
             text = env.get_template(template).render(context)
@@ -200,6 +210,19 @@ def _wanted(enabled: set[str]) -> dict[str, tuple[str, str]]:
         template: spec
         for template, spec in TEMPLATES.items()
         if spec[1] in enabled and (root / template).exists()
+    }
+
+
+def copied_files(enabled: set[str], package: str) -> dict[str, bytes]:
+    """The COPIED files the project gets, by target path, as bytes read from disk.
+
+    They are read, never imported: the runtime modules need numpy and pandas, which
+    nb2prod's CLI does not load.
+    """
+    return {
+        target.format(package=package): (GENERATE / source).read_bytes()
+        for source, (target, feature) in COPIED.items()
+        if feature in enabled
     }
 
 

@@ -29,6 +29,7 @@ import pytest
 
 from nb2prod import image
 from nb2prod.errors import UserError
+from nb2prod.render import GENERATE
 from tests.conftest import TIMINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,8 @@ STOP_GRACE = 10  # seconds: docker's and podman's default before SIGKILL
 def render_templates(
     target: Path, project: str = "tiny-service", service_class: str = "TinyService"
 ) -> None:
-    """Write Dockerfile and .dockerignore as nb2prod renders them (same Jinja2 options)."""
+    """Write Dockerfile and .dockerignore as nb2prod renders them (same Jinja2 options;
+    .dockerignore is copied as it is)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -56,9 +58,9 @@ def render_templates(
         "service_class": service_class,
         "port": 3000,
     }
-    for template, name in (("Dockerfile.j2", "Dockerfile"), ("dockerignore.j2", ".dockerignore")):
-        text = env.get_template(template).render(context)
-        (target / name).write_text(text.rstrip("\n") + "\n")
+    text = env.get_template("Dockerfile.j2").render(context)
+    (target / "Dockerfile").write_text(text.rstrip("\n") + "\n")
+    shutil.copyfile(GENERATE / "static" / "dockerignore", target / ".dockerignore")
 
 
 def free_port() -> int:

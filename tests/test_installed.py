@@ -112,6 +112,8 @@ def test_the_distributions_pass_twine_and_carry_the_extension_and_licence(dist) 
         f"{data}/share/jupyter/labextensions/nb2prod/static/style.js",
         f"{data}/etc/jupyter/jupyter_server_config.d/nb2prod.json",
         "nb2prod/templates/project/pyproject.toml.j2",
+        "nb2prod/generate/runtime/data_quality.py",  # copied into projects, never imported
+        "nb2prod/generate/static/gitignore",
     } <= wheel
 
 

@@ -1,0 +1,1 @@
+"""Tests of nb2prod/generate/."""

@@ -28,7 +28,7 @@ from typing import Any
 from bentoml.exceptions import BentoMLException
 from pydantic import ValidationError
 
-from messy_churn.schema import FIELDS, MAX_BATCH_ROWS
+from .schema import FIELDS, MAX_BATCH_ROWS
 
 MAX_BODY_BYTES = 64 * 1024 + MAX_BATCH_ROWS * len(FIELDS) * 128
 """Largest request body: room for a full batch at 128 bytes a value."""

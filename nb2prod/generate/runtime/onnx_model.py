@@ -65,22 +65,33 @@ def onnx_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
     except ImportError:
         return None, "skl2onnx is not installed"
     if not hasattr(model, "predict_proba"):
-        return None, "only classifiers get an ONNX twin (regression stays exact in float64)"
+        return (
+            None,
+            "only classifiers get an ONNX twin (regression stays exact in float64)",
+        )
     if len(rows) == 0:
         return None, "no reference rows to check an ONNX twin on"
     try:
         features = np.asarray(rows, dtype=np.float32)
-        onnx = to_onnx(model, features[:1], options={"zipmap": False}).SerializeToString()
+        onnx = to_onnx(
+            model, features[:1], options={"zipmap": False}
+        ).SerializeToString()
         twin = OnnxModel(onnx, getattr(model, "classes_", None), _columns(model))
         batch = twin.predict(rows), twin.predict_proba(rows)
-        single = [(twin.predict(row), twin.predict_proba(row)) for row in _each_row(rows)]
+        single = [
+            (twin.predict(row), twin.predict_proba(row)) for row in _each_row(rows)
+        ]
     except Exception as error:  # noqa: BLE001 - skl2onnx raises many kinds of errors
         return None, f"skl2onnx cannot convert it ({type(error).__name__}: {error})"
     labels = np.asarray(model.predict(rows))
     probabilities = np.asarray(model.predict_proba(rows), dtype=np.float64)
     answers = [("all rows at once", *batch)]
     answers.append(
-        ("row by row", np.concatenate([a for a, _ in single]), np.vstack([b for _, b in single]))
+        (
+            "row by row",
+            np.concatenate([a for a, _ in single]),
+            np.vstack([b for _, b in single]),
+        )
     )
     worst = 0.0
     for how, twin_labels, twin_probabilities in answers:
@@ -91,7 +102,10 @@ def onnx_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
             where = f"row {differ[0]} of {len(labels)}"
             return None, f"its labels differ from scikit-learn's ({how}, {where})"
         if twin_probabilities.shape != probabilities.shape:
-            return None, f"its probabilities have shape {twin_probabilities.shape} ({how})"
+            return (
+                None,
+                f"its probabilities have shape {twin_probabilities.shape} ({how})",
+            )
         gaps = np.abs(twin_probabilities - probabilities)
         both_nan = np.isnan(twin_probabilities) & np.isnan(probabilities)
         gaps = np.where(both_nan, 0.0, gaps)
@@ -103,7 +117,10 @@ def onnx_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
                 f"row {row} of {len(labels)})"
             )
         worst = max(worst, gap)
-    return onnx, f"labels equal, probabilities within {worst:.2g} on all {len(labels)} rows"
+    return (
+        onnx,
+        f"labels equal, probabilities within {worst:.2g} on all {len(labels)} rows",
+    )
 
 
 def _each_row(rows: Any) -> Any:

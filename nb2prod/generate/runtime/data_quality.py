@@ -1,4 +1,4 @@
-"""Schema, null and drift checks of the data {{ plan.notebook.path.name }} loads.
+"""Schema, null and drift checks of the data the notebook loads.
 
 Training profiles each table the load section hands on (`profile_tables`) and saves
 the profiles to `reference/data_profile.json` (`save_profiles`);

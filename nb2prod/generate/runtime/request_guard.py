@@ -28,7 +28,7 @@ from typing import Any
 from bentoml.exceptions import BentoMLException
 from pydantic import ValidationError
 
-from {{ plan.package }}.schema import FIELDS, MAX_BATCH_ROWS
+from .schema import FIELDS, MAX_BATCH_ROWS
 
 MAX_BODY_BYTES = 64 * 1024 + MAX_BATCH_ROWS * len(FIELDS) * 128
 """Largest request body: room for a full batch at 128 bytes a value."""
@@ -61,12 +61,21 @@ class RequestGuard:
     (a non-empty JSON list), reshapes 4xx answers and logs rejections (see the module)."""
 
     def __init__(
-        self, app: Any, *, row_routes: tuple[str, ...] = (), batch_routes: tuple[str, ...] = ()
+        self,
+        app: Any,
+        *,
+        row_routes: tuple[str, ...] = (),
+        batch_routes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
-        self.batch = {**dict.fromkeys(row_routes, False), **dict.fromkeys(batch_routes, True)}
+        self.batch = {
+            **dict.fromkeys(row_routes, False),
+            **dict.fromkeys(batch_routes, True),
+        }
         # BentoML's own lines for requests answered 4xx: the guard logs those itself.
-        logging.getLogger("bentoml._internal.server.http_app").addFilter(_without_client_errors)
+        logging.getLogger("bentoml._internal.server.http_app").addFilter(
+            _without_client_errors
+        )
         logging.getLogger("bentoml.access").addFilter(_without_client_errors)
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
@@ -75,7 +84,9 @@ class RequestGuard:
             return
         path, method = scope["path"], scope["method"]
         if method == "GET" and path == "/docs.json":
-            declared = _rewriting(send, lambda status: status == 200, _declare_rejections(self.batch))
+            declared = _rewriting(
+                send, lambda status: status == 200, _declare_rejections(self.batch)
+            )
             await self.app(scope, receive, declared)
         elif method != "POST" or path not in self.batch:
             await self.app(scope, receive, _watching(send, scope))
@@ -93,7 +104,9 @@ class RequestGuard:
 async def _checked_body(scope: Message, receive: Receive, *, batch: bool) -> bytes:
     """The request body, once it is known to be bounded, UTF-8, shallow JSON; else `Rejected`."""
     headers = dict(scope["headers"])
-    media_type = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip()
+    media_type = (
+        headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip()
+    )
     if media_type.lower() not in JSON_TYPES:
         raise Rejected(415, f"content type {media_type!r} is not supported, send JSON")
     length = headers.get(b"content-length", b"")
@@ -160,7 +173,9 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def _rewriting(send: Send, wants: Callable[[int], bool], rewrite: Callable[[int, bytes], bytes]) -> Send:
+def _rewriting(
+    send: Send, wants: Callable[[int], bool], rewrite: Callable[[int, bytes], bytes]
+) -> Send:
     """`send` that holds back a whole response whose status `wants` accepts, and sends
     `rewrite(status, body)` as its body instead."""
     held: list[Message] = []
@@ -176,8 +191,12 @@ def _rewriting(send: Send, wants: Callable[[int], bool], rewrite: Callable[[int,
                 return
             start = held.pop()
             body = rewrite(start["status"], b"".join(chunks))
-            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-            await send({**start, "headers": [*headers, (b"content-length", b"%d" % len(body))]})
+            headers = [
+                (k, v) for k, v in start["headers"] if k.lower() != b"content-length"
+            ]
+            await send(
+                {**start, "headers": [*headers, (b"content-length", b"%d" % len(body))]}
+            )
             message = {"type": "http.response.body", "body": body}
         await send(message)
 
@@ -188,8 +207,12 @@ def _watching(send: Send, scope: Message) -> Send:
     """`send` that logs the client errors of routes the guard does not check (404s...)."""
 
     async def watched(message: Message) -> None:
-        if message["type"] == "http.response.start" and _client_error(message["status"]):
-            _log_rejection(scope, message["status"], HTTPStatus(message["status"]).phrase)
+        if message["type"] == "http.response.start" and _client_error(
+            message["status"]
+        ):
+            _log_rejection(
+                scope, message["status"], HTTPStatus(message["status"]).phrase
+            )
         await send(message)
 
     return watched
@@ -256,7 +279,10 @@ def _error_body(reason: str) -> bytes:
 
 async def _send_error(send: Send, status: int, reason: str) -> None:
     body = _error_body(reason)
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(body)),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -300,7 +326,9 @@ def _without_client_errors(record: logging.LogRecord) -> bool:
     """Drops BentoML's traceback and access line of a request answered 4xx; real bugs
     (5xx) keep theirs."""
     if record.name == "bentoml.access":  # args: client, request, "status=...,..."
-        return not (len(record.args or ()) > 2 and str(record.args[2]).startswith("status=4"))
+        return not (
+            len(record.args or ()) > 2 and str(record.args[2]).startswith("status=4")
+        )
     error = record.exc_info[1] if record.exc_info else None
     if isinstance(error, BentoMLException):
         return error.error_code >= 500

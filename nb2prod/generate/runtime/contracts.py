@@ -148,7 +148,9 @@ def _feed(digest: Any, value: Any, active: set[int]) -> None:
             for item in value:
                 _feed(digest, item, active)
         else:  # equal dicts and sets hash alike whatever their order
-            items = value.items() if isinstance(value, dict) else ((v, None) for v in value)
+            items = (
+                value.items() if isinstance(value, dict) else ((v, None) for v in value)
+            )
             parts = sorted(_digest(pair, active) for pair in items)
             _put(digest, name, b"".join(parts))
         active.discard(id(value))
@@ -198,10 +200,16 @@ def _feed_pandas(digest: Any, value: Any, name: str, active: set[int]) -> bool:
         return False
     columns = [str(c) for c in value.columns] if isinstance(value, pd.DataFrame) else []
     dtypes = value.dtypes if isinstance(value, pd.DataFrame) else [value.dtype]
-    header = {"shape": list(value.shape), "columns": columns, "dtypes": [str(d) for d in dtypes]}
+    header = {
+        "shape": list(value.shape),
+        "columns": columns,
+        "dtypes": [str(d) for d in dtypes],
+    }
     _put(digest, name, json.dumps(header).encode())
     try:
-        hashed = pd.util.hash_pandas_object(value, index=not isinstance(value, pd.Index))
+        hashed = pd.util.hash_pandas_object(
+            value, index=not isinstance(value, pd.Index)
+        )
         _put(digest, "hashed", hashed.to_numpy().tobytes())
     except TypeError:  # unhashable cells (lists, dicts): each column by its content
         frame = value.to_frame() if not isinstance(value, pd.DataFrame) else value

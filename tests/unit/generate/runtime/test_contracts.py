@@ -1,23 +1,26 @@
-"""`fingerprint()` of the generated `contracts.py`: equal data, equal hash, in any process.
+"""The generated project's `contracts.py`, tested where it lives (nb2prod/generate/runtime).
 
-The template is rendered as nb2prod renders it and imported in two fresh interpreters
-(each with its own string-hash seed), which hash the same values; the hashes must agree,
-and values that differ in content, dtype, shape or column names must hash differently.
+What a value looks like (`describe`, `differences`), what a metric is (`metric_values`),
+predictions as JSON (`plain`) and `fingerprint()`: equal data, equal hash, in any process.
+The module is imported in two fresh interpreters (each with its own string-hash seed),
+which hash the same values; the hashes must agree, and values that differ in content,
+dtype, shape or column names must hash differently.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from nb2prod.render import _environment
+from nb2prod.generate.runtime import contracts
+from tests.conftest import ROOT
 
 VALUES = """
 import datetime
@@ -89,26 +92,17 @@ else:
 HASH = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from contracts import fingerprint
+from nb2prod.generate.runtime.contracts import fingerprint
 namespace = {}
 exec(sys.argv[2], namespace)
 print(json.dumps({name: fingerprint(values) for name, values in namespace["VALUES"].items()}))
 """
 
 
-@pytest.fixture(scope="module")
-def contracts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("contracts")
-    plan = SimpleNamespace(package="shop_model", notebook=SimpleNamespace(path=Path("nb.ipynb")))
-    text = _environment().get_template("src/package/contracts.py.j2").render({"plan": plan})
-    (root / "contracts.py").write_text(text)
-    return root
-
-
-def _hashes(contracts_dir: Path, seed: str) -> dict[str, str]:
+def _hashes(seed: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONHASHSEED": seed}
     result = subprocess.run(
-        [sys.executable, "-c", HASH, str(contracts_dir), VALUES],
+        [sys.executable, "-c", HASH, str(ROOT), VALUES],
         capture_output=True,
         text=True,
         env=env,
@@ -119,27 +113,21 @@ def _hashes(contracts_dir: Path, seed: str) -> dict[str, str]:
     return json.loads(result.stdout)
 
 
-def test_equal_data_hashes_alike_in_two_processes(contracts_dir: Path) -> None:
-    first, second = _hashes(contracts_dir, "1"), _hashes(contracts_dir, "2")
+def test_equal_data_hashes_alike_in_two_processes() -> None:
+    first, second = _hashes("1"), _hashes("2")
     assert first == second
     assert len(set(first.values())) == len(first)  # and the cases do not collide
 
 
-def test_tensors_hash_alike_in_two_processes(contracts_dir: Path) -> None:
+def test_tensors_hash_alike_in_two_processes() -> None:
     pytest.importorskip("torch")
-    first, second = _hashes(contracts_dir, "3"), _hashes(contracts_dir, "4")
+    first, second = _hashes("3"), _hashes("4")
     tensors = {name for name in first if name.startswith("tensor")}
     assert len(tensors) == 5
     assert {n: first[n] for n in tensors} == {n: second[n] for n in tensors}
 
 
-def test_different_data_hashes_differently(contracts_dir: Path) -> None:
-    spec = importlib.util.spec_from_file_location(
-        "rendered_contracts", contracts_dir / "contracts.py"
-    )
-    assert spec is not None and spec.loader is not None
-    contracts = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(contracts)
+def test_different_data_hashes_differently() -> None:
     namespace: dict = {}
     exec(DIFFERENT, namespace)
     for name, (a, b) in namespace["PAIRS"].items():
@@ -148,3 +136,74 @@ def test_different_data_hashes_differently(contracts_dir: Path) -> None:
     cyclic: list = [1]
     cyclic.append(cyclic)
     assert contracts.fingerprint([cyclic]) == contracts.fingerprint([cyclic])
+
+
+# ---- what a value looks like -------------------------------------------------------------------
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({"age": [31, 45, 27], "income": [1.5, 2.0, 0.5]})
+
+
+def test_a_value_matches_its_own_description_through_json(tmp_path: Path) -> None:
+    recorded = {"functions": {"clean": {"inputs": {}, "outputs": {}}}}
+    recorded["functions"]["clean"]["outputs"]["frame"] = contracts.describe(_frame())
+    path = tmp_path / "pipeline_contracts.json"
+    path.write_text(json.dumps(recorded))
+    expected = contracts.load_contracts(path)["clean"]["outputs"]["frame"]
+    assert expected == {
+        "type": "pandas.DataFrame",
+        "shape": [3, 2],
+        "columns": ["age", "income"],
+        "dtypes": {"age": "int64", "income": "float64"},
+    }
+    assert contracts.differences(expected, _frame()) == []
+
+
+def test_a_wrong_dtype_a_lost_column_and_a_lost_row_are_named() -> None:
+    expected = contracts.describe(_frame())
+    assert contracts.differences(expected, _frame().astype({"age": float})) == [
+        "dtypes: expected {'age': 'int64', 'income': 'float64'}, "
+        "got {'age': 'float64', 'income': 'float64'}"
+    ]
+    found = contracts.differences(expected, _frame().drop(columns=["income"]))
+    assert [line.split(":")[0] for line in found] == ["shape", "columns", "dtypes"]
+    assert contracts.differences(expected, _frame().head(2)) == [
+        "shape: expected [3, 2], got [2, 2]"
+    ]
+    array = contracts.describe(np.zeros((2, 3), dtype=np.float32))
+    assert contracts.differences(array, np.zeros((2, 3))) == [
+        "dtype: expected 'float32', got 'float64'"
+    ]
+    assert contracts.differences({"type": "builtins.list", "length": 2}, [1, 2, 3]) == [
+        "length: expected 2, got 3"
+    ]
+
+
+def test_metrics_are_numbers_or_dicts_of_numbers() -> None:
+    values = {
+        "rmse": np.float64(0.5),
+        "n_test": 30,
+        "report": {"accuracy": 0.9, "macro": {"f1": 0.8}, "rmse": 0.1},
+        "flag": True,
+        "frame": _frame(),
+        "scalar_array": np.array(2.0),
+    }
+    assert contracts.metric_values(values, list(values)) == {
+        "rmse": 0.5,
+        "n_test": 30.0,
+        "accuracy": 0.9,
+        "report.rmse": 0.1,  # the name is taken: the source names it
+        "scalar_array": 2.0,
+    }
+    assert contracts.metric_values(values, ["missing"]) == {}
+
+
+def test_predictions_become_plain_json() -> None:
+    predictions = {"labels": np.array([1, 0]), "scores": pd.Series([0.25, 0.75]), 3: (1, 2)}
+    assert contracts.plain(predictions) == {
+        "labels": [1, 0],
+        "scores": [0.25, 0.75],
+        "3": [1, 2],
+    }
+    assert json.loads(json.dumps(contracts.plain(_frame()))) == [[31, 1.5], [45, 2.0], [27, 0.5]]

@@ -1,0 +1,1 @@
+"""Tests of the runtime modules, imported from nb2prod/generate/runtime/ where they live."""

@@ -1,0 +1,104 @@
+"""The generated project's `onnx_model.py`: an ONNX twin is kept only if it agrees on all rows.
+
+Imported from nb2prod/generate/runtime, where it lives; real scikit-learn models, real
+skl2onnx and ONNX Runtime. A distance-weighted KNN on the wine data agrees with its twin on a test
+row, but float32 distances pick other neighbours for some training rows: the twin must
+be refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nb2prod.generate.runtime import onnx_model
+
+pytest.importorskip("skl2onnx")
+pytest.importorskip("onnxruntime")
+
+
+def _data() -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X_train, X_test, y_train, _ = train_test_split(X, y, random_state=0)
+    return X_train, X_test, y_train
+
+
+def test_a_twin_that_agrees_on_one_row_but_not_all_is_refused() -> None:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X_train, X_test, y_train = _data()
+    model = KNeighborsClassifier(5, weights="distance").fit(X_train, y_train)
+    one, _ = onnx_model.onnx_twin(model, X_test.iloc[:1])
+    assert one is not None  # a one-row check would keep it
+    onnx, why = onnx_model.onnx_twin(model, pd.concat([X_train, X_test]))
+    assert onnx is None
+    assert "differ" in why and f"of {len(X_train) + len(X_test)}" in why
+
+
+def test_a_twin_that_agrees_everywhere_is_kept() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test, y_train = _data()
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X_train, y_train)
+    rows = pd.concat([X_train, X_test])
+    onnx, why = onnx_model.onnx_twin(model, rows)
+    assert onnx is not None, why
+    assert f"on all {len(rows)} rows" in why
+    twin = onnx_model.load_twin(onnx, model)
+    gap = np.abs(twin.predict_proba(rows) - model.predict_proba(rows)).max()
+    assert gap <= onnx_model.PROBABILITY_TOLERANCE
+    assert (twin.predict(rows.iloc[:1]) == model.predict(rows.iloc[:1])).all()
+
+
+def test_no_rows_means_no_twin() -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    X_train, _, y_train = _data()
+    model = DecisionTreeClassifier(random_state=0).fit(X_train, y_train)
+    assert onnx_model.onnx_twin(model, X_train.iloc[:0]) == (
+        None,
+        "no reference rows to check an ONNX twin on",
+    )
+
+
+def test_the_twin_reads_columns_by_name_in_any_order() -> None:
+    """A request's columns come in the client's order: the twin reorders them as fitted."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    X_train, X_test, y_train = _data()
+    model = DecisionTreeClassifier(random_state=0).fit(X_train, y_train)
+    onnx, why = onnx_model.onnx_twin(model, X_test)
+    assert onnx is not None, why
+    twin = onnx_model.load_twin(onnx, model)
+    assert twin.columns == list(X_train.columns)
+    assert list(twin.classes_) == list(model.classes_)
+    shuffled = X_test[list(reversed(X_test.columns))]
+    assert (twin.predict(shuffled) == model.predict(X_test)).all()
+    assert twin.predict_proba(shuffled).dtype == np.float64
+
+
+def test_regressors_and_unconvertible_models_keep_scikit_learn() -> None:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.linear_model import LinearRegression
+
+    X_train, X_test, y_train = _data()
+    regressor = LinearRegression().fit(X_train, y_train)
+    onnx, why = onnx_model.onnx_twin(regressor, X_test)
+    assert onnx is None and "only classifiers" in why
+
+    class Unknown(ClassifierMixin, BaseEstimator):
+        def fit(self, X: pd.DataFrame, y: pd.Series) -> Unknown:
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+            return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+    onnx, why = onnx_model.onnx_twin(Unknown().fit(X_train, y_train), X_test)
+    assert onnx is None and why.startswith("skl2onnx cannot convert it")
