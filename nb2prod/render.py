@@ -1,7 +1,9 @@
 """Render a plan into the generated project's files (in memory).
 
 Every file that depends on the notebook comes from a Jinja2 template in
-`templates/project/`, so users can read and override them. Python files then go
+`templates/project/`, so users can read how each is made. Templates are not
+user-overridable on purpose: verify proves what nb2prod generates, and a user
+changes the generated project itself (the manifest keeps their edits). Python files then go
 through ruff (import sorting, unused names, formatting), so the output reads like
 hand-written code, and requirements are computed from the imports that survive.
 Files that do not depend on the notebook (`COPIED`: the runtime modules in
