@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from nb2prod.cli import Style
+    from nb2prod.console import Style
     from nb2prod.doctor import Diagnosis, ImportFact, Status
 
 MARK_WIDTH = 8

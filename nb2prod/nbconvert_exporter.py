@@ -197,7 +197,7 @@ class Nb2ProdExporter(Exporter):
 
         if not NbConvertApp.initialized():
             raise Nb2ProdConversionError(error) from None
-        from nb2prod.cli import Style, print_error
+        from nb2prod.console import Style, print_error
 
         print_error(error, Style.for_stream(sys.stderr))
         raise SystemExit(EXIT_USER_ERROR)
@@ -205,9 +205,9 @@ class Nb2ProdExporter(Exporter):
 
 def _summary(result: Conversion) -> str:
     """What `nb2prod convert` prints, as text (its warnings still go to stderr)."""
-    from nb2prod.cli import Style, _print_conversion
+    from nb2prod.console import Style, print_conversion
 
     text = io.StringIO()
     with contextlib.redirect_stdout(text):
-        _print_conversion(result, Style(enabled=False))
+        print_conversion(result, Style(enabled=False))
     return text.getvalue()

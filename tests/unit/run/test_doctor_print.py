@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from nb2prod.cli import Style
+from nb2prod.console import Style
 from nb2prod.doctor import Check, Diagnosis, ImportFact
 from nb2prod.doctor_print import print_diagnosis
 
