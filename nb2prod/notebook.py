@@ -90,7 +90,17 @@ def load_notebook(path: Path) -> Notebook:
             f"{MAX_BYTES // 2**20} MiB",
             "clear the outputs (`jupyter nbconvert --clear-output --inplace`) and convert again",
         )
-    raw = path.read_bytes()
+    return loads(path.read_bytes(), path)
+
+
+def loads(raw: bytes | str, path: Path) -> Notebook:
+    """A notebook from its saved bytes, as if read from `path` (which need not exist).
+
+    The server checks a notebook's unsaved content and the nbconvert exporter holds
+    a node already: both are read here, under the notebook's own path, so names,
+    problems and modules next to the notebook come out as for the file itself.
+    """
+    raw = raw.encode("utf-8") if isinstance(raw, str) else raw
     if not raw.strip():
         raise user_error(
             path,
@@ -110,6 +120,20 @@ def load_notebook(path: Path) -> Notebook:
             "add the notebook's code cells and tag them with roles, then convert",
         )
     return Notebook(path, cells, node, hashlib.sha256(raw).hexdigest())
+
+
+def from_node(node: Any, path: Path) -> Notebook:
+    """A notebook from its JSON node (nbformat's or plain dicts), as if saved at `path`."""
+    try:
+        text = json.dumps(node, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        raise user_error(
+            path,
+            "not-a-notebook",
+            "the notebook content is not JSON a notebook can hold",
+            "save the notebook from Jupyter and try again",
+        ) from None
+    return loads(text, path)
 
 
 def _decode(path: Path, raw: bytes) -> str:

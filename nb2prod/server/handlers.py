@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -237,15 +236,14 @@ def _doctor(notebook: Path | None) -> dict[str, Any]:
 
 
 def _check(path: Path, content: Any) -> dict[str, Any]:
-    """`check_report` of the file, or of unsaved `content` under the same file name."""
-    from nb2prod.check import check_report
+    """`check_report` of the file, or of its unsaved `content` read as that file."""
+    from nb2prod.check import check_report, report_of
+    from nb2prod.notebook import from_node
+    from nb2prod.plan import build_plan
 
     if content is None:
         return check_report(path)
-    with tempfile.TemporaryDirectory(prefix="nb2prod-check-") as folder:
-        copy = Path(folder) / path.name
-        copy.write_text(json.dumps(content))
-        return check_report(copy)
+    return report_of(build_plan(from_node(content, path)))
 
 
 def _preflight(notebook: Path) -> None:
