@@ -1,10 +1,12 @@
 """Which names a piece of code reads, binds and mutates, in evaluation order.
 
 The walk is scope-aware (comprehensions, lambdas and nested functions keep
-their own locals) and treats in-place changes as bindings, because a
-notebook that does `df.dropna(inplace=True)` hands a different `df` to the
-next cell. Mutation is recognised from attribute and item assignment,
-augmented assignment, `inplace=True`, and methods that change their object.
+their own locals, though a walrus in a comprehension binds outside it, as
+PEP 572 says), binds `case` captures like assignments in a branch, and
+treats in-place changes as bindings, because a notebook that does
+`df.dropna(inplace=True)` hands a different `df` to the next cell. Mutation
+is recognised from attribute and item assignment, augmented assignment,
+`inplace=True`, and methods that change their object.
 """
 
 from __future__ import annotations
@@ -119,6 +121,16 @@ class _Walker:
             yield from self.walk(node.test)
             with self._branch():
                 yield from self._body(node.body + node.orelse)
+        elif isinstance(node, ast.Match):
+            yield from self.walk(node.subject)
+            # Each case may not be the one that runs: its captures and body
+            # bindings are conditional, like an `if` branch's.
+            with self._branch():
+                for case in node.cases:
+                    yield from self._pattern(case.pattern)
+                    if case.guard is not None:
+                        yield from self.walk(case.guard)
+                    yield from self._body(case.body)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 yield from self.walk(item.context_expr)
@@ -153,8 +165,13 @@ class _Walker:
                 yield NameEvent("load", name, node.lineno)
         elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             yield from self.walk(node.generators[0].iter)
-            for name in sorted(self._comprehension_free(node)):
+            reads, walrus = self._comprehension_names(node)
+            for name in sorted(reads):
                 yield NameEvent("load", name, node.lineno)
+            # PEP 572: `[y := f(x) for x in xs]` binds `y` in the enclosing scope,
+            # but only if the comprehension runs at least once, like a loop body.
+            for name, line in walrus.items():
+                yield NameEvent("store", name, line, False)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 if alias.name != "*":
@@ -182,6 +199,33 @@ class _Walker:
             root = root_name(target)
             if root is not None:
                 yield NameEvent("mutate", root.id, target.lineno, not self.conditional)
+
+    def _pattern(self, pattern: ast.pattern) -> Iterator[NameEvent]:
+        """Events of a `case` pattern: class names and value patterns are read,
+        capture names (`px` in `Point(x=px)`, `*rest`, `**extra`) are bound."""
+        if isinstance(pattern, ast.MatchValue):
+            yield from self.walk(pattern.value)
+        elif isinstance(pattern, ast.MatchSequence):
+            for inner in pattern.patterns:
+                yield from self._pattern(inner)
+        elif isinstance(pattern, ast.MatchMapping):
+            for key, inner in zip(pattern.keys, pattern.patterns, strict=True):
+                yield from self.walk(key)
+                yield from self._pattern(inner)
+            if pattern.rest is not None:
+                yield self._store(pattern.rest, pattern.lineno)
+        elif isinstance(pattern, ast.MatchClass):
+            yield from self.walk(pattern.cls)
+            for inner in [*pattern.patterns, *pattern.kwd_patterns]:
+                yield from self._pattern(inner)
+        elif isinstance(pattern, ast.MatchOr):
+            for inner in pattern.patterns:
+                yield from self._pattern(inner)
+        elif isinstance(pattern, (ast.MatchAs, ast.MatchStar)):
+            if isinstance(pattern, ast.MatchAs) and pattern.pattern is not None:
+                yield from self._pattern(pattern.pattern)
+            if pattern.name is not None:
+                yield self._store(pattern.name, pattern.lineno)
 
     def _call(self, node: ast.Call) -> Iterator[NameEvent]:
         yield from self.walk(node.func)
@@ -243,22 +287,37 @@ class _Walker:
         local |= {e.name for e in events if e.kind == "store"} - declared_global
         return {e.name for e in events if e.kind in {"load", "mutate"}} - local
 
-    def _comprehension_free(
+    def _comprehension_names(
         self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
-    ) -> set[str]:
+    ) -> tuple[set[str], dict[str, int]]:
+        """Names read from outside (all but the first iterable, which the caller
+        walks), and walrus targets with their lines, which bind outside (PEP 572).
+
+        Parts are walked in the order one iteration runs them (later iterables,
+        targets, conditions, then the element), so `[y for x in xs if (y := f(x))]`
+        reads no outer `y`.
+        """
         inner = _Walker(True)
         bound: set[str] = set()
+        walrus: dict[str, int] = {}
         reads: set[str] = set()
+
+        def visit(part: ast.AST) -> None:
+            for event in inner.walk(part):
+                if event.kind == "store":  # only a walrus binds inside an expression
+                    walrus.setdefault(event.name, event.line)
+                elif event.kind == "load" and event.name not in bound and event.name not in walrus:
+                    reads.add(event.name)
+
         for i, generator in enumerate(node.generators):
             if i > 0:
-                reads |= {e.name for e in inner.walk(generator.iter) if e.kind == "load"} - bound
+                visit(generator.iter)
             bound |= {e.name for e in inner.target(generator.target) if e.kind == "store"}
             for condition in generator.ifs:
-                reads |= {e.name for e in inner.walk(condition) if e.kind == "load"} - bound
-        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-        for part in parts:
-            reads |= {e.name for e in inner.walk(part) if e.kind == "load"} - bound
-        return reads
+                visit(condition)
+        for part in [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]:
+            visit(part)
+        return reads, walrus
 
 
 class _Branch:

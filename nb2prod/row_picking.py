@@ -11,7 +11,9 @@ A service answers a request's rows instead, so the picking becomes its own step,
 `select_rows`, and `predict` takes its result: the request replaces it. A pick
 inside the call is lifted into a name (`rows = X_test[:2]`, then
 `model.predict(rows)`). Only statements of these shapes move; feature code such as
-`pd.get_dummies(sample)` stays in `predict`, so the service runs it per request.
+`pd.get_dummies(sample)` stays in `predict`, so the service runs it per request. A call
+on picked values moves only when it lays them out as rows (`np.array(new)`,
+`np.column_stack((x, np.sin(x)))`, `sm.add_constant(X)`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from nb2prod.roles import PREDICT, SELECT, Role
 
 ROW_PICKING_METHODS = frozenset({"head", "tail", "sample", "copy", "take", "to_numpy"})
 LITERAL_BUILDERS = frozenset({"array", "asarray", "DataFrame", "tensor", "as_tensor", "Tensor"})
+ROW_ASSEMBLERS = LITERAL_BUILDERS | {
+    "column_stack", "row_stack", "hstack", "vstack", "dstack", "stack", "concatenate",
+    "concat", "meshgrid", "add_constant",
+}  # fmt: skip
+"""Calls that lay picked values out as rows and columns without computing features."""
 FITTED_CALLS = PREDICT_METHODS | {"transform", "inverse_transform"}
 ROWS_NAMES = ("rows", "new_rows", "input_rows")
 """Names for rows lifted out of the model's call, the first one not taken."""
@@ -79,8 +86,9 @@ def _selection_length(code: SectionCode, model: str, module: set[str]) -> int:
         reads = {e.name for n in chunk.nodes for e in name_events(n) if e.kind == "load"}
         if model in reads or _calls_fitted(chunk.nodes):
             break
-        built = bool(reads & module) and reads <= module | BUILTINS | picked  # np.linspace(...)
-        if not all(_picks_rows(n) or _shows(n) or (built and _binds(n)) for n in chunk.nodes):
+        if not all(
+            _picks_rows(n) or _shows(n) or _builds_rows(n, module, picked) for n in chunk.nodes
+        ):
             break
         picked |= _stores(chunk.nodes)
         count += 1
@@ -210,6 +218,28 @@ def _stores(nodes: list[ast.stmt]) -> set[str]:
 
 def _binds(node: ast.stmt) -> bool:
     return isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets)
+
+
+def _builds_rows(node: ast.stmt, module: set[str], picked: set[str]) -> bool:
+    """`grid = np.linspace(0, 1, 5)` (modules and constants only), or `X = np.column_stack(
+    (grid, np.sin(grid)))` (lays picked values out as rows). `feat = pd.get_dummies(new)`
+    computes features from picked rows: that is feature code, which a service must run on
+    every request, so it is no row building."""
+    if not isinstance(node, ast.Assign) or not _binds(node):
+        return False
+    reads = {e.name for e in name_events(node) if e.kind == "load"}
+    if not reads & module or not reads <= module | BUILTINS | picked:
+        return False
+    return not reads & picked or _assembles_rows(node.value)
+
+
+def _assembles_rows(value: ast.expr) -> bool:
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    if isinstance(func, ast.Attribute):
+        return func.attr in ROW_ASSEMBLERS
+    return isinstance(func, ast.Name) and func.id in ROW_ASSEMBLERS
 
 
 def _picks_rows(node: ast.stmt) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from nb2prod.check import check_report
 from nb2prod.convert import convert
 from nb2prod.names import name_events
 from nb2prod.notebook import load_notebook
@@ -112,6 +113,36 @@ def test_loop_variables_are_local(tmp_path: Path) -> None:
     )
     assert not plan.blocking
     assert [a.name for a in _step(plan, "preprocess").arguments] == ["df"]
+
+
+BOUND_BY_MATCH_AND_WALRUS = [
+    (
+        "import pandas as pd\ndf = pd.DataFrame({'a': [1.0, 2.0], 'b': [3.0, 4.0]})",
+        ["nb2prod:load"],
+    ),
+    (
+        "match df.shape:\n"
+        "    case (n_rows, n_cols):\n"
+        "        size = n_rows * n_cols\n"
+        "    case _:\n"
+        "        size = 0\n"
+        "scaled = [last := v * 2 for v in df['a']]",
+        ["nb2prod:preprocess"],
+    ),
+    ("total = float(size + n_cols + last + sum(scaled))", ["nb2prod:evaluate"]),
+]
+
+
+def test_match_captures_and_comprehension_walrus_are_handed_on(tmp_path: Path) -> None:
+    """`case (n_rows, n_cols)` and `[last := ... for ...]` bind names the next section
+    reads: check finds no problem and the pipeline computes the notebook's value
+    (size 4 + n_cols 2 + last 4.0 + scaled [2.0, 4.0] = 16.0)."""
+    path = make_notebook(tmp_path / "nb.ipynb", BOUND_BY_MATCH_AND_WALRUS)
+    report = check_report(path)
+    assert report["problems"] == []
+    preprocess = next(f for f in report["functions"] if f["name"] == "preprocess")
+    assert preprocess["outputs"] == ["n_cols", "size", "last", "scaled"]
+    assert _run_generated(tmp_path, BOUND_BY_MATCH_AND_WALRUS, "bound")["total"] == 16.0
 
 
 def test_functions_reading_notebook_variables_get_them_as_parameters(tmp_path: Path) -> None:

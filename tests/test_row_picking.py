@@ -66,6 +66,12 @@ def _bodies(plan: Plan) -> dict[str, str]:
             "predictions = model.predict(rows)",
             "rows",
         ),
+        (  # feature code on picked rows runs per request: it stays in predict
+            "new = [[5.1, 3.5, 1.4, 0.2]]\nlogged = np.log1p(new)\nlabels = model.predict(logged)",
+            "new = [[5.1, 3.5, 1.4, 0.2]]",
+            "logged = np.log1p(new)\nlabels = model.predict(logged)",
+            "new",
+        ),
         (
             "grid = np.column_stack([np.linspace(4, 8, 3)] * 4)\nlabels = model.predict(grid)",
             "grid = np.column_stack([np.linspace(4, 8, 3)] * 4)",

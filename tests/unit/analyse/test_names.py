@@ -285,22 +285,98 @@ def test_builtins_and_notebook_names_are_known() -> None:
     assert {"print", "len", "display", "get_ipython", "__name__"} <= BUILTINS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="names.py has no case for match patterns: `case Point(x=px)` binds no `px`, "
-    "so the section is said to need `px` from earlier sections",
-)
 def test_match_capture_patterns_bind_their_names() -> None:
     """Capture names in a `case` are bound before the case body reads them."""
     found = events("match p:\n    case Point(x=px):\n        y = px")
     assert found.index(("store", "px")) < found.index(("load", "px"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a walrus inside a comprehension binds in the enclosing scope (PEP 572), "
-    "but _comprehension_free drops the binding",
+def test_match_reads_subject_class_values_and_guard_in_order() -> None:
+    """The subject, class names, value patterns and guards are reads; captures bind."""
+    source = (
+        "match shape:\n"
+        "    case Point(x=0, y=py) if py > limit:\n"
+        "        kind = py\n"
+        "    case Color.RED | Color.GREEN:\n"
+        "        kind = 'c'\n"
+    )
+    assert events(source) == [
+        ("load", "shape"),
+        ("load", "Point"),
+        ("store", "py"),
+        ("load", "py"),
+        ("load", "limit"),
+        ("load", "py"),
+        ("store", "kind"),
+        ("load", "Color"),
+        ("load", "Color"),
+        ("store", "kind"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "bound"),
+    [
+        ("match row:\n    case [first, *rest]:\n        pass", ["first", "rest"]),
+        ("match row:\n    case {'a': va, **extra}:\n        pass", ["va", "extra"]),
+        ("match row:\n    case [_, (1 | 2) as code]:\n        pass", ["code"]),
+        ("match row:\n    case other:\n        pass", ["other"]),
+    ],
 )
+def test_sequence_mapping_and_as_patterns_bind_captures(source: str, bound: list[str]) -> None:
+    """`*rest`, `**extra`, `... as code` and a bare name bind; `_` binds nothing."""
+    assert [name for kind, name in events(source) if kind == "store"] == bound
+
+
+def test_match_case_bindings_are_not_definite() -> None:
+    """Only one case runs, maybe none: captures and body bindings may not happen."""
+    found = list(name_events(ast.parse("match p:\n    case [a]:\n        b = a\nb")))
+    assert [(e.kind, e.name, e.definite) for e in found] == [
+        ("load", "p", True),
+        ("store", "a", False),
+        ("load", "a", True),
+        ("store", "b", False),
+        ("load", "b", True),
+    ]
+
+
+def test_match_captures_are_locals_of_a_function() -> None:
+    """A capture inside a function is the function's own name, not a free one."""
+    node = first_definition("def f(p):\n    match p:\n        case {'k': v}:\n            return v")
+    assert free_names(node) == set()
+
+
 def test_walrus_in_a_comprehension_binds_in_the_enclosing_scope() -> None:
     """`[y := f(x) for x in xs]` leaves `y` bound after the comprehension."""
     assert ("store", "y") in events("[y := f(x) for x in xs]")
+
+
+def test_comprehension_walrus_binding_is_not_definite_and_follows_the_reads() -> None:
+    """An empty `xs` binds nothing, like a loop body, so an earlier `y` may survive."""
+    found = list(name_events(ast.parse("total = [y := f(x) for x in xs]")))
+    assert [(e.kind, e.name, e.definite) for e in found] == [
+        ("load", "xs", True),
+        ("load", "f", True),
+        ("store", "y", False),
+        ("store", "total", True),
+    ]
+
+
+def test_a_name_bound_by_a_walrus_in_a_condition_is_read_locally_by_the_element() -> None:
+    """`[y for x in xs if (y := f(x))]` reads the `y` it has just bound, no outer one."""
+    assert events("[y for x in xs if (y := f(x)) is not None]") == [
+        ("load", "xs"),
+        ("load", "f"),
+        ("store", "y"),
+    ]
+
+
+def test_walrus_in_a_nested_comprehension_binds_outside_both() -> None:
+    """PEP 572: the binding goes to the scope that holds the outermost comprehension."""
+    assert ("store", "last") in events("[[last := v for v in row] for row in rows]")
+
+
+def test_walrus_in_a_comprehension_makes_a_function_local() -> None:
+    """Inside a function the walrus target is the function's own local."""
+    node = first_definition("def f(xs):\n    [n := x for x in xs]\n    return n")
+    assert free_names(node) == set()

@@ -106,13 +106,6 @@ def test_is_model_call(call: str, expected: bool) -> None:
     assert is_model_call(node, None) is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_selection_length counts `feat = pd.get_dummies(new)` as rows built from "
-    "constants (it reads only a module and picked rows), so the feature code moves into "
-    "select_rows and the service's request must already be one-hot encoded; the module "
-    "docstring says such feature code stays in predict",
-)
 def test_feature_code_on_picked_rows_stays_in_predict() -> None:
     """Only the literal rows are picked; `pd.get_dummies` runs per request."""
     sections, _ = split(
@@ -123,3 +116,33 @@ def test_feature_code_on_picked_rows_stays_in_predict() -> None:
         ("select", ["new = [[5.1, 3.5]]"]),
         ("predict", ["feat = pd.get_dummies(new)", "pred = model.predict(feat)"]),
     ]
+
+
+def test_a_function_of_rows_picked_from_a_table_stays_in_predict() -> None:
+    """`np.log1p(sample)` is a feature of the request's rows, not a pick."""
+    sections, _ = split(
+        "sample = X.head(3)\nlogged = np.log1p(sample)\npred = model.predict(logged)",
+        module={"np"},
+    )
+    assert sections == [
+        ("select", ["sample = X.head(3)"]),
+        ("predict", ["logged = np.log1p(sample)", "pred = model.predict(logged)"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "new = [[5.1, 3.5]]\nrows = np.array(new)\npred = model.predict(rows)",
+        # statsmodels' predict notebook (tests/realworld sm_predict): exog laid out as rows
+        "x1n = np.linspace(20.5, 25, 10)\n"
+        "Xnew = np.column_stack((x1n, np.sin(x1n), (x1n - 5) ** 2))\n"
+        "Xnew = sm.add_constant(Xnew)\n"
+        "pred = model.predict(Xnew)",
+    ],
+)
+def test_picked_values_laid_out_as_rows_move_with_the_picking(source: str) -> None:
+    """An array constructor or column stack of picked values is still the rows."""
+    sections, _ = split(source, module={"np", "sm"})
+    *picking, predict = source.splitlines()
+    assert sections == [("select", picking), ("predict", [predict])]
