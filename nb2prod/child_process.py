@@ -4,6 +4,13 @@ Generated code imports the notebook's packages and may crash or leave state
 behind, so nb2prod runs it in a child process: this interpreter (where those
 packages are installed), the project's `src/` first on the path, and nb2prod
 itself still importable for the entry points that drive it.
+
+Probe and verify talk to their children the same way (`run/protocol.py`): a
+spec file in, a typed result file out, the failing step from a marker line.
+Their lifecycles differ, so there are two starts: `run_child` runs a child to
+the end and returns its result (the probe); `start_child` only starts it, in the
+background, for a caller that feeds it stdin and waits later (verify's child
+trains while papermill runs the notebook, then gets the notebook's rows).
 """
 
 from __future__ import annotations
@@ -13,7 +20,13 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from nb2prod.run.protocol import ChildFailure, Message, read_failure, read_result, write_spec
+
+M = TypeVar("M")
 
 
 def child_env(src: Path, **extra: str) -> dict[str, str]:
@@ -31,7 +44,46 @@ def child_command(module: str, *arguments: str) -> list[str]:
     return [sys.executable, "-c", f"from {module} import main; main()", *arguments]
 
 
+class ChildFailed(Exception):
+    """The child exited with an error or wrote no result; `failure` is what it said."""
+
+    def __init__(self, failure: ChildFailure) -> None:
+        super().__init__(failure.lines[-1] if failure.lines else "no output")
+        self.failure = failure
+
+
 def run_child(
+    module: str,
+    spec: Message,
+    parse: Callable[[Any], M],
+    folder: Path,
+    *,
+    env: dict[str, str],
+    timeout: float,
+) -> M:
+    """Run `module.main()` on `spec` (written into `folder`) to the end, in its own process
+    group; its result checked by `parse`, else `ChildFailed` (or `TimeoutExpired`)."""
+    command = child_command(module, *write_spec(folder, spec))
+    completed = run_in_group(command, env=env, timeout=timeout)
+    result = read_result(folder, parse) if completed.returncode == 0 else None
+    if result is None:
+        raise ChildFailed(read_failure(completed.stderr))
+    return result
+
+
+def start_child(
+    module: str, spec: Message, folder: Path, *, env: dict[str, str], cwd: Path, log: IO[bytes]
+) -> subprocess.Popen[bytes]:
+    """Start `module.main()` on `spec` (written into `folder`) in the background, its output
+    in `log` and its stdin open; the caller waits, then reads the result with
+    `protocol.read_result` or the failure from `log` with `protocol.read_failure`."""
+    command = child_command(module, *write_spec(folder, spec))
+    return subprocess.Popen(
+        command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log
+    )
+
+
+def run_in_group(
     command: list[str], *, env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
     """Run `command` in its own process group and wait; on timeout or Ctrl-C the whole

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from nb2prod.plan import (
 from nb2prod.probe import PROBE_TIMEOUT, ProbeFailed, run_probe
 from nb2prod.render import falls_short, render_project, smoke_metrics
 from nb2prod.role_outputs import Metrics
+from nb2prod.run.protocol import ProbeResult, ProbeSpec, ProbeStep, ProtocolError
 from nb2prod.serving import Serving, build_serving, data_input_of, predict_step
 from nb2prod.write import MANIFEST, WriteReport, check_output, write_project
 
@@ -91,20 +93,21 @@ def convert(
     if plan.blocking:
         raise UserError(notebook_path, plan.blocking)
     problems = list(plan.problems)
-    probe: dict[str, Any] | None = None
+    probe: ProbeResult | None = None
     serving: Serving | None = None
     step = predict_step(plan) if service and run_pipeline else None
     if run_pipeline and plan.steps:
         cached = _cached_probe(output, notebook.sha256)
-        usable = cached and "metric_sources" in cached and (step is None or "model" in cached)
-        if not usable and announce is not None:
+        if cached is not None and step is not None and cached.model is None:
+            cached = None  # recorded without what the service needs
+        if cached is None and announce is not None:
             announce(
                 "running the notebook's pipeline once to record references for tests and the "
                 f"service (up to {timeout} s; --no-run skips it)"
             )
-        probe = cached if usable else _probe(plan, step, timeout)
+        probe = cached or _probe(plan, step, timeout)
         _check_model(plan, probe)
-        plan = _with_measured_metrics(plan, probe, name)
+        plan, probe = _with_measured_metrics(plan, probe, name)
         problems = list(plan.problems) + _printed_non_numbers(plan, probe)
         step = predict_step(plan) if service else None
     if step is not None and probe is not None and _servable(probe):
@@ -132,15 +135,15 @@ def convert(
         "quick_parameters": plan.quick,
         "service": serving.class_name if serving else None,
         "service_row": serving.row_model if serving else None,
-        "probe": probe,
+        "probe": probe.to_json() if probe else None,
     }
     report = write_project(output, files, manifest, notebook=notebook_path, force=force)
     return Conversion(plan, report, [p for p in problems if not p.blocking], serving)
 
 
-def _weak_quick_run(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
+def _weak_quick_run(plan: Plan, probe: ProbeResult) -> list[Problem]:
     """A warning when the quick parameters score too far below the notebook's defaults."""
-    quick, defaults = probe["metrics"].get("quick"), probe["metrics"]["defaults"]
+    quick, defaults = probe.metrics.quick, probe.metrics.defaults
     if not quick:
         return []
     weak = [
@@ -164,12 +167,12 @@ def _weak_quick_run(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
     ]
 
 
-def _servable(probe: dict[str, Any]) -> bool:
-    return "input" in probe and not probe.get("not_row_wise")
+def _servable(probe: ProbeResult) -> bool:
+    return probe.input is not None and not probe.not_row_wise
 
 
 def _serving(
-    plan: Plan, step: Step, probe: dict[str, Any], onnx: bool, problems: list[Problem]
+    plan: Plan, step: Step, probe: ProbeResult, onnx: bool, problems: list[Problem]
 ) -> Serving | None:
     """The service, or None and a warning: a service nb2prod cannot plan is left out,
     never a reason to stop the rest of the project."""
@@ -189,9 +192,9 @@ def _serving(
         return None
 
 
-def _check_model(plan: Plan, probe: dict[str, Any]) -> None:
+def _check_model(plan: Plan, probe: ProbeResult) -> None:
     """Stop when the object chosen as the model cannot be it (not fitted, cannot predict)."""
-    why = probe.get("model_problem")
+    why = probe.model_problem
     if not why or plan.model is None:
         return
     binder = next((s for s in reversed(plan.steps) if plan.model in s.outputs), None)
@@ -203,13 +206,13 @@ def _check_model(plan: Plan, probe: dict[str, Any]) -> None:
     )  # fmt: skip
 
 
-def _printed_non_numbers(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
+def _printed_non_numbers(plan: Plan, probe: ProbeResult) -> list[Problem]:
     """Notes for names an evaluate cell prints that hold no number (Kale's pipeline-metrics
     printing a parameter or a confusion matrix): they are not metrics, and that is fine."""
     parameters = {p.name for p in plan.parameters}
     notes = []
     for name, cell in dict(plan.metrics.printed).items():
-        if name in probe["metric_sources"]:
+        if name in probe.metric_sources:
             continue
         what = "a parameter" if name in parameters else "not a number"
         notes.append(
@@ -224,28 +227,36 @@ def _printed_non_numbers(plan: Plan, probe: dict[str, Any]) -> list[Problem]:
     return notes
 
 
-def _with_measured_metrics(plan: Plan, probe: dict[str, Any], name: str | None) -> Plan:
-    """The plan again, its evaluate step handing on only the values that held metrics."""
-    measured = Metrics(tuple(probe["metric_sources"]), tuple(probe["metrics"]["defaults"]))
+def _with_measured_metrics(
+    plan: Plan, probe: ProbeResult, name: str | None
+) -> tuple[Plan, ProbeResult]:
+    """The plan again, its evaluate step handing on only the values that held metrics; the
+    probe's contracts without the outputs the steps no longer return."""
+    measured = Metrics(probe.metric_sources, tuple(probe.metrics.defaults))
     final = build_plan(plan.notebook, name, measured)
     outputs = {step.function: set(step.outputs) for step in final.steps}
-    for function, recorded in probe["contracts"]["functions"].items():
-        if function in outputs:
-            recorded["outputs"] = {
-                k: v for k, v in recorded["outputs"].items() if k in outputs[function]
-            }
-    return final
+    functions = {
+        function: dataclasses.replace(
+            recorded,
+            outputs={k: v for k, v in recorded.outputs.items() if k in outputs[function]},
+        )
+        if function in outputs
+        else recorded
+        for function, recorded in probe.contracts.functions.items()
+    }
+    contracts = dataclasses.replace(probe.contracts, functions=functions)
+    return final, dataclasses.replace(probe, contracts=contracts)
 
 
-def _no_service(plan: Plan, ran_pipeline: bool, probe: dict[str, Any] | None) -> Problem:
+def _no_service(plan: Plan, ran_pipeline: bool, probe: ProbeResult | None) -> Problem:
     predict = next((s for s in plan.steps if s.role == "predict"), None)
-    probe = probe or {}
-    not_row_wise = probe.get("not_row_wise")
+    not_row_wise = probe.not_row_wise if probe else None
+    input_problem = probe.input_problem if probe else None
     why = (
         "the pipeline did not run (--no-run), so the request schema is unknown"
         if not ran_pipeline
-        else f"its input cannot be a request: {probe['input_problem']}"
-        if predict and probe.get("input_problem")
+        else f"its input cannot be a request: {input_problem}"
+        if predict and input_problem
         else f"`{predict.function}` cannot predict a request's rows on their own: {not_row_wise}"
         if predict and not_row_wise
         else "no cell has the predict role"
@@ -265,21 +276,21 @@ def _no_service(plan: Plan, ran_pipeline: bool, probe: dict[str, Any] | None) ->
     )
 
 
-def _probe(plan: Plan, predict: Step | None, timeout: int) -> dict[str, Any]:
+def _probe(plan: Plan, predict: Step | None, timeout: int) -> ProbeResult:
     """Run the generated pipeline once (in a child process) and record what it saw."""
     data_step = data_step_position(plan)
-    spec = {
-        "package": plan.package,
-        "steps": [{"function": s.function, "outputs": s.outputs} for s in plan.steps],
-        "data_function": None if data_step is None else plan.steps[data_step].function,
-        "metric_sources": list(plan.metrics.sources),
-        "fit_tables": plan.fit_tables,
-        "quick": plan.quick,
-        "data_input": data_input_of(plan, predict) if predict else None,
-        "predict_function": predict.function if predict else None,
-        "outputs": predict.outputs if predict else [],
-        "model": plan.model,
-    }
+    spec = ProbeSpec(
+        package=plan.package,
+        steps=tuple(ProbeStep(s.function, tuple(s.outputs)) for s in plan.steps),
+        data_function=None if data_step is None else plan.steps[data_step].function,
+        metric_sources=tuple(plan.metrics.sources),
+        fit_tables=tuple(plan.fit_tables),
+        quick=plan.quick,
+        data_input=data_input_of(plan, predict) if predict else None,
+        predict_function=predict.function if predict else None,
+        outputs=tuple(predict.outputs) if predict else (),
+        model=plan.model,
+    )
     training_files = render_project(plan, [])
     with tempfile.TemporaryDirectory(prefix="nb2prod-probe-src-") as folder:
         root = Path(folder)
@@ -323,8 +334,9 @@ def _missing(plan: Plan, module: str, failed: Step | None) -> Problem:
     return Problem(MISSING_PACKAGE, not_installed(module), fix, Severity.ERROR, cell)
 
 
-def _cached_probe(output: Path, source_sha256: str) -> dict[str, Any] | None:
-    """The probe of an earlier conversion of the same notebook by the same nb2prod."""
+def _cached_probe(output: Path, source_sha256: str) -> ProbeResult | None:
+    """The probe of an earlier conversion of the same notebook by the same nb2prod (one of
+    another shape, from a hand-edited manifest or an older build, is not used)."""
     try:
         manifest = json.loads((output / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -333,5 +345,9 @@ def _cached_probe(output: Path, source_sha256: str) -> dict[str, Any] | None:
         manifest.get("source", {}).get("sha256") == source_sha256
         and manifest.get("nb2prod_version") == __version__
     )
-    probe = manifest.get("probe")
-    return probe if same and isinstance(probe, dict) else None
+    if not same or manifest.get("probe") is None:
+        return None
+    try:
+        return ProbeResult.from_json(manifest.get("probe"))
+    except ProtocolError:
+        return None

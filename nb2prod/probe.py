@@ -12,53 +12,60 @@
 The describing code is the generated project's own (`contracts.py`,
 `data_quality.py`), so the references and the tests that read them agree.
 The pipeline runs in a separate process with this interpreter (where the
-notebook's packages are installed), so a crash cannot take nb2prod down.
+notebook's packages are installed), so a crash cannot take nb2prod down. It
+gets a `ProbeSpec` and answers a `ProbeResult` (`run/protocol.py`), marking
+each step function as it starts, so a failure names the function it was in.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from nb2prod.child_process import child_command, child_env, run_child
+from nb2prod.child_process import ChildFailed, child_env, run_child
 from nb2prod.rows import as_array as _as_array
 from nb2prod.rows import plain_value as _plain
+from nb2prod.run.protocol import (
+    Contracts,
+    FunctionContract,
+    InputProfile,
+    MetricValues,
+    ModelInfo,
+    PredictOutput,
+    ProbeResult,
+    ProbeSpec,
+    ProbeStep,
+    mark_step,
+    read_spec,
+    write_result,
+)
 
-FAILED_IN = "nb2prod-probe: failed in "
+BETWEEN_STEPS = "(between steps)"
+"""The step the child marks when no pipeline function runs (not a function name)."""
 PROBE_TIMEOUT = 900  # seconds the pipeline may run at convert time
 SAMPLE_ROWS = 5
 MAX_CATEGORIES = 50
 
 
-def run_probe(src_dir: Path, spec: dict[str, Any], timeout: int = PROBE_TIMEOUT) -> dict[str, Any]:
-    """Run the generated pipeline (defaults, then the quick parameters) and record it.
-
-    `spec` names the package, the step functions and their outputs, the data
-    step, the metrics, the predict input and outputs and the model.
-    """
+def run_probe(src_dir: Path, spec: ProbeSpec, timeout: int = PROBE_TIMEOUT) -> ProbeResult:
+    """Run the generated pipeline (defaults, then the quick parameters) and record it."""
+    env = child_env(src_dir)
+    env.setdefault("MPLBACKEND", "Agg")
     with tempfile.TemporaryDirectory(prefix="nb2prod-probe-") as folder:
-        spec_path, result_path = Path(folder) / "spec.json", Path(folder) / "probe.json"
-        spec_path.write_text(json.dumps(spec))
-        command = child_command("nb2prod.probe", str(spec_path), str(result_path))
-        env = child_env(src_dir)
-        env.setdefault("MPLBACKEND", "Agg")
         try:
-            completed = run_child(command, env=env, timeout=timeout)
+            return run_child(
+                "nb2prod.probe", spec, ProbeResult.from_json, Path(folder), env=env, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             raise ProbeFailed(f"it ran longer than {timeout} s (convert --timeout)") from None
-        if completed.returncode != 0 or not result_path.exists():
-            failed_in = [
-                line.removeprefix(FAILED_IN).strip()
-                for line in completed.stderr.splitlines()
-                if line.startswith(FAILED_IN)
-            ]
-            raise ProbeFailed(_last_error(completed.stderr), failed_in[0] if failed_in else None)
-        return json.loads(result_path.read_text())
+        except ChildFailed as failed:
+            functions = {step.function for step in spec.steps}
+            step = failed.failure.step if failed.failure.step in functions else None
+            raise ProbeFailed(_last_error(failed.failure.lines), step) from None
 
 
 class ProbeFailed(Exception):
@@ -73,87 +80,126 @@ def main() -> None:
     """Entry point of the probe process: run the pipeline, write what it saw as JSON."""
     import importlib
 
-    spec = json.loads(Path(sys.argv[1]).read_text())
-    package = spec["package"]
+    spec = read_spec(ProbeSpec.from_json)
+    package = spec.package
     config = importlib.import_module(f"{package}.config")
     pipeline = importlib.import_module(f"{package}.pipeline")
     contracts = importlib.import_module(f"{package}.contracts")
     data_quality = importlib.import_module(f"{package}.data_quality")
-    recorded: dict[str, Any] = {"functions": {}, "data": {}}
-
-    def recording(name: str, outputs: list[str], function: Any) -> Any:
-        signature = inspect.signature(function)
-
-        def run(*args: Any, **kwargs: Any) -> Any:
-            bound = signature.bind(*args, **kwargs).arguments
-            inputs = {k: contracts.describe(v) for k, v in bound.items()}
-            try:
-                result = function(*args, **kwargs)
-            except Exception:
-                print(f"{FAILED_IN}{name}", file=sys.stderr)
-                raise
-            returned = result if len(outputs) > 1 else (result,)
-            values = dict(zip(outputs, returned, strict=True)) if outputs else {}
-            recorded["functions"][name] = {
-                "inputs": inputs,
-                "outputs": {k: contracts.describe(v) for k, v in values.items()},
-            }
-            if name == spec["data_function"]:  # before later steps change it in place
-                recorded["data"] = data_quality.profile_tables(values)
-            if name == spec.get("predict_function"):
-                recorded["predict_call"] = (function, dict(bound), values)
-            return result
-
-        return run
-
-    originals = {step["function"]: getattr(pipeline, step["function"]) for step in spec["steps"]}
-    for step in spec["steps"]:
-        function = originals[step["function"]]
-        setattr(pipeline, step["function"], recording(step["function"], step["outputs"], function))
+    recorded = _Recorded()
+    originals = {step.function: getattr(pipeline, step.function) for step in spec.steps}
+    for step in spec.steps:
+        function = originals[step.function]
+        wrapped = _recording(function, step, spec, recorded, contracts, data_quality)
+        setattr(pipeline, step.function, wrapped)
     try:
         values = pipeline.run_pipeline(config.Config())
     finally:
         for name, function in originals.items():
             setattr(pipeline, name, function)
-    sources = spec["metric_sources"]
-    defaults = contracts.metric_values(values, sources)
-    profile: dict[str, Any] = {
-        "contracts": {"functions": recorded["functions"]},
-        "data_profile": recorded["data"],
-        "metrics": {"defaults": defaults},
-        "metric_sources": [s for s in sources if contracts.metric_values(values, [s])],
-    }
-    if spec["quick"]:
-        quick_values = pipeline.run_pipeline(config.quick_config())
-        profile["metrics"]["quick"] = contracts.metric_values(quick_values, sources)
-    if spec["model"]:
-        profile["model_problem"] = model_problem(spec["model"], values.get(spec["model"]))
-    if spec.get("data_input") and not profile.get("model_problem"):
-        model = values[spec["model"]]
-        rows = values[spec["data_input"]]
-        try:
-            profile["input"] = profile_input(
-                spec["data_input"], rows, _alike(rows, values, spec["fit_tables"])
-            )
-            profile["outputs"] = {
-                name: describe_output(contracts.plain(values[name])) for name in spec["outputs"]
-            }
-        except TypeError as error:
-            profile["input_problem"] = str(error)
-        except Exception as error:  # never crash the probe: the reason no service was made
-            profile.pop("input", None)
-            profile["input_problem"] = f"describing it raised {type(error).__name__}: {error}"
-        profile["model"] = {
-            "module": type(model).__module__,
-            "classifier": hasattr(model, "predict_proba"),
+    sources = list(spec.metric_sources)
+    quick = (
+        contracts.metric_values(pipeline.run_pipeline(config.quick_config()), sources)
+        if spec.quick
+        else None
+    )
+    result = ProbeResult(
+        contracts=Contracts(recorded.functions),
+        data_profile=recorded.data,
+        metrics=MetricValues(contracts.metric_values(values, sources), quick),
+        metric_sources=tuple(s for s in sources if contracts.metric_values(values, [s])),
+    )
+    if spec.model:
+        problem = model_problem(spec.model, values.get(spec.model))
+        result = dataclasses.replace(result, model_problem=problem, model_checked=True)
+    if spec.model and spec.data_input and not result.model_problem:
+        result = _with_predict_input(result, spec, values, recorded, contracts)
+    write_result(result, default=_plain)
+
+
+@dataclasses.dataclass
+class _Recorded:
+    """What the wrapped step functions saw, as the pipeline ran."""
+
+    functions: dict[str, FunctionContract] = dataclasses.field(default_factory=dict)
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    predict_call: tuple[Any, dict[str, Any], dict[str, Any]] | None = None
+
+
+def _recording(
+    function: Any,
+    step: ProbeStep,
+    spec: ProbeSpec,
+    recorded: _Recorded,
+    contracts: Any,
+    data_quality: Any,
+) -> Any:
+    """`function` wrapped to record its contract (and the data, and the predict call),
+    the step marked while it runs so that a failure names it."""
+    signature = inspect.signature(function)
+    name, outputs = step.function, step.outputs
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs).arguments
+        inputs = {k: contracts.describe(v) for k, v in bound.items()}
+        mark_step(name)
+        result = function(*args, **kwargs)
+        mark_step(BETWEEN_STEPS)
+        returned = result if len(outputs) > 1 else (result,)
+        values = dict(zip(outputs, returned, strict=True)) if outputs else {}
+        described = {k: contracts.describe(v) for k, v in values.items()}
+        recorded.functions[name] = FunctionContract(inputs, described)
+        if name == spec.data_function:  # before later steps change it in place
+            recorded.data = data_quality.profile_tables(values)
+        if name == spec.predict_function:
+            recorded.predict_call = (function, dict(bound), values)
+        return result
+
+    return run
+
+
+def _with_predict_input(
+    result: ProbeResult,
+    spec: ProbeSpec,
+    values: dict[str, Any],
+    recorded: _Recorded,
+    contracts: Any,
+) -> ProbeResult:
+    """`result` with what the service needs: the predict input's profile, the predictions
+    for its sample rows and the model's kind, or why the input cannot be a request."""
+    data_input = str(spec.data_input)
+    model, rows = values[spec.model], values[data_input]
+    profile: InputProfile | None = None
+    outputs: dict[str, PredictOutput] | None = None
+    problem: str | None = None
+    try:
+        profile = InputProfile.from_json(
+            profile_input(data_input, rows, _alike(rows, values, list(spec.fit_tables)))
+        )
+        outputs = {
+            name: PredictOutput.from_json(describe_output(contracts.plain(values[name])))
+            for name in spec.outputs
         }
-        if "predict_call" in recorded and "input" in profile:
-            try:
-                reason = not_row_wise(spec["data_input"], *recorded["predict_call"])
-            except Exception as error:  # as above: no service, and why
-                reason = f"checking it raised {type(error).__name__}: {error}"
-            profile["not_row_wise"] = reason
-    Path(sys.argv[2]).write_text(json.dumps(profile, indent=2, default=_plain))
+    except TypeError as error:
+        problem = str(error)
+    except Exception as error:  # never crash the probe: the reason no service was made
+        profile, problem = None, f"describing it raised {type(error).__name__}: {error}"
+    checked, reason = False, None
+    if recorded.predict_call is not None and profile is not None:
+        checked = True
+        try:
+            reason = not_row_wise(data_input, *recorded.predict_call)
+        except Exception as error:  # as above: no service, and why
+            reason = f"checking it raised {type(error).__name__}: {error}"
+    return dataclasses.replace(
+        result,
+        input=profile,
+        outputs=outputs,
+        input_problem=problem,
+        model=ModelInfo(type(model).__module__, hasattr(model, "predict_proba")),
+        not_row_wise=reason,
+        row_wise_checked=checked,
+    )
 
 
 def model_problem(name: str, model: Any) -> str | None:
@@ -350,6 +396,7 @@ def _column(name: str, series: list[Any]) -> dict[str, Any]:
     return column
 
 
-def _last_error(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip() and FAILED_IN not in line]
-    return lines[-1] if lines else "the process ended without a message"
+def _last_error(lines: tuple[str, ...]) -> str:
+    """The child's last line of output that is not blank: its exception, usually."""
+    shown = [line for line in lines if line.strip()]
+    return shown[-1] if shown else "the process ended without a message"

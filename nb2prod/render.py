@@ -27,6 +27,7 @@ from nb2prod.errors import Problem
 from nb2prod.plan import Plan, Step, data_step_position
 from nb2prod.requirements import imported_modules, installed_version, resolve_requirements
 from nb2prod.role_outputs import looks_like_metric
+from nb2prod.run.protocol import ProbeResult
 from nb2prod.serving import (
     RequestField,
     Serving,
@@ -100,7 +101,7 @@ def render_project(
     plan: Plan,
     problems: list[Problem],
     serving: Serving | None = None,
-    probe: dict[str, Any] | None = None,
+    probe: ProbeResult | None = None,
 ) -> dict[str, bytes]:
     """All files of the generated project, by relative path.
 
@@ -129,7 +130,7 @@ def render_project(
     context["smoke_margin"] = SMOKE_MARGIN
     context["metric_directions"] = {
         name: metric_direction(name)
-        for name in smoke_metrics(probe["metrics"]["defaults"] if probe else {})
+        for name in smoke_metrics(probe.metrics.defaults if probe else {})
     }
     enabled = _enabled(plan, serving, probe)
     context["features"] = enabled
@@ -171,12 +172,10 @@ def render_project(
     files[f"notebooks/{notebook_file}"] = stripped_notebook(plan)
     if probe is not None:
         source = {"created_by": f"nb2prod {__version__}", "source_notebook": notebook_file}
-        files["reference/pipeline_contracts.json"] = _json({**source, **probe["contracts"]})
-        files["reference/metrics.json"] = _json({**source, **probe["metrics"]})
-        if probe["data_profile"]:
-            files["reference/data_profile.json"] = _json(
-                {**source, "tables": probe["data_profile"]}
-            )
+        files["reference/pipeline_contracts.json"] = _json({**source, **probe.contracts.to_json()})
+        files["reference/metrics.json"] = _json({**source, **probe.metrics.to_json()})
+        if probe.data_profile:
+            files["reference/data_profile.json"] = _json({**source, "tables": probe.data_profile})
     if serving is not None:
         request = {"path": "/predict_batch", "body": serving.example_rows}
         files["examples/request.json"] = _json(request)
@@ -184,7 +183,7 @@ def render_project(
     return dict(sorted(files.items()))
 
 
-def _enabled(plan: Plan, serving: Serving | None, probe: dict[str, Any] | None) -> set[str]:
+def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> set[str]:
     """Which optional parts the project gets (see TEMPLATES)."""
     enabled = {ALWAYS}
     if plan.model:
@@ -193,9 +192,9 @@ def _enabled(plan: Plan, serving: Serving | None, probe: dict[str, Any] | None) 
         enabled.add(WITH_METRICS)
     if probe is not None:
         enabled.add(WITH_REFERENCES)
-        if probe["data_profile"]:
+        if probe.data_profile:
             enabled.add(WITH_DATA)
-        if plan.model and probe["metrics"]["defaults"]:
+        if plan.model and probe.metrics.defaults:
             enabled.add(WITH_SMOKE)
     if plan.tests:
         enabled.add(WITH_TESTS)
@@ -209,9 +208,9 @@ def _enabled(plan: Plan, serving: Serving | None, probe: dict[str, Any] | None) 
 def _wanted(enabled: set[str]) -> dict[str, tuple[str, str]]:
     root = templates_dir() / "project"
     return {
-        template: spec
-        for template, spec in TEMPLATES.items()
-        if spec[1] in enabled and (root / template).exists()
+        template: (target, feature)
+        for template, (target, feature) in TEMPLATES.items()
+        if feature in enabled and (root / template).exists()
     }
 
 

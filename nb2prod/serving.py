@@ -15,6 +15,7 @@ from typing import Any
 
 from nb2prod.plan import Plan, Step
 from nb2prod.roles import PREDICT
+from nb2prod.run.protocol import InputColumn, PredictArgument, ProbeResult
 
 RANGE_MARGIN = 0.1  # observed range widened by this share of its width on each side
 MAX_BATCH_ROWS = 1000
@@ -99,12 +100,12 @@ def serving_state_of(plan: Plan, step: Step) -> list[str]:
     return [name for name in _data_arguments(plan, step) if name != rows]
 
 
-def argument_sources(plan: Plan, step: Step) -> list[tuple[str, str]]:
+def argument_sources(plan: Plan, step: Step) -> list[PredictArgument]:
     """Where each argument of the predict step comes from: `model`, `rows` (what a request
     replaces), `state` (stored with the model) or `config`."""
     rows = data_input_of(plan, step)
     return [
-        (
+        PredictArgument(
             argument.name,
             "config"
             if argument.from_config
@@ -127,38 +128,38 @@ def predict_call(plan: Plan, step: Step, *, model: str, rows: str, state: str, c
         "rows": lambda _: rows,
         "state": lambda name: f"{state}[{name!r}]",
     }
-    return ", ".join(written[source](name) for name, source in argument_sources(plan, step))
+    return ", ".join(written[a.source](a.name) for a in argument_sources(plan, step))
 
 
 def _data_arguments(plan: Plan, step: Step) -> list[str]:
     return [a.name for a in step.arguments if not a.from_config and a.name != plan.model]
 
 
-def onnx_applies(probe: dict[str, Any]) -> bool:
+def onnx_applies(probe: ProbeResult) -> bool:
     """A scikit-learn classifier on numeric columns, with skl2onnx and onnxruntime at hand."""
     import importlib.util
 
-    model = probe.get("model", {})
-    numeric = all(c["type"] in {"float", "int", "bool"} for c in probe["input"]["columns"])
+    model, profile = probe.model, probe.input
+    if model is None or profile is None:
+        return False
+    numeric = all(c.type in {"float", "int", "bool"} for c in profile.columns)
     installed = all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
-    return bool(
-        str(model.get("module", "")).startswith("sklearn")
-        and model.get("classifier")
-        and numeric
-        and installed
-    )
+    return model.module.startswith("sklearn") and model.classifier and numeric and installed
 
 
-def build_serving(plan: Plan, step: Step, probe: dict[str, Any], onnx: bool = True) -> Serving:
-    """The service description from the plan's predict step and the probe's profile."""
+def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True) -> Serving:
+    """The service description from the plan's predict step and the probe's profile
+    (a KeyError when the probe recorded no input or outputs: no service, and why)."""
     camel = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", plan.project) if part)
-    profile = probe["input"]
-    fields = _fields(profile["columns"])
-    dtypes = {c["name"]: _dtype(c) for c in profile["columns"]}
-    outputs = [ResponseField(name, info["type"]) for name, info in probe["outputs"].items()]
+    profile, recorded = probe.input, probe.outputs
+    if profile is None or recorded is None:
+        raise KeyError("input" if profile is None else "outputs")
+    fields = _fields(profile.columns)
+    dtypes = {c.name: _dtype(c) for c in profile.columns}
+    outputs = [ResponseField(name, output.type) for name, output in recorded.items()]
     predictions = [
-        {name: probe["outputs"][name]["values"][i] for name in probe["outputs"]}
-        for i in range(len(profile["rows"]))
+        {name: output.values[i] for name, output in recorded.items()}
+        for i in range(len(profile.rows))
     ]
     return Serving(
         class_name=camel + "Service",
@@ -166,47 +167,47 @@ def build_serving(plan: Plan, step: Step, probe: dict[str, Any], onnx: bool = Tr
         prediction_model=camel + "Prediction",
         predict_function=step.function,
         data_input=data_input_of(plan, step),
-        kind=profile["kind"],
+        kind=profile.kind,
         fields=fields,
         dtypes=dtypes,
         outputs=outputs,
-        example_rows=profile["rows"],
+        example_rows=list(profile.rows),
         example_predictions=predictions,
-        observed_rows=profile["observed_rows"],
+        observed_rows=profile.observed_rows,
         config_arguments=[a.name for a in step.arguments if a.from_config],
         state=serving_state_of(plan, step),
         onnx=onnx and onnx_applies(probe),
-        input_dtype=profile.get("dtype", "float64"),
+        input_dtype=profile.dtype or "float64",
     )
 
 
-def _fields(columns: list[dict[str, Any]]) -> list[RequestField]:
+def _fields(columns: tuple[InputColumn, ...]) -> list[RequestField]:
     used: set[str] = set()
     fields: list[RequestField] = []
     for column in columns:
-        name = _identifier(column["name"], used)
+        name = _identifier(column.name, used)
         minimum, maximum = _bounds(column)
         fields.append(
             RequestField(
                 name=name,
-                column=column["name"],
-                type_name=column["type"],
+                column=column.name,
+                type_name=column.type,
                 minimum=minimum,
                 maximum=maximum,
-                categories=tuple(column.get("categories") or ()),
-                nullable=bool(column.get("nullable")),
+                categories=column.categories or (),
+                nullable=column.nullable,
             )
         )
     return fields
 
 
-def _bounds(column: dict[str, Any]) -> tuple[Any, Any]:
-    low, high = column.get("min"), column.get("max")
+def _bounds(column: InputColumn) -> tuple[Any, Any]:
+    low, high = column.min, column.max
     if low is None or high is None:
         return None, None
     margin = (high - low) * RANGE_MARGIN
     lowest = low - margin if low < 0 else max(0, low - margin)  # non-negative data stays so
-    if column["type"] == "int":
+    if column.type == "int":
         return math.floor(lowest), math.ceil(high + margin)
     return _round(lowest), _round(high + margin)
 
@@ -230,5 +231,5 @@ def _identifier(column: str, used: set[str]) -> str:
     return candidate
 
 
-def _dtype(column: dict[str, Any]) -> str:
-    return {"float": "float64", "int": "int64", "bool": "bool", "str": "object"}[column["type"]]
+def _dtype(column: InputColumn) -> str:
+    return {"float": "float64", "int": "int64", "bool": "bool", "str": "object"}[column.type]

@@ -8,6 +8,10 @@
 4. metrics (exact by default: seeded runs must agree), predictions (labels
    exact, floats within the tolerance) and the predict input's columns and
    dtypes (against the profile recorded at convert time) are compared.
+
+The child gets a `VerifySpec`, then a `RowsRequest` on stdin, and answers a
+`VerifyResult` (`run/protocol.py`); it marks each phase (training, predict,
+service) as it starts, so a failure names the phase it was in.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2prod.child_process import child_command, child_env
+from nb2prod.child_process import child_env, start_child
 from nb2prod.confine import inside
 from nb2prod.errors import Problem, Severity, UserError, user_error
 from nb2prod.install_hints import (
@@ -38,12 +42,22 @@ from nb2prod.plan import MODEL_FIX, Plan, build_plan, importing_cell
 from nb2prod.requirements import canonical_name, distribution_for
 from nb2prod.role_outputs import Metrics
 from nb2prod.roles import EVALUATE, PREDICT
+from nb2prod.run.protocol import (
+    InputProfile,
+    PredictCall,
+    ProbeResult,
+    ProtocolError,
+    RowsRequest,
+    ServiceClass,
+    VerifyResult,
+    VerifySpec,
+    read_failure,
+    read_result,
+)
 from nb2prod.serving import argument_sources, predict_step
 from nb2prod.write import read_manifest
 
 FLOAT_ATOL = 1e-12
-PHASE = "nb2prod-verify: phase "
-"""How the child says what it is doing, so a failure names the part that failed."""
 SERVICE_ATOL = 1e-5
 """A service answering from the ONNX twin: training checked its probabilities to this."""
 
@@ -149,18 +163,18 @@ def verify(
         result = generated.finish(run, timeout)
     report = VerifyReport(plan.project, typed, rtol, executed_notebook=str(run.executed))
     report.notes += run.skipped_failures
-    report.checks += _compare_metrics(run.metrics, result["metrics"], rtol)
-    if not run.metrics and not result["metrics"] and any(s.role == EVALUATE for s in plan.steps):
+    report.checks += _compare_metrics(run.metrics, result.metrics, rtol)
+    if not run.metrics and not result.metrics and any(s.role == EVALUATE for s in plan.steps):
         report.checks.append(_nothing("metric", NO_METRICS))
     predicts = any(s.role == PREDICT for s in plan.steps)
-    if "predictions" in result:
-        report.checks += _compare_predictions(run.predictions, result["predictions"], rtol)
+    if result.predictions is not None:
+        report.checks += _compare_predictions(run.predictions, result.predictions, rtol)
     elif predicts:
         report.checks.append(_nothing("prediction", _why_no_predictions(plan, run, result)))
-    if "service_predictions" in result:
-        onnx = result["metadata"].get("runtime") == "onnx"
+    if result.service_predictions is not None:
+        onnx = result.metadata.get("runtime") == "onnx"
         report.checks += _compare_predictions(
-            run.predictions, result["service_predictions"], rtol,
+            run.predictions, result.service_predictions, rtol,
             kind="service", atol=SERVICE_ATOL if onnx else FLOAT_ATOL,
         )  # fmt: skip
     elif manifest.get("service") and predicts:
@@ -168,9 +182,9 @@ def verify(
     compared = [c for c in report.checks if c.kind in {"metric", "prediction"} and not c.note]
     if not compared and not any(c.note for c in report.checks):
         report.checks.append(_nothing("result", NOTHING_TO_COMPARE))
-    report.checks += _compare_schema(manifest.get("probe"), result.get("schema"))
+    report.checks += _compare_schema(_recorded_input(project, manifest), result.schema)
     report.checks += _compare_metadata(plan, manifest, typed, run, result)
-    report.code_version = result["metadata"].get("code_version")
+    report.code_version = result.metadata.get("code_version")
     (workdir / "report.json").unlink(missing_ok=True)  # replace a planted link, never follow
     (workdir / "report.json").write_text(json.dumps(report.to_json(), indent=2, default=str))
     return report
@@ -202,7 +216,7 @@ def _nothing(kind: str, why: str) -> Check:
     return Check(kind, "(none compared)", None, None, None, False, note=why)
 
 
-def _why_no_predictions(plan: Plan, run: NotebookRun, result: dict[str, Any]) -> str:
+def _why_no_predictions(plan: Plan, run: NotebookRun, result: VerifyResult) -> str:
     predict = next(s for s in plan.steps if s.role == PREDICT)
     if not predict.outputs:
         return (
@@ -218,7 +232,7 @@ def _why_no_predictions(plan: Plan, run: NotebookRun, result: dict[str, Any]) ->
         return f"the notebook's predict input could not be kept: {run.input_problem}"
     if not run.predictions:
         return "the notebook's predict section left no predictions to compare"
-    return result.get("service_problem") or "the generated side returned no predictions"
+    return result.service_problem or "the generated side returned no predictions"
 
 
 def _count(values: Any) -> int:
@@ -231,6 +245,8 @@ class GeneratedRun:
     def __init__(
         self, process: subprocess.Popen[bytes], scratch: Path, plan: Plan, project: Path
     ) -> None:
+        """Use `start`: the child runs in the background (it trains while papermill runs
+        the notebook), so unlike the probe it is started here and waited on in `finish`."""
         self.process, self.scratch, self.plan, self.project = process, scratch, plan, project
 
     @classmethod
@@ -244,52 +260,45 @@ class GeneratedRun:
         cwd: Path,
     ) -> GeneratedRun:
         step = predict_step(plan)
-        service = manifest.get("service")
-        spec = {
-            "package": plan.package,
-            "project": str(project),
-            "parameters": parameters,
-            "artifacts": str(scratch / "artifacts"),
-            "predict": None
+        service, row_model = manifest.get("service"), manifest.get("service_row")
+        spec = VerifySpec(
+            package=plan.package,
+            project=str(project),
+            parameters=parameters,
+            artifacts=str(scratch / "artifacts"),
+            predict=None
             if step is None
-            else {
-                "function": step.function,
-                "outputs": step.outputs,
-                "arguments": argument_sources(plan, step),
-            },
-            "service": {"class": service, "row_model": manifest.get("service_row")}
-            if service and manifest.get("service_row") and (project / "service.py").exists()
+            else PredictCall(
+                step.function, tuple(step.outputs), tuple(argument_sources(plan, step))
+            ),
+            service=ServiceClass(service, row_model)
+            if service and row_model and (project / "service.py").exists()
             else None,
-        }
-        (scratch / "spec.json").write_text(json.dumps(spec))
+        )
         env = child_env(project / "src", BENTOML_HOME=str(scratch / "bentoml"), MPLBACKEND="Agg")
-        spec_path, result_path = str(scratch / "spec.json"), str(scratch / "result.json")
-        command = child_command("nb2prod.verify_child", spec_path, result_path)
         with (scratch / "output.log").open("wb") as log:
-            process = subprocess.Popen(
-                command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log
-            )
+            process = start_child("nb2prod.verify_child", spec, scratch, env=env, cwd=cwd, log=log)
         return cls(process, scratch, plan, project)
 
-    def finish(self, run: NotebookRun, timeout: int) -> dict[str, Any]:
+    def finish(self, run: NotebookRun, timeout: int) -> VerifyResult:
         """Hand the child the notebook's rows; its results, or a `UserError` with its error."""
         given = str(run.input_path) if run.input_path and run.predictions else None
-        rows = json.dumps({"input_path": given}).encode()
+        rows = json.dumps(RowsRequest(given).to_json()).encode()
         try:
             self.process.communicate(rows, timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
             raise self._failure("timeout", f"it did not finish in {timeout} s") from None
-        result = self.scratch / "result.json"
-        if self.process.returncode != 0 or not result.exists():
-            log = (self.scratch / "output.log").read_text(errors="replace").strip()
-            phases = [line.removeprefix(PHASE) for line in log.splitlines() if PHASE in line]
-            lines = [line for line in log.splitlines() if PHASE not in line]
+        ended = self.process.returncode == 0
+        result = read_result(self.scratch, VerifyResult.from_json) if ended else None
+        if result is None:
+            failure = read_failure((self.scratch / "output.log").read_text(errors="replace"))
+            lines = failure.lines
             module = absent_module(missing_module(lines[-1])) if lines else None
             if module is not None:
                 raise self._missing(module)
-            raise self._failure(phases[-1] if phases else "training", "\n".join(lines[-8:]))
-        return json.loads(result.read_text())
+            raise self._failure(failure.step or "training", "\n".join(lines[-8:]))
+        return result
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -482,16 +491,31 @@ def _flatten(values: list[Any]) -> list[Any]:
     return flat
 
 
-def _compare_schema(probe: dict[str, Any] | None, now: dict[str, str] | None) -> list[Check]:
+def _recorded_input(project: Path, manifest: dict[str, Any]) -> InputProfile | None:
+    """The predict input the conversion recorded (the manifest's probe), if any."""
+    if manifest.get("probe") is None:
+        return None
+    try:
+        return ProbeResult.from_json(manifest.get("probe")).input
+    except ProtocolError as error:
+        raise user_error(
+            project,
+            "not-a-project",
+            f"the probe in the manifest is damaged: {error}",
+            "convert again",
+        ) from None
+
+
+def _compare_schema(recorded_input: InputProfile | None, now: dict[str, str] | None) -> list[Check]:
     """The predict input still has the columns and kinds recorded at convert time."""
-    if not probe or "input" not in probe or now is None:
+    if recorded_input is None or now is None:
         return []  # converted without a service: no request schema was recorded
-    recorded = {c["name"]: c["type"] for c in probe["input"]["columns"]}
+    recorded = {c.name: c.type for c in recorded_input.columns}
     agree = recorded.keys() == now.keys() and all(
         kind == now[name] or (kind, now[name]) == ("float", "int")  # `[[5, 2]]`: ints fit
         for name, kind in recorded.items()
     )
-    return [Check("schema", probe["input"]["name"], recorded, now, None, agree)]
+    return [Check("schema", recorded_input.name, recorded, now, None, agree)]
 
 
 def _short(values: Any, limit: int = 5) -> Any:
@@ -505,14 +529,14 @@ def _compare_metadata(
     manifest: dict[str, Any],
     parameters: dict[str, Any],
     run: NotebookRun,
-    result: dict[str, Any],
+    result: VerifyResult,
 ) -> list[Check]:
     """The model's metadata agrees with the run: parameters, metrics, data, notebook."""
-    metadata = result["metadata"]
+    metadata = result.metadata
     expected = json.loads(json.dumps({p.name: p.default for p in plan.parameters} | parameters))
     pairs = [
         ("parameters", expected, metadata.get("parameters")),
-        ("metrics", result["metrics"], metadata.get("metrics")),
+        ("metrics", result.metrics, metadata.get("metrics")),
         ("source_sha256", manifest["source"]["sha256"], metadata.get("source_sha256")),
     ]
     if run.data_sha256 is not None:

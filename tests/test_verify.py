@@ -172,11 +172,13 @@ def test_verify_runs_the_notebook_with_this_python_whatever_kernelspecs_say(
 
 
 def test_the_schema_check_lets_ints_fill_float_columns_and_nothing_else() -> None:
+    from nb2prod.run.protocol import InputColumn, InputProfile
     from nb2prod.verify import _compare_schema
 
-    probe = {"input": {"name": "rows", "columns": [{"name": "x0", "type": "float"}]}}
-    assert _compare_schema(probe, {"x0": "int"})[0].passed  # `[[5, 2]]` for float features
-    assert not _compare_schema(probe, {"x0": "str"})[0].passed
-    assert not _compare_schema(probe, {"x1": "float"})[0].passed
-    int_probe = {"input": {"name": "rows", "columns": [{"name": "x0", "type": "int"}]}}
-    assert not _compare_schema(int_probe, {"x0": "float"})[0].passed
+    def recorded(kind: str) -> InputProfile:
+        return InputProfile("rows", "ndarray", (InputColumn("x0", False, kind),), (), 1)
+
+    assert _compare_schema(recorded("float"), {"x0": "int"})[0].passed  # `[[5, 2]]` fits floats
+    assert not _compare_schema(recorded("float"), {"x0": "str"})[0].passed
+    assert not _compare_schema(recorded("float"), {"x1": "float"})[0].passed
+    assert not _compare_schema(recorded("int"), {"x0": "float"})[0].passed

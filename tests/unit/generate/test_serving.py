@@ -7,19 +7,33 @@ The rest of serving.py works on a built Plan and is covered through conversions
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
 
 import pytest
 
+from nb2prod.run.protocol import (
+    Contracts,
+    InputColumn,
+    InputProfile,
+    MetricValues,
+    ModelInfo,
+    ProbeResult,
+)
 from nb2prod.serving import onnx_applies
 
 ONNX_INSTALLED = all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
 
 
-def probe(module: str, classifier: bool, types: list[str]) -> dict[str, Any]:
+def probe(module: str, classifier: bool, types: list[str]) -> ProbeResult:
     """A probe record with a model and an input of columns of `types`."""
-    columns = [{"name": f"x{i}", "type": t} for i, t in enumerate(types)]
-    return {"model": {"module": module, "classifier": classifier}, "input": {"columns": columns}}
+    columns = tuple(InputColumn(f"x{i}", False, t) for i, t in enumerate(types))
+    return ProbeResult(
+        contracts=Contracts({}),
+        data_profile={},
+        metrics=MetricValues({}),
+        metric_sources=(),
+        input=InputProfile("rows", "dataframe", columns, (), 0),
+        model=ModelInfo(module, classifier),
+    )
 
 
 @pytest.mark.skipif(not ONNX_INSTALLED, reason="needs nb2prod[onnx]")
@@ -36,6 +50,6 @@ def test_a_scikit_learn_classifier_on_numbers_gets_an_onnx_twin() -> None:
         probe("sklearn.pipeline", True, ["float", "str"]),  # a text column
     ],
 )
-def test_anything_else_gets_none(record: dict[str, Any]) -> None:
+def test_anything_else_gets_none(record: ProbeResult) -> None:
     """Only what skl2onnx converts without options is twinned."""
     assert not onnx_applies(record)

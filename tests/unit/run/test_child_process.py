@@ -1,7 +1,7 @@
 """child_process.py: generated code runs in a child of this interpreter, src/ first.
 
-The child must import the project's `src/` before any other copy, and a timeout
-must kill what it started.
+The child must import the project's `src/` before any other copy (and this very
+nb2prod, not another install), and a timeout must kill what it started.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from nb2prod.child_process import child_command, child_env, run_child
+import nb2prod
+from nb2prod.child_process import ChildFailed, child_command, child_env, run_child, run_in_group
+from nb2prod.run.protocol import RowsRequest
 
 
 def test_child_env_puts_src_first_and_absolute(
@@ -33,15 +35,53 @@ def test_child_command_runs_a_modules_main_with_this_interpreter() -> None:
     assert command == [sys.executable, "-c", "from nb2prod.probe import main; main()", "a", "b"]
 
 
-def test_run_child_returns_output_and_status(tmp_path: Path) -> None:
+def test_run_in_group_returns_output_and_status(tmp_path: Path) -> None:
     """stdout, stderr and the exit code come back as text."""
     command = [sys.executable, "-c", "import sys; print('out'); sys.exit(3)"]
-    done = run_child(command, env=child_env(tmp_path), timeout=30)
+    done = run_in_group(command, env=child_env(tmp_path), timeout=30)
     assert (done.returncode, done.stdout) == (3, "out\n")
 
 
-def test_run_child_times_out(tmp_path: Path) -> None:
+def test_run_in_group_times_out(tmp_path: Path) -> None:
     """A child that runs too long is killed and the timeout raised."""
     command = [sys.executable, "-c", "import time; time.sleep(30)"]
     with pytest.raises(subprocess.TimeoutExpired):
-        run_child(command, env=child_env(tmp_path), timeout=0.5)
+        run_in_group(command, env=child_env(tmp_path), timeout=0.5)
+
+
+CHILD = """
+import nb2prod
+from nb2prod.run.protocol import RowsRequest, mark_step, read_spec, write_result
+
+
+def main():
+    spec = read_spec(RowsRequest.from_json)
+    mark_step("answering")
+    if spec.input_path == "fail":
+        raise RuntimeError("asked to fail")
+    write_result(RowsRequest(nb2prod.__file__), default=str)
+"""
+
+
+def test_run_child_hands_a_spec_and_reads_a_typed_result(tmp_path: Path) -> None:
+    """Spec in, typed result out; the child imports this nb2prod (PYTHONPATH reaches it)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "echo_child.py").write_text(CHILD)
+    env = child_env(tmp_path / "src")
+    result = run_child(
+        "echo_child", RowsRequest("x"), RowsRequest.from_json, tmp_path, env=env, timeout=60
+    )
+    assert result == RowsRequest(nb2prod.__file__)
+
+
+def test_run_child_raises_the_step_and_the_error(tmp_path: Path) -> None:
+    """A failing child: the last step it marked, its output without the marker."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "echo_child.py").write_text(CHILD)
+    env = child_env(tmp_path / "src")
+    with pytest.raises(ChildFailed) as failed:
+        run_child(
+            "echo_child", RowsRequest("fail"), RowsRequest.from_json, tmp_path, env=env, timeout=60
+        )
+    assert failed.value.failure.step == "answering"
+    assert failed.value.failure.lines[-1] == "RuntimeError: asked to fail"

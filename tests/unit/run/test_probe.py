@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from nb2prod.probe import (
-    FAILED_IN,
     MAX_CATEGORIES,
     ProbeFailed,
     _alike,
@@ -28,6 +27,7 @@ from nb2prod.probe import (
     profile_input,
     run_probe,
 )
+from nb2prod.run.protocol import ProbeSpec, ProbeStep
 
 
 class Predictor:
@@ -227,11 +227,10 @@ def test_an_output_of_another_shape_for_two_rows_is_not_row_wise() -> None:
     assert reason == "on 2 of its rows `p` has shape (3,), not (2,)"
 
 
-def test_last_error_is_the_last_line_that_is_not_the_marker() -> None:
+def test_last_error_is_the_last_line_that_is_not_blank() -> None:
     """The exception line of the child's traceback is the failure's message."""
-    stderr = f"Traceback ...\n  File x\nKeyError: 'a'\n{FAILED_IN}train\n\n"
-    assert _last_error(stderr) == "KeyError: 'a'"
-    assert _last_error("  \n") == "the process ended without a message"
+    assert _last_error(("Traceback ...", "  File x", "KeyError: 'a'", "", " ")) == "KeyError: 'a'"
+    assert _last_error(("  ",)) == "the process ended without a message"
 
 
 PIPELINE = """
@@ -255,14 +254,18 @@ def test_run_probe_names_the_step_that_failed(tmp_path: Path) -> None:
     (package / "pipeline.py").write_text(PIPELINE)
     (package / "contracts.py").write_text("def describe(value):\n    return repr(value)\n")
     (package / "data_quality.py").write_text("def profile_tables(values):\n    return {}\n")
-    spec = {
-        "package": "demo",
-        "steps": [
-            {"function": "load", "outputs": ["rows"]},
-            {"function": "train", "outputs": ["model"]},
-        ],
-        "data_function": "load",
-    }
+    spec = ProbeSpec(
+        package="demo",
+        steps=(ProbeStep("load", ("rows",)), ProbeStep("train", ("model",))),
+        data_function="load",
+        metric_sources=(),
+        fit_tables=(),
+        quick={},
+        data_input=None,
+        predict_function=None,
+        outputs=(),
+        model="model",
+    )
     with pytest.raises(ProbeFailed) as failed:
         run_probe(tmp_path / "src", spec, timeout=30)
     assert str(failed.value) == "RuntimeError: diverged"
