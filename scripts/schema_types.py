@@ -9,8 +9,9 @@ of its `$defs` becomes one named type, called after its `title` (`I<title>` for 
 object, as the extension names interfaces). Only the part of JSON Schema the schemas
 use is read: `type` (one or a list), `properties`/`required`, `additionalProperties`,
 `items`, `enum`, `anyOf`, `$ref` (within a file or to another file) and `description`,
-which becomes the doc comment. Anything else is refused, so a schema cannot say more
-than the types do. tests/unit/test_schema_types.py fails while schema.ts is stale.
+which becomes the doc comment (`dependentRequired` is left to the tests' validation).
+Anything else is refused, so a schema cannot say more than the types do.
+tests/unit/test_schema_types.py fails while schema.ts is stale.
 """
 
 from __future__ import annotations

@@ -49,22 +49,6 @@ def test_nb2prod_objects_refuse_fields_the_schema_does_not_name(path: Path) -> N
         assert schema.get("additionalProperties") is False, f"{path.name}{where or '/'}"
 
 
-def test_the_wheel_carries_the_schemas() -> None:
-    """hatch's `packages = ["nb2prod"]` takes every file under the package."""
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'packages = ["nb2prod"]' in pyproject
-    assert {p.name for p in SCHEMA_FILES} >= {
-        "check_report.schema.json",
-        "conversion.schema.json",
-        "doctor.schema.json",
-        "error.schema.json",
-        "job.schema.json",
-        "problem.schema.json",
-        "roles.schema.json",
-        "verification.schema.json",
-    }
-
-
 @pytest.mark.parametrize("notebook", EXAMPLE_NOTEBOOKS, ids=lambda p: p.stem)
 def test_check_reports_follow_the_schema(notebook: Path) -> None:
     assert_valid("check_report", check_report(notebook))
