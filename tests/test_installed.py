@@ -114,6 +114,7 @@ def test_the_distributions_pass_twine_and_carry_the_extension_and_licence(dist) 
         "nb2prod/templates/project/pyproject.toml.j2",
         "nb2prod/generate/runtime/data_quality.py",  # copied into projects, never imported
         "nb2prod/generate/static/gitignore",
+        "nb2prod/schemas/check_report.schema.json",  # what the front end's types come from
     } <= wheel
 
 

@@ -3,126 +3,26 @@
  *
  * Every request goes through `ServerConnection.makeRequest`, which adds the
  * token and the XSRF header. The server holds all of nb2prod's logic: this
- * module only moves JSON and turns error replies into `Nb2prodError`.
+ * module only moves JSON and turns error replies into `Nb2prodError`. The types of
+ * that JSON are generated from the server's schemas (schema.ts, nb2prod/schemas).
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-/** Where in the notebook a problem is (nb2prod.errors.CellRef). */
-export interface ICellRef {
-  index: number;
-  first_line: string;
-  line: number | null;
-}
+import type {
+  ICheckReport,
+  IConversion,
+  IDiagnosis,
+  IErrorReply,
+  IJob as IJobJson,
+  IProblem,
+  IRoles,
+  IVerification
+} from './schema';
 
-/** One finding about the notebook, with its fix (nb2prod.errors.Problem). */
-export interface IProblem {
-  code: string;
-  message: string;
-  fix: string;
-  severity: 'error' | 'warning';
-  cell: ICellRef | null;
-}
-
-/** One code cell of the check report. */
-export interface ICellReport {
-  index: number;
-  first_line: string;
-  role: string | null;
-  declared: boolean;
-  function: string | null;
-  inputs: string[];
-  outputs: string[];
-  suggested_role: string | null;
-  problems: IProblem[];
-}
-
-/** `nb2prod check --json`'s report (nb2prod.check.report_of). */
-export interface ICheckReport {
-  notebook: string;
-  convertible: boolean;
-  project: string;
-  cells: ICellReport[];
-  problems: IProblem[];
-}
-
-/** The role vocabulary and the tags that declare roles (GET /nb2prod/roles). */
-export interface IRoles {
-  roles: string[];
-  tag_of: Record<string, string>;
-  role_tags: string[];
-  role_tag_prefixes: string[];
-}
-
-/** What `convert` wrote (the CLI's `convert --json`, plus root-relative file names). */
-export interface IConversion {
-  output_path: string;
-  project: string;
-  files: string[];
-  written: string[];
-  unchanged: string[];
-  warnings: IProblem[];
-}
-
-/** What `verify` compared (nb2prod.verify.VerifyReport). */
-export interface IVerification {
-  passed: boolean;
-  checks: {
-    kind: string;
-    name: string;
-    passed: boolean;
-    difference: number | null;
-  }[];
-  executed_notebook_path: string | null;
-}
-
-export type DoctorStatus = 'ok' | 'missing' | 'warning';
-
-/** One fact about the server's Python, and its fix (nb2prod.doctor.Check). */
-export interface IDoctorCheck {
-  name: string;
-  status: DoctorStatus;
-  detail: string;
-  fix: string | null;
-  core: boolean;
-}
-
-/** One module the notebook imports: does it resolve on the server (nb2prod.doctor.ImportFact). */
-export interface IImportFact {
-  module: string;
-  status: DoctorStatus;
-  detail: string;
-  cells: number[];
-  needed: boolean;
-  distribution: string | null;
-  version: string | null;
-  fix: string | null;
-}
-
-/** `nb2prod doctor --json [NB]` of the server's Python (nb2prod.doctor.Diagnosis). */
-export interface IDiagnosis {
-  nb2prod: string;
-  python: string;
-  ok: boolean;
-  checks: IDoctorCheck[];
-  notebook?: string;
-  imports?: IImportFact[];
-}
-
-/** The body of an error reply. */
-export interface IErrorReply {
-  message: string;
-  notebook?: string | null;
-  problems?: IProblem[];
-}
-
-export interface IJob<T> {
-  id: string;
-  kind: 'convert' | 'verify';
-  status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-  elapsed: number;
+/** A job whose result, once `done`, is a `T`: `IConversion` (convert) or `IVerification` (verify). */
+export interface IJob<T> extends Omit<IJobJson, 'result'> {
   result: T | null;
-  error: IErrorReply | null;
 }
 
 /** A refused request or a failed job, with the problems (and cells) it names. */

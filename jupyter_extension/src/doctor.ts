@@ -7,18 +7,26 @@
  */
 import * as api from './api';
 import { h } from './dom';
+import { findingView } from './problems';
+import type { DoctorStatus, IDiagnosis } from './schema';
 
 /** One fact to show: a check, or a module the notebook imports. */
 interface IFact {
   name: string;
-  status: api.DoctorStatus;
+  status: DoctorStatus;
   detail: string;
   fix: string | null;
 }
 
+/** The facts that are not ok, and the Python they are about. */
+export interface INotOk {
+  python: string;
+  facts: IFact[];
+}
+
 /** The facts that are not ok, for the notebook at `path` (or the server alone). */
-export async function notOk(path?: string): Promise<{ python: string; facts: IFact[] } | null> {
-  let diagnosis: api.IDiagnosis;
+export async function notOk(path?: string): Promise<INotOk | null> {
+  let diagnosis: IDiagnosis;
   try {
     diagnosis = await api.doctor(path);
   } catch {
@@ -37,7 +45,10 @@ export async function notOk(path?: string): Promise<{ python: string; facts: IFa
 
 /** The view of `notOk`, or null when everything is ok or the doctor cannot answer. */
 export async function doctorView(path?: string): Promise<HTMLElement | null> {
-  const found = await notOk(path);
+  return notOkView(await notOk(path));
+}
+
+export function notOkView(found: INotOk | null): HTMLElement | null {
   if (found === null || found.facts.length === 0) {
     return null;
   }
@@ -50,12 +61,12 @@ export async function doctorView(path?: string): Promise<HTMLElement | null> {
 }
 
 function factView(fact: IFact): HTMLElement {
-  const severity = fact.status === 'missing' ? 'error' : 'warning';
-  return h(
-    'p',
-    { class: `jp-nb2prod-problem jp-nb2prod-${severity}`, 'data-doctor': fact.name },
-    h('span', { class: 'jp-nb2prod-severity' }, fact.status === 'missing' ? 'missing' : 'note'),
-    ` ${fact.name}: ${fact.detail}`,
-    fact.fix ? h('span', { class: 'jp-nb2prod-fix' }, `fix: ${fact.fix}`) : null
-  );
+  const missing = fact.status === 'missing';
+  return findingView({
+    severity: missing ? 'error' : 'warning',
+    label: missing ? 'missing' : 'note',
+    text: `${fact.name}: ${fact.detail}`,
+    fix: fact.fix,
+    attributes: { 'data-doctor': fact.name }
+  });
 }

@@ -18,8 +18,3 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   }
   return element;
 }
-
-/** `cell 4, line 2`: how a problem's place reads in the panel and the export dialog. */
-export function describeCell(cell: { index: number; line: number | null }): string {
-  return cell.line === null ? `cell ${cell.index}` : `cell ${cell.index}, line ${cell.line}`;
-}

@@ -13,9 +13,11 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
 import * as api from './api';
-import { describeCell, h } from './dom';
+import { h } from './dom';
 import { doctorView } from './doctor';
 import type { RolesPanel } from './panel';
+import { problemView, showCellButton } from './problems';
+import type { IConversion, IVerification } from './schema';
 
 type StepName = 'analyse' | 'generate' | 'verify';
 type StepState = 'waiting' | 'running' | 'done' | 'failed' | 'skipped';
@@ -195,7 +197,7 @@ export async function exportNotebook(
     );
     progress.set('generate', 'done', `${conversion.files.length} files`);
 
-    let verification: api.IVerification | null = null;
+    let verification: IVerification | null = null;
     if (options.verify) {
       step = 'verify';
       progress.set('verify', 'running');
@@ -233,7 +235,7 @@ async function askOptions(path: string, panel: RolesPanel): Promise<IExportOptio
   return result.button.accept && result.value?.output ? result.value : null;
 }
 
-function summary(verification: api.IVerification): string {
+function summary(verification: IVerification): string {
   const failed = verification.checks.filter(check => !check.passed).map(check => check.name);
   return failed.length
     ? `${failed.join(', ')} differ`
@@ -241,8 +243,8 @@ function summary(verification: api.IVerification): string {
 }
 
 function success(
-  conversion: api.IConversion,
-  verification: api.IVerification | null,
+  conversion: IConversion,
+  verification: IVerification | null,
   docManager: IDocumentManager,
   close: () => void
 ): HTMLElement {
@@ -273,41 +275,21 @@ function success(
       `Exported ${conversion.project} to ${conversion.output_path}/`
     ),
     verified,
-    ...conversion.warnings.map(warning => problemView(warning)),
+    ...conversion.warnings.map(warning => problemView(warning, { firstLine: true })),
     h('p', {}, `Generated files (${conversion.files.length}), click to open:`),
     h('ul', { class: 'jp-nb2prod-files' }, ...files)
   );
 }
 
 function problemsView(error: api.Nb2prodError, panel: RolesPanel, close: () => void): HTMLElement {
-  const first = error.problems.find(problem => problem.cell !== null);
-  const show = first?.cell
-    ? h(
-        'button',
-        { class: 'jp-nb2prod-button jp-nb2prod-show-cell' },
-        `Show ${describeCell(first.cell)}`
-      )
-    : null;
-  show?.addEventListener('click', () => {
-    close();
-    panel.highlight(error.problems);
-  });
   return h(
     'div',
     { class: 'jp-nb2prod-failure', role: 'alert' },
     h('p', {}, error.message),
-    ...error.problems.map(problem => problemView(problem)),
-    show
-  );
-}
-
-function problemView(problem: api.IProblem): HTMLElement {
-  const where = problem.cell ? `${describeCell(problem.cell)} (${problem.cell.first_line}): ` : '';
-  return h(
-    'p',
-    { class: `jp-nb2prod-problem jp-nb2prod-${problem.severity}` },
-    h('span', { class: 'jp-nb2prod-severity' }, problem.severity),
-    ` ${where}${problem.message}`,
-    h('span', { class: 'jp-nb2prod-fix' }, `fix: ${problem.fix}`)
+    ...error.problems.map(problem => problemView(problem, { firstLine: true })),
+    showCellButton(error.problems, () => {
+      close();
+      panel.highlight(error.problems);
+    })
   );
 }

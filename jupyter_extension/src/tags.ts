@@ -5,7 +5,7 @@
  * the panel replaces exactly the tags nb2prod reads and keeps all others.
  */
 import type { ICellModel } from '@jupyterlab/cells';
-import type { IRoles } from './api';
+import type { IRoles } from './schema';
 
 function declaresRole(tag: string, vocabulary: IRoles): boolean {
   const name = tag.trim();

@@ -21,8 +21,18 @@ pytest.importorskip("jupyter_server", reason="the extension tests need `pip inst
 from pytest_jupyter.jupyter_server import *  # noqa: E402, F403
 
 from tests.conftest import EXAMPLES, ROOT  # noqa: E402
+from tests.schemas import assert_valid  # noqa: E402
 
 BAD_INPUTS = ROOT / "tests" / "bad_inputs"
+SCHEMA_OF_ROUTE = {
+    "check": "check_report",
+    "convert": "job",
+    "verify": "job",
+    "jobs": "job",
+    "roles": "roles",
+    "doctor": "doctor",
+}
+"""The schema (nb2prod/schemas) of each route's success; every error answers `error`."""
 
 
 @pytest.fixture
@@ -43,14 +53,24 @@ def served_root(jp_root_dir: Path) -> Path:
 
 @pytest.fixture
 def api(jp_fetch: Any) -> Any:
-    """`await api("check", {...})`: POST JSON to an nb2prod route, errors returned not raised."""
+    """`await api("check", {...})`: POST JSON to an nb2prod route, errors returned not raised.
+
+    Every answer is checked against its schema: a success against its route's, an error
+    against `error.schema.json`, so the front end's generated types describe what it gets."""
 
     async def call(route: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         if data is not None:
             kwargs.update(method="POST", body=json.dumps(data))
-        return await jp_fetch("nb2prod", route, raise_error=False, **kwargs)
+        response = await jp_fetch("nb2prod", route, raise_error=False, **kwargs)
+        assert_follows_schema(route, response)
+        return response
 
     return call
+
+
+def assert_follows_schema(route: str, response: Any) -> None:
+    schema = SCHEMA_OF_ROUTE[route.split("/")[0]] if response.code < 400 else "error"
+    assert_valid(schema, json.loads(response.body))
 
 
 @pytest.fixture
