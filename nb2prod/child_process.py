@@ -5,7 +5,7 @@ behind, so nb2prod runs it in a child process: this interpreter (where those
 packages are installed), the project's `src/` first on the path, and nb2prod
 itself still importable for the entry points that drive it.
 
-Probe and verify talk to their children the same way (`run/protocol.py`): a
+Probe and verify talk to their children the same way (`protocol.py`): a
 spec file in, a typed result file out, the failing step from a marker line.
 Their lifecycles differ, so there are two starts: `run_child` runs a child to
 the end and returns its result (the probe); `start_child` only starts it, in the
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from nb2prod.run.protocol import ChildFailure, Message, read_failure, read_result, write_spec
+from nb2prod.protocol import ChildFailure, Message, read_failure, read_result, write_spec
 
 M = TypeVar("M")
 

@@ -31,9 +31,9 @@ from nb2prod.plan import (
     project_name_of,
 )
 from nb2prod.probe import PROBE_TIMEOUT, ProbeFailed, run_probe
+from nb2prod.protocol import ProbeResult, ProbeSpec, ProbeStep, ProtocolError
 from nb2prod.render import falls_short, render_project, smoke_metrics
 from nb2prod.role_outputs import Metrics
-from nb2prod.run.protocol import ProbeResult, ProbeSpec, ProbeStep, ProtocolError
 from nb2prod.serving import Serving, build_serving, data_input_of, predict_step
 from nb2prod.write import MANIFEST, WriteReport, check_output, write_project
 

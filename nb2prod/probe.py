@@ -13,7 +13,7 @@ The describing code is the generated project's own (`contracts.py`,
 `data_quality.py`), so the references and the tests that read them agree.
 The pipeline runs in a separate process with this interpreter (where the
 notebook's packages are installed), so a crash cannot take nb2prod down. It
-gets a `ProbeSpec` and answers a `ProbeResult` (`run/protocol.py`), marking
+gets a `ProbeSpec` and answers a `ProbeResult` (`protocol.py`), marking
 each step function as it starts, so a failure names the function it was in.
 """
 
@@ -27,9 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.child_process import ChildFailed, child_env, run_child
-from nb2prod.rows import as_array as _as_array
-from nb2prod.rows import plain_value as _plain
-from nb2prod.run.protocol import (
+from nb2prod.protocol import (
     Contracts,
     FunctionContract,
     InputProfile,
@@ -43,6 +41,8 @@ from nb2prod.run.protocol import (
     read_spec,
     write_result,
 )
+from nb2prod.rows import as_array as _as_array
+from nb2prod.rows import plain_value as _plain
 
 BETWEEN_STEPS = "(between steps)"
 """The step the child marks when no pipeline function runs (not a function name)."""

@@ -25,9 +25,9 @@ from typing import Any
 from nb2prod import __version__
 from nb2prod.errors import Problem
 from nb2prod.plan import Plan, Step, data_step_position
+from nb2prod.protocol import ProbeResult
 from nb2prod.requirements import imported_modules, installed_version, resolve_requirements
 from nb2prod.role_outputs import looks_like_metric
-from nb2prod.run.protocol import ProbeResult
 from nb2prod.serving import (
     RequestField,
     Serving,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nb2prod.plan import Plan, Step
+from nb2prod.protocol import InputColumn, PredictArgument, ProbeResult
 from nb2prod.roles import PREDICT
-from nb2prod.run.protocol import InputColumn, PredictArgument, ProbeResult
 
 RANGE_MARGIN = 0.1  # observed range widened by this share of its width on each side
 MAX_BATCH_ROWS = 1000

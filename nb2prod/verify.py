@@ -10,7 +10,7 @@
    dtypes (against the profile recorded at convert time) are compared.
 
 The child gets a `VerifySpec`, then a `RowsRequest` on stdin, and answers a
-`VerifyResult` (`run/protocol.py`); it marks each phase (training, predict,
+`VerifyResult` (`protocol.py`); it marks each phase (training, predict,
 service) as it starts, so a failure names the phase it was in.
 """
 
@@ -39,10 +39,7 @@ from nb2prod.install_hints import (
 from nb2prod.notebook import load_notebook
 from nb2prod.notebook_run import SKIPPED_TIMEOUT, NotebookRun, run_notebook
 from nb2prod.plan import MODEL_FIX, Plan, build_plan, importing_cell
-from nb2prod.requirements import canonical_name, distribution_for
-from nb2prod.role_outputs import Metrics
-from nb2prod.roles import EVALUATE, PREDICT
-from nb2prod.run.protocol import (
+from nb2prod.protocol import (
     InputProfile,
     PredictCall,
     ProbeResult,
@@ -54,6 +51,9 @@ from nb2prod.run.protocol import (
     read_failure,
     read_result,
 )
+from nb2prod.requirements import canonical_name, distribution_for
+from nb2prod.role_outputs import Metrics
+from nb2prod.roles import EVALUATE, PREDICT
 from nb2prod.serving import argument_sources, predict_step
 from nb2prod.write import read_manifest
 

@@ -6,7 +6,7 @@ the notebook. Then it waits on stdin for the rows the notebook predicted and
 answers them twice: with the generated predict function and the trained
 model, and through the generated service's own code (validation, input
 conversion, the served runtime). It reads a `VerifySpec` and a `RowsRequest` and
-writes a `VerifyResult` (`run/protocol.py`), marking each phase as it starts.
+writes a `VerifyResult` (`protocol.py`), marking each phase as it starts.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nb2prod.rows import input_schema, request_rows
-from nb2prod.run.protocol import (
+from nb2prod.protocol import (
     PredictCall,
     RowsRequest,
     ServiceClass,
@@ -31,6 +30,7 @@ from nb2prod.run.protocol import (
     read_spec,
     write_result,
 )
+from nb2prod.rows import input_schema, request_rows
 
 
 def main() -> None:

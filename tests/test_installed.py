@@ -156,6 +156,7 @@ def test_doctor_says_what_the_plain_install_lacks(user) -> None:
 
 def test_commands_that_need_more_stop_with_the_line_to_run(user) -> None:
     """Before the project (and so BentoML) is installed: exit 2 with a `pip install` line."""
+    _converted(user)
     verify = _nb2prod(user, "verify", "out", "--quick")
     assert verify.returncode == 2, verify.stderr
     assert "`bentoml` is not installed" in verify.stderr, verify.stderr
@@ -168,11 +169,26 @@ def test_commands_that_need_more_stop_with_the_line_to_run(user) -> None:
     assert re.search(r"-train|nb2prod\[image\]", image.stderr), image.stderr
 
 
-def test_verify_quick_passes_once_the_project_is_installed(user) -> None:
-    pip = [str(user["bin"] / "python"), *PIP_INSTALL]
-    _ok(_run([*pip, "-e", "out"], user["work"], _env(user)))
+def _converted(user: dict[str, Path]) -> Path:
+    """The example converted to `out/` (by the convert test, or here when run alone)."""
+    out = user["work"] / "out"
+    if not (out / "nb2prod.json").exists():
+        _ok(_nb2prod(user, "convert", NOTEBOOK, "-o", "out"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(user) -> Path:
+    """The README's next step: the project converted, installed with its requirements, trained.
+    Requested only by tests that run after those that need it uninstalled."""
+    out = _converted(user)
+    _ok(_run([str(user["bin"] / "python"), *PIP_INSTALL, "-e", "out"], user["work"], _env(user)))
     train = [str(user["bin"] / "wine-classifier-train"), "--output-dir", "artifacts"]
-    _ok(_run(train, user["work"] / "out", _env(user)))
+    _ok(_run(train, out, _env(user)))
+    return out
+
+
+def test_verify_quick_passes_once_the_project_is_installed(user, trained) -> None:
     report = user["work"] / "verify.json"
     _ok(_nb2prod(user, "verify", "out", "--quick", "--json", str(report)))
     checks = {(c["kind"], c["name"]) for c in json.loads(report.read_text())["checks"]}
@@ -181,16 +197,15 @@ def test_verify_quick_passes_once_the_project_is_installed(user) -> None:
 
 @pytest.mark.slow
 @pytest.mark.container
-def test_serve_and_image_answer_from_the_installed_wheel(user, podman_env) -> None:
+def test_serve_and_image_answer_from_the_installed_wheel(user, trained, podman_env) -> None:
     """`nb2prod serve` and `nb2prod image` of the wheel venv answer the project's example."""
     import httpx
 
     from nb2prod import image
     from tests.conftest import free_port, served
 
-    out = user["work"] / "out"
-    request = json.loads((out / "examples" / "request.json").read_text())
-    expected = json.loads((out / "examples" / "response.json").read_text())
+    request = json.loads((trained / "examples" / "request.json").read_text())
+    expected = json.loads((trained / "examples" / "response.json").read_text())
     env = {**_env(user), **podman_env}
     with served([str(user["bin"] / "nb2prod"), "serve", "out"], env, user["work"]) as url:
         answer = httpx.post(f"{url}{request['path']}", json=request["body"], timeout=30)

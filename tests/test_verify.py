@@ -172,7 +172,7 @@ def test_verify_runs_the_notebook_with_this_python_whatever_kernelspecs_say(
 
 
 def test_the_schema_check_lets_ints_fill_float_columns_and_nothing_else() -> None:
-    from nb2prod.run.protocol import InputColumn, InputProfile
+    from nb2prod.protocol import InputColumn, InputProfile
     from nb2prod.verify import _compare_schema
 
     def recorded(kind: str) -> InputProfile:

@@ -19,12 +19,31 @@ from nb2prod.server.paths import api_path_of
 
 
 def error_json(error: UserError, root: Path) -> dict[str, Any]:
-    """A `UserError` as the front end shows it: message, notebook, problems with cells."""
+    """A `UserError` as the front end shows it: message, notebook, problems with cells.
+
+    Paths are named as the client names them, relative to the server's root: the
+    browser has no business with where the server keeps its files.
+    """
+    notebook = api_path_of(root, error.notebook) if error.notebook else None
+    first = error.problems[0].message if error.problems else "invalid input"
+    problems = []
+    for problem in error.problems:
+        shown = problem.to_json()
+        shown["message"] = _client_paths(shown["message"], root)
+        shown["fix"] = _client_paths(shown["fix"], root)
+        problems.append(shown)
     return {
-        "message": error.summary(),
-        "notebook": api_path_of(root, error.notebook) if error.notebook else None,
-        "problems": [problem.to_json() for problem in error.problems],
+        "message": _client_paths(f"{notebook}: {first}" if notebook else first, root),
+        "notebook": notebook,
+        "problems": problems,
     }
+
+
+def _client_paths(text: str, root: Path) -> str:
+    """`text` with the server root's absolute prefix dropped from the paths it names."""
+    for prefix in dict.fromkeys([str(root.resolve()), str(root)]):
+        text = text.replace(prefix.rstrip("/") + "/", "")
+    return text
 
 
 def run_convert(root: Path, notebook: Path, output: Path) -> dict[str, Any]:

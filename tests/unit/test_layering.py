@@ -15,14 +15,14 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 STAGES: list[tuple[str, set[str]]] = [
-    ("base", {"nb2prod", "errors", "confine", "child_process"}),
+    ("base", {"nb2prod", "errors", "confine", "protocol"}),
     ("read", {"notebook", "roles", "magics", "suggest"}),
     ("analyse", {"names", "analysis", "globals_rewrite", "parameters", "role_outputs", "hazards",
                  "row_picking", "printed_scores", "shown_predictions", "fit_score"}),
     ("plan", {"plan", "serving", "rows"}),
     ("generate", {"render", "requirements", "install_hints", "write", "generate",
                   "generate.runtime"}),
-    ("run", {"probe", "notebook_run", "verify_child", "image", "serve", "run", "run.protocol"}),
+    ("run", {"child_process", "probe", "notebook_run", "verify_child", "image", "serve"}),
     ("commands", {"check", "convert", "verify", "doctor"}),
     ("frontends", {"cli", "__main__", "console", "doctor_print", "nbconvert_exporter", "server",
                    "server.app", "server.handlers", "server.jobs", "server.paths",

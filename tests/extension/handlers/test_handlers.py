@@ -151,6 +151,8 @@ async def test_a_notebook_that_cannot_convert_gets_400_naming_the_cell(
     assert problem["cell"]["index"] == 4  # as `nb2prod check` numbers it
     assert problem["cell"]["first_line"]
     assert error["notebook"] == "syntax_error_in_preprocess.ipynb"
+    assert error["message"].startswith("syntax_error_in_preprocess.ipynb: ")
+    assert str(served_root) not in response.body.decode()  # the server's folders stay its own
 
 
 async def test_an_unreadable_file_gets_400_with_the_fix(api: Any, served_root: Path) -> None:

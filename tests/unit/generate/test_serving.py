@@ -10,7 +10,7 @@ import importlib.util
 
 import pytest
 
-from nb2prod.run.protocol import (
+from nb2prod.protocol import (
     Contracts,
     InputColumn,
     InputProfile,

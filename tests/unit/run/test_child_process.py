@@ -15,7 +15,7 @@ import pytest
 
 import nb2prod
 from nb2prod.child_process import ChildFailed, child_command, child_env, run_child, run_in_group
-from nb2prod.run.protocol import RowsRequest
+from nb2prod.protocol import RowsRequest
 
 
 def test_child_env_puts_src_first_and_absolute(
@@ -51,7 +51,7 @@ def test_run_in_group_times_out(tmp_path: Path) -> None:
 
 CHILD = """
 import nb2prod
-from nb2prod.run.protocol import RowsRequest, mark_step, read_spec, write_result
+from nb2prod.protocol import RowsRequest, mark_step, read_spec, write_result
 
 
 def main():

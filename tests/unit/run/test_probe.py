@@ -27,7 +27,7 @@ from nb2prod.probe import (
     profile_input,
     run_probe,
 )
-from nb2prod.run.protocol import ProbeSpec, ProbeStep
+from nb2prod.protocol import ProbeSpec, ProbeStep
 
 
 class Predictor:

@@ -1,4 +1,4 @@
-"""run/protocol.py: the messages between nb2prod and its children, and the step marker.
+"""protocol.py: the messages between nb2prod and its children, and the step marker.
 
 Every message survives `to_json` -> JSON text -> `from_json` unchanged, keeps the
 manifest's key order, and a message of the wrong shape is a `ProtocolError` that
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from nb2prod.run.protocol import (
+from nb2prod.protocol import (
     MARKER,
     Contracts,
     FunctionContract,
