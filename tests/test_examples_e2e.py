@@ -100,10 +100,7 @@ def installed_project(
     project = root / "project"
     result = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
     assert result.returncode == 0, result.stderr
-    # --no-compile: byte-compiling every file costs pip more than the install; Python
-    # compiles what it imports anyway.
-    pip = [str(fresh_venv), "-m", "pip", "install", "--quiet", "--no-compile"]
-    _run([*pip, f"{project}[test]"], cwd=root)
+    _run([str(fresh_venv), "-m", "pip", "install", "--quiet", f"{project}[test]"], cwd=root)
     return name, project, fresh_venv, root
 
 

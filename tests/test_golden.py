@@ -7,11 +7,15 @@ holds them) are normalised before comparing. Floats computed by the probe
 (predictions, metrics, profiles) differ in their last digits with the CPU's BLAS
 kernels, so they are compared within a relative 1e-9 and the manifest's hashes of
 files holding them are checked against those files instead (`tests/tolerant.py`);
-every other character must match.
+every other character must match. Files nb2prod copies as they are
+(`render.COPIED`: the runtime modules, the ignore files) have no golden copy:
+they must equal their source in `nb2prod/generate/` byte for byte.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -20,34 +24,50 @@ from pathlib import Path
 import pytest
 
 from nb2prod.convert import convert
+from nb2prod.render import COPIED
 from tests.conftest import EXAMPLE_NOTEBOOKS, EXAMPLES, ROOT
 from tests.tolerant import file_difference, normalise_manifest
 
 GOLDEN = ROOT / "tests" / "golden"
+GENERATE = ROOT / "nb2prod" / "generate"
 PIN = re.compile(r'"([A-Za-z0-9._\[\]-]+)==[^"]+"')
 
 
-def _normalised(root: Path, relative: str, data: bytes) -> str:
+def _normalised(root: Path, relative: str, data: bytes, copied: frozenset[str]) -> str:
     text = data.decode()
     if relative == "pyproject.toml":
         return PIN.sub(r'"\1==<pinned>"', text)
     if relative == "nb2prod.json":
-        return normalise_manifest(root, text, also=frozenset({"pyproject.toml"}))
+        text = normalise_manifest(root, text, also=frozenset({"pyproject.toml"}))
+        manifest = json.loads(text)  # a copied file's hash is checked against the file itself
+        for name in copied & set(manifest.get("files", {})):
+            manifest["files"][name] = "<copied as is>"
+        return json.dumps(manifest, indent=2)
     return text
 
 
-def _files(root: Path) -> dict[str, str]:
+def copied_files(project: Path) -> dict[str, Path]:
+    """The project's files that are nb2prod's own, copied as they are, and their sources."""
+    package = json.loads((project / "nb2prod.json").read_text()).get("package")
+    if package is None:  # a hand-made project of the comparison's own tests
+        return {}
+    targets = {target.format(package=package): GENERATE / s for s, (target, _) in COPIED.items()}
+    return {target: source for target, source in targets.items() if (project / target).exists()}
+
+
+def _files(root: Path, copied: frozenset[str] = frozenset()) -> dict[str, str]:
     return {
         str(path.relative_to(root)): _normalised(
-            root, str(path.relative_to(root)), path.read_bytes()
+            root, str(path.relative_to(root)), path.read_bytes(), copied
         )
         for path in sorted(root.rglob("*"))
-        if path.is_file()
+        if path.is_file() and str(path.relative_to(root)) not in copied
     }
 
 
 def _differences(generated_dir: Path, expected_dir: Path) -> list[str]:
-    generated, expected = _files(generated_dir), _files(expected_dir)
+    copied = frozenset(copied_files(generated_dir))
+    generated, expected = _files(generated_dir, copied), _files(expected_dir, copied)
     if sorted(generated) != sorted(expected):
         return [f"files {sorted(set(generated) ^ set(expected))} are not in both"]
     return [
@@ -62,11 +82,19 @@ def test_generated_project_matches_golden(notebook: Path, tmp_path: Path) -> Non
     out = tmp_path / notebook.stem
     convert(notebook, out)
     expected_dir = GOLDEN / notebook.stem
+    copied = copied_files(out)
     if os.environ.get("NB2PROD_UPDATE_GOLDEN"):
         shutil.rmtree(expected_dir, ignore_errors=True)
         shutil.copytree(out, expected_dir)
+        for relative in copied:
+            (expected_dir / relative).unlink()
     differences = _differences(out, expected_dir)
     assert differences == [], f"differs from tests/golden/{notebook.stem}"
+    changed = [r for r, source in copied.items() if (out / r).read_bytes() != source.read_bytes()]
+    assert changed == [], "copied files must equal their source in nb2prod/generate/"
+    hashes = json.loads((out / "nb2prod.json").read_text())["files"]
+    assert all(hashes[r] == hashlib.sha256((out / r).read_bytes()).hexdigest() for r in copied)
+    assert not [r for r in copied if (expected_dir / r).exists()], "copies have no golden file"
 
 
 def test_other_blas_kernels_still_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
