@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nb2prod import __version__
 from nb2prod.console import Style, print_conversion, print_error, print_report
 from nb2prod.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USER_ERROR, UserError
 
@@ -28,6 +27,16 @@ missing); 2 user error; 3 internal error.
 docs: README.md and docs/architecture.md in the nb2prod repository."""
 
 
+class _VersionAction(argparse.Action):
+    """`--version`, reading the version only when asked (not for `--help` or a command)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        import nb2prod
+
+        print(f"nb2prod {nb2prod.__version__}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nb2prod",
@@ -35,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"nb2prod {__version__}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     convert = commands.add_parser(
