@@ -55,7 +55,7 @@ test-slow: venv
 # 2 cores); `make test` runs a small deterministic sample of the same test.
 .PHONY: test-fuzz
 test-fuzz: venv
-	NB2PROD_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/test_fuzz_notebooks.py -p no:cacheprovider
+	NB2PROD_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/e2e/test_fuzz_notebooks.py -p no:cacheprovider
 
 # schemathesis against a generated service with 500 cases per API operation (the suite runs 50).
 .PHONY: test-service-fuzz
@@ -90,7 +90,7 @@ test-realworld: venv
 	$(BIN)/python tests/realworld/run.py --markdown docs/realworld.md --json test-artifacts/realworld.json
 
 golden: venv
-	NB2PROD_UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py -q
+	NB2PROD_UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/e2e/test_golden.py -q
 
 clean:
 	rm -rf $(VENV) demo-output test-artifacts .pytest_cache .ruff_cache

@@ -1,5 +1,5 @@
 import sys
 
-from nb2prod.cli import main
+from nb2prod.frontends.cli import main
 
 sys.exit(main())

@@ -146,7 +146,7 @@ def served(
             os.killpg(server.pid, signal.SIGKILL)
 
 
-# ---- containers (see tests/test_image.py) ----
+# ---- containers (see tests/e2e/test_image.py) ----
 
 SETUP_PODMAN = ROOT / "scripts" / "podman-setup.sh"
 TIMINGS: dict[str, float] = {}
@@ -208,9 +208,9 @@ def notebook_results(
 ) -> dict[str, Any]:
     """Metrics, predicted rows (as a request's rows) and predictions of a papermill run
     (nb2prod's own runner), for the generated `project` of `notebook`."""
-    from nb2prod.notebook_run import run_notebook
-    from nb2prod.verify import plan_of
-    from nb2prod.write import read_manifest
+    from nb2prod.commands.verify import plan_of
+    from nb2prod.generate.write import read_manifest
+    from nb2prod.run.notebook_run import run_notebook
 
     plan = plan_of(project, read_manifest(project))
     run = run_notebook(notebook, plan, parameters, workdir, project_src=project / "src")

@@ -1,6 +1,6 @@
 """Cell snippets, written the way people really write notebooks, for the fuzz test.
 
-`tests/test_fuzz_notebooks.py` assembles notebooks from these with hypothesis. A
+`tests/e2e/test_fuzz_notebooks.py` assembles notebooks from these with hypothesis. A
 notebook is mostly a pipeline in the usual order (setup, parameters, load,
 preprocess, train, evaluate, predict, test) whose sections are picked from the
 variants below, marked with a tag, a directive, a Kale tag, a misspelt or

@@ -5,7 +5,10 @@
  * then run `python scripts/schema_types.py`; a test fails while this file is stale.
  */
 
-/** `nb2prod check --json`'s report, and POST /nb2prod/check's answer (nb2prod.check.report_of). */
+/**
+ * `nb2prod check --json`'s report, and POST /nb2prod/check's answer
+ * (nb2prod.commands.check.report_of).
+ */
 export interface ICheckReport {
   notebook: string;
   convertible: boolean;
@@ -21,7 +24,7 @@ export interface ICheckReport {
   problems: IProblem[];
 }
 
-/** One notebook parameter (nb2prod.parameters.Parameter). */
+/** One notebook parameter (nb2prod.analyse.parameters.Parameter). */
 export interface IParameter {
   name: string;
   /** The value the notebook assigns. */
@@ -30,7 +33,7 @@ export interface IParameter {
   help: string;
 }
 
-/** One generated function and the cells it comes from (nb2prod.plan.Step). */
+/** One generated function and the cells it comes from (nb2prod.plan.build.Step). */
 export interface IFunctionReport {
   name: string;
   role: string;
@@ -54,7 +57,7 @@ export interface ICellReport {
 
 /**
  * What `convert` wrote: `convert --json`'s output, paths relative to the server's root, plus
- * `files` (nb2prod.server.tasks.run_convert).
+ * `files` (nb2prod.frontends.server.tasks.run_convert).
  */
 export interface IConversion {
   output: string;
@@ -72,7 +75,7 @@ export interface IConversion {
 
 /**
  * `nb2prod doctor --json [NB]` of the server's Python, and GET /nb2prod/doctor's answer
- * (nb2prod.doctor.Diagnosis).
+ * (nb2prod.commands.doctor.Diagnosis).
  */
 export interface IDiagnosis {
   /** nb2prod's version. */
@@ -87,7 +90,7 @@ export interface IDiagnosis {
 
 export type DoctorStatus = 'ok' | 'missing' | 'warning';
 
-/** One fact about the server's Python, and its fix (nb2prod.doctor.Check). */
+/** One fact about the server's Python, and its fix (nb2prod.commands.doctor.Check). */
 export interface IDoctorCheck {
   name: string;
   status: DoctorStatus;
@@ -96,7 +99,10 @@ export interface IDoctorCheck {
   core: boolean;
 }
 
-/** One module the notebook imports: does it resolve on the server (nb2prod.doctor.ImportFact). */
+/**
+ * One module the notebook imports: does it resolve on the server
+ * (nb2prod.commands.doctor.ImportFact).
+ */
 export interface IImportFact {
   module: string;
   status: DoctorStatus;
@@ -109,9 +115,9 @@ export interface IImportFact {
 }
 
 /**
- * The body of every error reply: a `UserError` (nb2prod.server.tasks.error_json), a busy folder
- * (409, with the id of the job writing it) or an HTTP error Jupyter Server writes itself (with
- * `reason`).
+ * The body of every error reply: a `UserError` (nb2prod.frontends.server.tasks.error_json), a busy
+ * folder (409, with the id of the job writing it) or an HTTP error Jupyter Server writes itself
+ * (with `reason`).
  */
 export interface IErrorReply {
   message: string;
@@ -126,7 +132,7 @@ export interface IErrorReply {
   traceback?: string | null;
 }
 
-/** Why a job failed or was cancelled (nb2prod.server.tasks and jobs). */
+/** Why a job failed or was cancelled (nb2prod.frontends.server.tasks and jobs). */
 export interface IJobError {
   message: string;
   notebook?: string | null;
@@ -138,7 +144,7 @@ export interface IJobReply {
   job: IJob;
 }
 
-/** A background job and its state (nb2prod.server.jobs.Job). */
+/** A background job and its state (nb2prod.frontends.server.jobs.Job). */
 export interface IJob {
   id: string;
   kind: 'convert' | 'verify';
@@ -184,8 +190,8 @@ export interface IRoles {
 }
 
 /**
- * What `verify` compared, paths relative to the server's root (nb2prod.verify.VerifyReport,
- * nb2prod.server.tasks.run_verify).
+ * What `verify` compared, paths relative to the server's root
+ * (nb2prod.commands.verify.VerifyReport, nb2prod.frontends.server.tasks.run_verify).
  */
 export interface IVerification {
   project: string;
@@ -201,7 +207,10 @@ export interface IVerification {
   notes: string[];
 }
 
-/** One compared value: a metric, a prediction column, the input schema (nb2prod.verify.Check). */
+/**
+ * One compared value: a metric, a prediction column, the input schema
+ * (nb2prod.commands.verify.Check).
+ */
 export interface IVerifyCheck {
   kind: string;
   name: string;

@@ -1,7 +1,7 @@
-"""Generate: plan -> files -> disk.
+"""Generate: the plan becomes the project's files, and the files reach the disk.
 
-What enters is the plan (and what a run of it recorded); what leaves is the generated
-project's files, written to the output folder. For now this stage holds only the files
-copied into every project as they are: `runtime/` (Python modules the generated project
-runs) and `static/` (its other files without a template variable).
+In: the plan (and what the probe recorded of a run). Out: the generated project's files,
+rendered in memory from the templates, formatted by ruff, with pinned requirements, then
+written to the output folder without losing an edited file. `runtime/` and `static/`
+hold what is copied into every project as it is.
 """

@@ -1,4 +1,4 @@
-"""Generate the bad-input fixtures used by tests/test_bad_inputs.py.
+"""Generate the bad-input fixtures used by tests/e2e/test_bad_inputs.py.
 
 Run once and commit the output; the tests read the committed files and never
 regenerate them:

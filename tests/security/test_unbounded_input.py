@@ -55,7 +55,7 @@ def test_check_reads_a_v4_notebook_without_importing_nbformat() -> None:
     pay it (the panel and pre-commit call check on every save)."""
     code = (
         "import sys\n"
-        "from nb2prod.check import check_report\n"
+        "from nb2prod.commands.check import check_report\n"
         "check_report(__import__('pathlib').Path('examples/wine_classifier.ipynb'))\n"
         "print(sorted(m for m in ('nbformat', 'jsonschema') if m in sys.modules))\n"
     )

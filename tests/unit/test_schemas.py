@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from nb2prod.check import check_report
-from nb2prod.doctor import diagnose
+from nb2prod.commands.check import check_report
+from nb2prod.commands.doctor import diagnose
 from nb2prod.errors import CellRef, Problem, Severity, UserError
-from nb2prod.server.jobs import _stopped_error, _timeout_error
-from nb2prod.server.tasks import error_json
+from nb2prod.frontends.server.jobs import _stopped_error, _timeout_error
+from nb2prod.frontends.server.tasks import error_json
 from tests.conftest import EXAMPLE_NOTEBOOKS, ROOT
 from tests.schemas import SCHEMAS, assert_valid
 

@@ -38,7 +38,7 @@ SCHEMA_OF_ROUTE = {
 @pytest.fixture
 def jp_server_config() -> dict[str, Any]:
     """Load only nb2prod's server extension (as its jupyter-config file would)."""
-    return {"ServerApp": {"jpserver_extensions": {"nb2prod.server": True}}}
+    return {"ServerApp": {"jpserver_extensions": {"nb2prod": True}}}
 
 
 @pytest.fixture

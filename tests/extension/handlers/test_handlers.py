@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from tornado.web import RequestHandler, authenticated
 
-from nb2prod.server.handlers import Nb2prodHandler, routes
-from nb2prod.server.jobs import JobRunner
+from nb2prod.frontends.server.handlers import Nb2prodHandler, routes
+from nb2prod.frontends.server.jobs import JobRunner
 from tests.conftest import EXAMPLE_NOTEBOOKS, run_cli
 from tests.extension.handlers.conftest import body_of
 

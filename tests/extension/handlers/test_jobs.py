@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from nb2prod.server.jobs import FolderBusy, JobRunner
-from nb2prod.server.processes import members
+from nb2prod.frontends.server.jobs import FolderBusy, JobRunner
+from nb2prod.frontends.server.processes import members
 from tests.conftest import make_notebook
 from tests.extension.handlers.conftest import body_of
 
@@ -146,7 +146,7 @@ def hanging_notebook(path: Path, pid_file: Path) -> Path:
 
 
 def extension(jp_serverapp: Any) -> Any:
-    (app,) = jp_serverapp.extension_manager.extension_apps["nb2prod.server"]
+    (app,) = jp_serverapp.extension_manager.extension_apps["nb2prod"]
     return app
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from nb2prod.analysis import SectionCode, analyse_section
+from nb2prod.analyse.globals_rewrite import Rewrites
+from nb2prod.analyse.sections import SectionCode, analyse_section
 from nb2prod.errors import Problem
-from nb2prod.globals_rewrite import Rewrites
-from nb2prod.notebook import Cell
-from nb2prod.roles import Role, Section
+from nb2prod.read.notebook import Cell
+from nb2prod.read.roles import Role, Section
 
 
 def cell(source: str, index: int = 0, tags: tuple[str, ...] = ()) -> Cell:

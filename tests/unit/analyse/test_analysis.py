@@ -6,14 +6,14 @@ needs and binds decide the generated code's signatures.
 
 from __future__ import annotations
 
-from nb2prod.analysis import (
+from nb2prod.analyse.sections import (
     check_definitions,
     hoist_constants,
     module_names,
     split_body,
 )
 from nb2prod.errors import Problem
-from nb2prod.roles import Role
+from nb2prod.read.roles import Role
 from tests.unit.analyse.sections import analysed
 
 SETUP_CELL = """import numpy as np

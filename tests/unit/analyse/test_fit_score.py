@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from nb2prod.analysis import SectionCode
-from nb2prod.fit_score import SCORE_NAME, SCORE_TITLE, fit_score_section
-from nb2prod.roles import EVALUATE
+from nb2prod.analyse.fit_score import SCORE_NAME, SCORE_TITLE, fit_score_section
+from nb2prod.analyse.sections import SectionCode
+from nb2prod.read.roles import EVALUATE
 from tests.unit.analyse.sections import analysed
 
 SETUP = "from sklearn.tree import DecisionTreeClassifier\nimport sklearn.linear_model as lm"

@@ -10,7 +10,7 @@ import ast
 
 import pytest
 
-from nb2prod.globals_rewrite import (
+from nb2prod.analyse.globals_rewrite import (
     called_functions,
     declared_globals,
     plan_rewrites,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from nb2prod.hazards import find_hazards
+from nb2prod.analyse.hazards import find_hazards
 from tests.unit.analyse.sections import analysed
 
 

@@ -10,7 +10,7 @@ import ast
 
 import pytest
 
-from nb2prod.names import (
+from nb2prod.analyse.names import (
     BUILTINS,
     NameEvent,
     definition_time_names,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from nb2prod.analyse.parameters import Parameter, read_parameters, read_quick
 from nb2prod.errors import Problem
-from nb2prod.parameters import Parameter, read_parameters, read_quick
 from tests.unit.analyse.sections import analysed
 
 

@@ -6,7 +6,7 @@ chosen here from the sections' code; a wrong choice serves the wrong object.
 
 from __future__ import annotations
 
-from nb2prod.role_outputs import (
+from nb2prod.analyse.role_outputs import (
     ModelChoice,
     find_predictions,
     fit_inputs,

@@ -10,8 +10,8 @@ import ast
 
 import pytest
 
-from nb2prod.analysis import SectionCode
-from nb2prod.row_picking import Lifted, fresh_name, is_model_call, split_predict
+from nb2prod.analyse.row_picking import Lifted, fresh_name, is_model_call, split_predict
+from nb2prod.analyse.sections import SectionCode
 from tests.unit.analyse.sections import analysed
 
 

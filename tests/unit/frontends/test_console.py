@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nb2prod.console import Style, print_problem, print_report, problem_from_json
 from nb2prod.errors import CellRef, Problem, Severity
+from nb2prod.frontends.console import Style, print_problem, print_report, problem_from_json
 
 
 def test_a_problem_names_the_notebook_the_cell_and_the_fix() -> None:

@@ -7,7 +7,14 @@ them here: a file with nothing to fill in is not a template.
 
 from __future__ import annotations
 
-from nb2prod.render import ALWAYS, COPIED, GENERATE, copied_files, templates_dir, tidy_python
+from nb2prod.generate.render import (
+    ALWAYS,
+    COPIED,
+    GENERATE,
+    copied_files,
+    templates_dir,
+    tidy_python,
+)
 
 PACKAGE = "shop_model"
 

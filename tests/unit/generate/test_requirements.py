@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nb2prod.errors import Problem
-from nb2prod.requirements import (
+from nb2prod.generate.requirements import (
     Requirement,
     canonical_name,
     distribution_for,
@@ -25,7 +25,7 @@ from nb2prod.requirements import (
 @pytest.fixture
 def no_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the scan of every installed distribution (about a second) for missing modules."""
-    monkeypatch.setattr("nb2prod.requirements.metadata.packages_distributions", dict)
+    monkeypatch.setattr("nb2prod.generate.requirements.metadata.packages_distributions", dict)
 
 
 def pinned(name: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nb2prod.errors import UserError
-from nb2prod.notebook import from_node, load_notebook, loads
+from nb2prod.read.notebook import from_node, load_notebook, loads
 from tests.conftest import EXAMPLES
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import nb2prod
-from nb2prod.child_process import ChildFailed, child_command, child_env, run_child, run_in_group
 from nb2prod.protocol import RowsRequest
+from nb2prod.run.child_process import ChildFailed, child_command, child_env, run_child, run_in_group
 
 
 def test_child_env_puts_src_first_and_absolute(
@@ -31,8 +31,8 @@ def test_child_env_puts_src_first_and_absolute(
 
 def test_child_command_runs_a_modules_main_with_this_interpreter() -> None:
     """The same Python, so the notebook's packages are there."""
-    command = child_command("nb2prod.probe", "a", "b")
-    assert command == [sys.executable, "-c", "from nb2prod.probe import main; main()", "a", "b"]
+    command = child_command("nb2prod.run.probe", "a", "b")
+    assert command == [sys.executable, "-c", "from nb2prod.run.probe import main; main()", "a", "b"]
 
 
 def test_run_in_group_returns_output_and_status(tmp_path: Path) -> None:

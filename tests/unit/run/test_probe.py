@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nb2prod.probe import (
+from nb2prod.protocol import ProbeSpec, ProbeStep
+from nb2prod.run.probe import (
     MAX_CATEGORIES,
     ProbeFailed,
     _alike,
@@ -27,7 +28,6 @@ from nb2prod.probe import (
     profile_input,
     run_probe,
 )
-from nb2prod.protocol import ProbeSpec, ProbeStep
 
 
 class Predictor:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nb2prod.errors import UserError
-from nb2prod.serve import service_of
+from nb2prod.run.serve import service_of
 
 
 def project(tmp_path: Path, manifest: dict[str, object], service_file: bool = True) -> Path:

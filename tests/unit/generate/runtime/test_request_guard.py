@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from nb2prod.render import GENERATE
+from nb2prod.generate.render import GENERATE
 from tests.conftest import ROOT
 
 PACKAGE = "guarded_shop"

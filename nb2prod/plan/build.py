@@ -1,0 +1,808 @@
+"""From an analysed notebook to a plan: plain data that the templates render.
+
+Steps, in order:
+1. read roles and group cells into sections (`roles.py`);
+2. clean and split each section, read its name flow (`analysis.py`);
+3. parameters become config fields; imports, functions and classes go to
+   module level;
+4. data flow across sections: a section's inputs are the names it reads
+   that a parameter or an earlier section provides; its outputs are the names
+   it binds or mutates that a later section reads, plus what its role hands
+   on (model, metrics, predictions). Objects changed in place are returned
+   too, so the flow is visible and no mutation is lost;
+5. anything read but never provided is a problem naming the cell.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from nb2prod.analyse.fit_score import SCORE_FUNCTION, fit_score_section
+from nb2prod.analyse.globals_rewrite import (
+    Rewrites,
+    called_functions,
+    declared_globals,
+    plan_rewrites,
+    uses_as_value,
+)
+from nb2prod.analyse.hazards import find_hazards
+from nb2prod.analyse.names import BUILTINS, free_names, imported_modules_of, name_events
+from nb2prod.analyse.parameters import Parameter, read_parameters, read_quick
+from nb2prod.analyse.printed_scores import name_printed_scores
+from nb2prod.analyse.role_outputs import (
+    BEST_NAME,
+    Metrics,
+    ModelChoice,
+    find_predictions,
+    fit_inputs,
+    metric_candidates,
+    model_directive,
+    predicting_objects,
+    printed_names,
+    trained_model,
+    training_metric_candidates,
+)
+from nb2prod.analyse.row_picking import is_model_call, split_predict
+from nb2prod.analyse.sections import (
+    SectionCode,
+    analyse_section,
+    check_definitions,
+    hoist_constants,
+    module_names,
+)
+from nb2prod.analyse.shown_predictions import name_shown_predictions
+from nb2prod.errors import CellRef, Problem, Severity
+from nb2prod.read.magics import clean_cell
+from nb2prod.read.notebook import Notebook
+from nb2prod.read.roles import (
+    EVALUATE,
+    PARAMETERS,
+    PREDICT,
+    SELECT,
+    SETUP,
+    TEST,
+    TRAIN,
+    Section,
+    read_roles,
+)
+
+FUNCTION_NAMES = {
+    "load": "load_data",
+    "train": "train_model",
+    "predict": "predict",
+    SELECT: "select_rows",
+}
+TEMPLATE_NAMES = frozenset(
+    {"run_pipeline", "load_training_data", "config", "Config", "fingerprint", "Any",
+     "annotations", "data_sha256"}
+)  # fmt: skip
+"""Names pipeline.py.j2 defines, imports or binds: no step function is named after one."""
+RENAMED_TEMPLATE_NAMES = ("config", "Config", "fingerprint")
+"""Names of pipeline.py.j2 that it renames (`config_`) when the notebook uses them too."""
+MODEL_FIX = (
+    "name the model the service should serve on a line of its own in any kept cell: "
+    "`# nb2prod: model=NAME` (NAME: the variable holding the fitted model)"
+)
+
+
+@dataclass
+class Argument:
+    """One argument of a step call: the parameter name and where its value comes from."""
+
+    name: str
+    from_config: bool
+    type_name: str = "Any"
+
+
+@dataclass
+class Step:
+    """One section turned into a function."""
+
+    function: str
+    role: str
+    cells: list[int]
+    title: str | None
+    body: str
+    arguments: list[Argument] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    data_input: str | None = None
+    """For the predict step: the argument holding the rows to predict."""
+    rows_source: str | None = None
+    """For a `select_rows` lifted out of the model's call: the expression as written."""
+    named_scores: dict[int, list[str]] = field(default_factory=dict)
+    """For an evaluate step: per cell, the names given to the scores it only prints."""
+    added_by_nb2prod: bool = False
+    """The step nb2prod adds to score a model when no section computes a metric."""
+    shown_predictions: tuple[int, str] | None = None
+    """For a predict step whose cell shows the model's call: (cell, the name it got)."""
+
+    @property
+    def cell_span(self) -> str:
+        if len(self.cells) == 1:
+            return f"cell {self.cells[0]}"
+        return f"cells {', '.join(str(c) for c in self.cells)}"
+
+
+@dataclass
+class Plan:
+    """Everything the templates need, as plain data."""
+
+    notebook: Notebook
+    project: str
+    package: str
+    parameters: list[Parameter]
+    quick: dict[str, Any]
+    """The faster parameter set of `# nb2prod: quick ...` (for smoke tests and CI)."""
+    imports: list[str]
+    definitions: list[str]
+    steps: list[Step]
+    tests: list[Step]
+    test_imports: list[str]
+    model: str | None
+    metrics: Metrics
+    predictions: list[str]
+    fit_tables: list[str]
+    """What models are fitted on (`.fit(X_train, ...)`): the rows a request resembles."""
+    pip_requirements: list[str]
+    problems: list[Problem]
+    cell_roles: dict[int, str]
+    declared_cells: set[int]
+    cell_functions: dict[int, str]
+    codes: list[SectionCode]
+    template_names: dict[str, str] = field(
+        default_factory=lambda: {name: name for name in RENAMED_TEMPLATE_NAMES}
+    )
+    """pipeline.py's own names (`config`, ...), renamed where the notebook uses them too."""
+
+    @property
+    def blocking(self) -> list[Problem]:
+        return [p for p in self.problems if p.blocking]
+
+    @property
+    def pipeline_names(self) -> list[str]:
+        """Every name `run_pipeline` binds, in order, for its returned mapping."""
+        names: list[str] = []
+        for step in self.steps:
+            names.extend(n for n in step.outputs if n not in names)
+        return names
+
+
+def build_plan(
+    notebook: Notebook, project_name: str | None = None, metrics: Metrics | None = None
+) -> Plan:
+    """Analyse `notebook` and decide the generated project's code.
+
+    `metrics` are the metric sources a run of the pipeline confirmed (see `probe.py`);
+    without them every name the evaluate section binds is a candidate, and its
+    function returns them all so that the probe can look at their values.
+    """
+    reading = read_roles(notebook)
+    problems = list(reading.problems)
+    first_pass: list[Problem] = []
+    codes = [analyse_section(section, first_pass) for section in reading.sections]
+    hoist_constants(codes)
+    rewrites = _global_rewrites([c for c in codes if c.section.kept], problems)
+    if rewrites:  # analyse again with the functions' new parameters and calls
+        codes = [analyse_section(section, problems, rewrites) for section in reading.sections]
+        hoist_constants(codes)
+    else:
+        problems.extend(first_pass)
+    kept = [c for c in codes if c.section.kept]
+    module = module_names(kept)
+    check_definitions(kept, module, problems)
+    problems.extend(find_hazards(kept))
+
+    parameters: list[Parameter] = []
+    quick: dict[str, Any] = {}
+    for code in kept:
+        if code.section.role.name == PARAMETERS:
+            parameters.extend(read_parameters(code, problems))
+    for code in kept:
+        if code.section.role.name == PARAMETERS:
+            quick.update(read_quick(code, parameters, problems))
+
+    pipeline_codes = [c for c in kept if c.section.role.name not in {PARAMETERS, TEST}]
+    test_codes = [c for c in kept if c.section.role.name == TEST]
+    model = _choose_model(pipeline_codes, module, problems)
+    taken = module | _variables(codes) | set(_names(parameters))
+    pipeline_codes, shown = name_shown_predictions(pipeline_codes, model, taken)
+    pipeline_codes, scores = name_printed_scores(pipeline_codes, taken)
+    taken |= set(shown.values())
+    pipeline_codes, lifted = split_predict(pipeline_codes, model, module, taken)
+    scoring = _fit_score(pipeline_codes, model, taken, set(_names(parameters)))
+    names = _function_names(pipeline_codes, taken | TEMPLATE_NAMES, scoring)
+    _template_name_clashes(kept, problems)
+    with_body = [code for code in pipeline_codes if code.body]
+    steps = [_step(code, names[id(code)]) for code in with_body]
+    for step, code in zip(steps, with_body, strict=True):
+        step.added_by_nb2prod = code is scoring
+        step.named_scores = {cell: scores[cell] for cell in step.cells if cell in scores}
+        if id(code) in lifted:
+            step.rows_source = lifted[id(code)].source
+        if step.role == PREDICT:
+            step.shown_predictions = next(
+                ((cell, shown[cell]) for cell in step.cells if cell in shown), None
+            )
+    code_of = {id(step): code for step, code in zip(steps, with_body, strict=True)}
+    tests = [
+        _step(code, f"test_notebook_cell_{code.section.cells[0].index}") for code in test_codes
+    ]
+
+    predictions: list[str] = []
+    required: dict[int, list[str]] = {}
+    sources: list[str] = []
+    printed: list[tuple[str, int]] = []
+    scored_in_training = not any(step.role == EVALUATE for step in steps)
+    for step in steps:
+        code = code_of[id(step)]
+        if step.role == EVALUATE or (step.role == TRAIN and scored_in_training):
+            if step.role == EVALUATE:
+                own = metric_candidates(code, set(_names(parameters)))
+                printed += printed_names(code)
+            else:
+                own = training_metric_candidates(code, set(_names(parameters)))
+            sources += own
+            wanted = own if metrics is None else [n for n in own if n in metrics.sources]
+            required[id(step)] = [n for n in wanted if n in code.binds]
+        elif step.role == PREDICT:
+            predictions = find_predictions(code, model)
+            required[id(step)] = predictions
+    if metrics is None:
+        metrics = Metrics(tuple(dict.fromkeys(sources)), printed=tuple(printed))
+    else:
+        kept_sources = tuple(n for n in metrics.sources if n in sources)
+        metrics = Metrics(kept_sources, metrics.names, tuple(printed))
+    if model is not None:
+        _require_model(model, steps, code_of, required)
+    _connect(steps, tests, code_of, test_codes, parameters, module, required, codes, problems)
+    _role_checks(notebook, reading.sections, model, metrics, problems)
+    _unused_parameters(parameters, steps, tests, notebook, problems)
+    for step in [*steps, *tests]:  # the model leads, as in `predict(model, rows)`
+        step.arguments.sort(key=lambda a: (a.from_config, a.name != model))
+        if step.role == PREDICT:
+            step.data_input = _data_input(step, code_of[id(step)], steps, model)
+
+    project = project_name_of(project_name or notebook.name)
+    cell_functions = {cell: step.function for step in [*steps, *tests] for cell in step.cells}
+    return Plan(
+        notebook=notebook,
+        project=project,
+        package=project.replace("-", "_"),
+        parameters=parameters,
+        quick=quick,
+        imports=_unique(
+            c.text
+            for code in pipeline_codes + [c for c in kept if c.section.role.name == PARAMETERS]
+            for c in code.of_kind("import")
+        ),
+        definitions=[  # in notebook order, those of cells joining the parameters too
+            c.text.strip("\n")
+            for code in kept
+            if code.section.role.name != TEST
+            for c in code.chunks
+            if c.kind in {"definition", "constant"}
+        ],
+        steps=steps,
+        tests=tests,
+        test_imports=_test_imports(
+            test_codes, [c for c in kept if c.section.role.name != TEST], project.replace("-", "_")
+        ),
+        model=model,
+        metrics=metrics,
+        predictions=predictions,
+        fit_tables=[
+            n for c in pipeline_codes if c.section.role.name == TRAIN for n in fit_inputs(c)
+        ],
+        pip_requirements=_unique(r for code in codes for r in code.requirements),
+        problems=_sorted(problems),
+        cell_roles=reading.roles_by_cell,
+        declared_cells=reading.explicit,
+        cell_functions=cell_functions,
+        codes=codes,
+        template_names=_template_names(module, taken | set(names.values())),
+    )
+
+
+def data_step_position(plan: Plan) -> int | None:
+    """The load step (else the first step): its outputs are the training data."""
+    positions = [i for i, s in enumerate(plan.steps) if s.role == "load" and s.outputs]
+    if positions:
+        return positions[0]
+    return 0 if plan.steps and plan.steps[0].outputs else None
+
+
+def importing_cell(plan: Plan, module: str) -> CellRef | None:
+    """The first kept cell that imports `module` (any submodule of it), with the line."""
+    for code in plan.codes:
+        if not code.section.kept:
+            continue
+        for cell in code.section.cells:
+            clean = clean_cell(cell)
+            if clean.tree is None:
+                continue
+            for node in ast.walk(clean.tree):
+                if any(name.split(".")[0] == module for name in imported_modules_of(node)):
+                    return cell.ref(clean.cell_line(node.lineno))
+    return None
+
+
+def _test_imports(
+    test_codes: list[SectionCode], pipeline_codes: list[SectionCode], package: str
+) -> list[str]:
+    """Imports of the test module: the test cells' own, and the module-level names they read."""
+    own = [c.text.strip("\n") for code in test_codes for c in code.of_kind("import")]
+    needed = {name for code in test_codes for name in code.needs}
+    imported: list[str] = []
+    functions: list[str] = []
+    for code in pipeline_codes:
+        for chunk in code.chunks:
+            if chunk.kind == "import" and needed & _imported(chunk):
+                imported.append(chunk.text.strip("\n"))
+            elif chunk.kind == "definition" and chunk.defined_name in needed:
+                functions.append(str(chunk.defined_name))
+    if functions:
+        imported.append(f"from {package}.pipeline import {', '.join(functions)}")
+    return _unique([*own, *imported])
+
+
+def _global_rewrites(kept: list[SectionCode], problems: list[Problem]) -> Rewrites:
+    """Which module-level functions get which notebook variables as parameters."""
+    module = module_names(kept)
+    definitions = {
+        chunk.defined_name: (chunk, chunk.nodes[0])
+        for code in kept
+        for chunk in code.of_kind("definition")
+        if isinstance(chunk.nodes[0], (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    provided = {name for code in kept if code.section.role.name != TEST for name in code.binds}
+    free = {
+        name: free_names(node) - module - BUILTINS - declared_globals(node)
+        for name, (_, node) in definitions.items()
+    }  # a `global` name cannot be passed in: check_definitions reports it
+    calls = {name: called_functions(node, definitions) for name, (_, node) in definitions.items()}
+    rewrites = plan_rewrites({n: f for n, f in free.items() if f}, calls, provided)
+    for code in kept:
+        for chunk in code.chunks:
+            for node in chunk.nodes:
+                for function, line in uses_as_value(node, rewrites).items():
+                    names = ", ".join(f"`{n}`" for n in rewrites[function])
+                    problems.append(
+                        Problem(
+                            "function-used-as-value",
+                            f"`{function}` reads {names} from the notebook and is passed as a "
+                            "value here, so nb2prod cannot hand it those names",
+                            f"pass them explicitly: functools.partial({function}, "
+                            + ", ".join(f"{n}={n}" for n in rewrites[function])
+                            + ")",
+                            Severity.ERROR,
+                            chunk.cell.ref(line),
+                        )
+                    )
+    return rewrites
+
+
+def _step(code: SectionCode, function: str) -> Step:
+    return Step(
+        function=function,
+        role=code.section.role.name if code.section.role.step is None else "step",
+        cells=sorted({c.cell.index for c in code.body} or {c.index for c in code.section.cells}),
+        title=code.section.title,
+        body=_join_body(code),
+    )
+
+
+def _join_body(code: SectionCode) -> str:
+    """Body chunks as written: blank line kept within a cell, one between cells."""
+    parts: list[str] = []
+    previous = None
+    for chunk in code.body:
+        text = chunk.text if chunk.cell is previous else chunk.text.lstrip("\n")
+        parts.append(text if chunk.cell is previous or not parts else "\n" + text)
+        previous = chunk.cell
+    return "\n".join(parts).strip("\n")
+
+
+def _connect(
+    steps: list[Step],
+    tests: list[Step],
+    code_of: dict[int, SectionCode],
+    test_codes: list[SectionCode],
+    parameters: list[Parameter],
+    module: set[str],
+    required: dict[int, list[str]],
+    codes: list[SectionCode],
+    problems: list[Problem],
+) -> None:
+    """Decide each step's arguments and outputs from the sections' name flow."""
+    param_types = {p.name: p.type_name for p in parameters}
+    provider: dict[str, Step | None] = {p.name: None for p in parameters}  # None: config
+    consumers = [(step, code_of[id(step)]) for step in steps]
+    consumers += list(zip(tests, test_codes, strict=True))
+    for step, code in consumers:
+        for name, (cell, line) in code.needs.items():
+            if name in module or name in BUILTINS:
+                continue
+            if name not in provider:
+                if name not in code.maybe_local:
+                    problems.append(_missing(name, cell, line, codes, code))
+                continue
+            source = provider[name]
+            step.arguments.append(Argument(name, source is None, param_types.get(name, "Any")))
+            if source is not None and name not in source.outputs:
+                source.outputs.append(name)
+        if step.role != TEST:
+            for name in code.binds:
+                provider[name] = step
+    for step in steps:
+        for name in required.get(id(step), []):
+            if name not in step.outputs:
+                step.outputs.append(name)
+        step.outputs.sort(key=lambda n: code_of[id(step)].binds.index(n))
+
+
+def _missing(
+    name: str, cell: Any, line: int, codes: list[SectionCode], reader: SectionCode
+) -> Problem:
+    """Explain why `name` is not available: skipped, defined later, or nowhere."""
+    definer = _defining_cell(name, codes)
+    if definer is not None and not definer[0].section.kept:
+        skipped = definer[1]
+        return Problem(
+            "defined-in-skipped-cell",
+            f"`{name}` is defined only in skipped cell {skipped.index} (`{skipped.first_line}`)",
+            f"move the definition of `{name}` into a kept cell, or remove the skip role "
+            f"from cell {skipped.index}",
+            Severity.ERROR,
+            cell.ref(line),
+        )
+    if definer is not None:
+        later = definer[1]
+        return Problem(
+            "used-before-definition",
+            f"`{name}` is used before any kept cell defines it (cell {later.index} defines "
+            "it later; the notebook only worked because cells ran out of order)",
+            f"move the code that defines `{name}` above this line, then re-run the "
+            "notebook top to bottom",
+            Severity.ERROR,
+            cell.ref(line),
+        )
+    return Problem(
+        "undefined-name",
+        f"`{name}` is used but no kept cell defines it",
+        f"define `{name}` in an earlier cell (or the parameters cell), or import it",
+        Severity.ERROR,
+        cell.ref(line),
+    )
+
+
+def _defining_cell(name: str, codes: list[SectionCode]) -> tuple[SectionCode, Any] | None:
+    """The first cell that binds `name`, kept cells first."""
+    for kept in (True, False):
+        for code in codes:
+            if code.section.kept != kept:
+                continue
+            for chunk in code.chunks:
+                if chunk.defined_name == name or name in _imported(chunk):
+                    return code, chunk.cell
+            for cell, event in code.events:
+                if event.name == name and event.kind == "store":
+                    return code, cell
+    return None
+
+
+def _imported(chunk: Any) -> set[str]:
+    names: set[str] = set()
+    for node in chunk.nodes:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {a.asname or a.name.split(".")[0] for a in node.names}
+    return names
+
+
+def _role_checks(
+    notebook: Notebook,
+    sections: list[Section],
+    model: str | None,
+    metrics: Metrics,
+    problems: list[Problem],
+) -> None:
+    run = [c for c in notebook.cells if c.kind == "code" and c.execution_count]
+    first = next(
+        (
+            c
+            for c, prev in zip(run[1:], run[:-1], strict=True)
+            if c.execution_count < prev.execution_count
+        ),
+        None,
+    )
+    if first is not None:
+        problems.append(
+            Problem(
+                "out-of-order",
+                "cells were last run out of order (execution counts go down); nb2prod follows "
+                "the notebook's order, which may not be how the results were produced",
+                "restart the kernel and run all cells top to bottom, then check the results",
+                Severity.WARNING,
+                first.ref(),
+            )
+        )
+    evaluate = next((s for s in sections if s.role.name == EVALUATE), None)
+    if evaluate is not None and not metrics.sources:
+        problems.append(
+            Problem(
+                "no-metrics",
+                "the evaluate section binds no value nb2prod can compare (printed scores "
+                "are not kept), so verify cannot check its results",
+                "assign the scores to names: `accuracy = accuracy_score(...)`, then print them",
+                Severity.WARNING,
+                evaluate.cells[0].ref(),
+            )
+        )
+
+
+def _choose_model(
+    codes: list[SectionCode], module: set[str], problems: list[Problem]
+) -> str | None:
+    """The model to save and serve: see `role_outputs.py`. A problem when it is unclear."""
+    bound = {name for code in codes for name in code.binds}
+    for code in codes:
+        directive = model_directive(code)
+        if directive is None:
+            continue
+        name, cell_index, line = directive
+        cell = next(c for c in code.section.cells if c.index == cell_index)
+        if not name.isidentifier() or name not in bound:
+            problems.append(
+                Problem(
+                    "bad-model-directive",
+                    f"`# nb2prod: model={name}` names no variable a kept section binds",
+                    MODEL_FIX,
+                    Severity.ERROR,
+                    cell.ref(line),
+                )
+            )
+            return None
+        return name
+    provided: set[str] = set()
+    for code in codes:
+        if code.section.role.name == PREDICT:
+            objects = predicting_objects(code, provided - module)
+            distinct = list(dict.fromkeys(name for name, _ in objects))
+            if len(distinct) == 1:
+                return distinct[0]
+            if len(distinct) > 1:
+                line = objects[0][1]
+                problems.append(
+                    Problem(
+                        "ambiguous-model",
+                        f"the predict section predicts with several objects "
+                        f"({', '.join(f'`{n}`' for n in distinct)}), so the one to serve is "
+                        "not clear",
+                        MODEL_FIX,
+                        Severity.ERROR,
+                        code.section.cells[0].ref(line),
+                    )
+                )
+                return None
+        provided |= set(code.binds)
+    best = [
+        n
+        for code in codes
+        if code.section.role.name == EVALUATE
+        for n in code.binds
+        if BEST_NAME.match(n) and n not in code.maybe_local
+    ]
+    if best:
+        return best[-1]
+    trainers = [code for code in codes if code.section.role.name == TRAIN]
+    choices = [trained_model(code) for code in trainers]
+    named = [c for c in choices if c.name]
+    unclear = [c for c in choices if c.candidates]
+    choice = (named or unclear or choices or [ModelChoice(None)])[-1]
+    if choice.name is None and trainers:
+        problems.append(
+            Problem(
+                "no-model",
+                f"{choice.reason or 'the train section fits no model that nb2prod can find'}: "
+                "training would save nothing",
+                MODEL_FIX,
+                Severity.ERROR,
+                trainers[-1].section.cells[0].ref(),
+            )
+        )
+    return choice.name
+
+
+def _data_input(step: Step, code: SectionCode, steps: list[Step], model: str | None) -> str | None:
+    """The predict step's argument that holds the rows: what `select_rows` picked, else
+    what reaches the model's call (through local assignments), else the first data."""
+    data = [a.name for a in step.arguments if not a.from_config and a.name != model]
+    if not data:
+        return None
+    picked = [n for s in steps if s.role == SELECT for n in s.outputs if n in data]
+    if picked:
+        return picked[0]
+    assigned: dict[str, ast.expr] = {}
+    for chunk in code.body:
+        for node in chunk.nodes:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, node.value)
+    for node in [n for chunk in code.body for n in chunk.nodes]:
+        for call in ast.walk(node):
+            if is_model_call(call, model) and isinstance(call, ast.Call) and call.args:
+                found = _argument_behind(call.args[0], assigned, set(data))
+                if found:
+                    return found
+    return data[0]
+
+
+def _argument_behind(
+    expression: ast.expr, assigned: dict[str, ast.expr], arguments: set[str], depth: int = 0
+) -> str | None:
+    """The argument an expression is computed from: `sample` behind `scaler.transform(sample)`."""
+    if depth > 5:
+        return None
+    values = [expression]
+    if isinstance(expression, ast.Call):  # positional data, then the receiver, then options
+        receiver = [expression.func.value] if isinstance(expression.func, ast.Attribute) else []
+        values = [*expression.args, *receiver, *(k.value for k in expression.keywords)]
+    for value in values:
+        for node in ast.walk(value):
+            if isinstance(node, ast.Name):
+                if node.id in arguments:
+                    return node.id
+                if node.id in assigned:
+                    found = _argument_behind(assigned[node.id], assigned, arguments, depth + 1)
+                    if found:
+                        return found
+    return None
+
+
+def _require_model(
+    model: str,
+    steps: list[Step],
+    code_of: dict[int, SectionCode],
+    required: dict[int, list[str]],
+) -> None:
+    """The last step before predicting that binds the model hands it on."""
+    binders = [
+        s for s in steps if s.role not in {PREDICT, SELECT} and model in code_of[id(s)].binds
+    ]
+    if binders:
+        required.setdefault(id(binders[-1]), []).append(model)
+
+
+def _unused_parameters(
+    parameters: list[Parameter],
+    steps: list[Step],
+    tests: list[Step],
+    notebook: Notebook,
+    problems: list[Problem],
+) -> None:
+    """A parameter no kept section reads would be a flag that does nothing."""
+    read = {a.name for step in [*steps, *tests] for a in step.arguments if a.from_config}
+    unused = [p for p in parameters if p.name not in read]
+    if unused:
+        names = ", ".join(f"`{p.name}`" for p in unused)
+        problems.append(
+            Problem(
+                "unused-parameter",
+                f"no kept section reads {names}: changing "
+                f"{'them' if len(unused) > 1 else 'it'} would change nothing",
+                "use the parameter in the cell that should depend on it, or remove it from "
+                "the parameters cell (a skipped cell does not count)",
+                Severity.WARNING,
+                notebook.cells[unused[0].cell_index].ref(),
+            )
+        )
+
+
+def _variables(codes: list[SectionCode]) -> set[str]:
+    """Every name any section reads or binds: function names must not shadow them."""
+    return {event.name for code in codes for _, event in code.events}
+
+
+def _names(parameters: list[Parameter]) -> list[str]:
+    return [p.name for p in parameters]
+
+
+def _template_names(module: set[str], taken: set[str]) -> dict[str, str]:
+    """pipeline.py's own names, each renamed (`config_`) where the notebook uses it:
+    `Config` only matters at module level (run_pipeline's annotation), `config` and
+    `fingerprint` inside run_pipeline too."""
+    renamed: dict[str, str] = {}
+    for name in RENAMED_TEMPLATE_NAMES:
+        new = name
+        clashes = module if name == "Config" else taken
+        while new in clashes or new in taken or new in renamed.values():
+            new += "_"
+        renamed[name] = new
+    return renamed
+
+
+def _template_name_clashes(kept: list[SectionCode], problems: list[Problem]) -> None:
+    """Notebook names that pipeline.py needs for itself: `run_pipeline` and
+    `load_training_data` defined at module level, and `data_sha256` (a key of
+    run_pipeline's result). Blocking, naming the cell."""
+    for code in kept:
+        if code.section.role.name == TEST:
+            continue
+        for chunk in code.chunks:
+            own = (
+                {"data_sha256"} if chunk.kind == "body" else {"run_pipeline", "load_training_data"}
+            )
+            stored = {e.name for n in chunk.nodes for e in name_events(n) if e.kind == "store"}
+            for name in sorted(own & stored):
+                problems.append(
+                    Problem(
+                        "generated-name-clash",
+                        f"`{name}` is a name the generated pipeline.py uses itself",
+                        f"rename `{name}` in the notebook (e.g. `my_{name}`)",
+                        Severity.ERROR,
+                        chunk.cell.ref(),
+                    )
+                )
+
+
+def _fit_score(
+    codes: list[SectionCode], model: str | None, taken: set[str], parameters: set[str]
+) -> SectionCode | None:
+    """With no evaluate section and no score in a training loop, the step that scores the
+    model on its fit data (see `fit_score.py`), placed after the last train section."""
+    if any(c.section.role.name == EVALUATE for c in codes):
+        return None
+    trains = [i for i, c in enumerate(codes) if c.section.role.name == TRAIN and c.body]
+    if not trains or any(training_metric_candidates(codes[i], parameters) for i in trains):
+        return None
+    scoring = fit_score_section(codes, model, taken)
+    if scoring is not None:
+        codes.insert(trains[-1] + 1, scoring)
+    return scoring
+
+
+def _function_names(
+    codes: list[SectionCode], module: set[str], scoring: SectionCode | None = None
+) -> dict[int, str]:
+    names: dict[int, str] = {}
+    used = set(module)
+    for code in codes:
+        role = code.section.role
+        base = FUNCTION_NAMES.get(role.name, role.function_name)
+        if role.name == SETUP:
+            base = "setup"
+        if code is scoring:  # the step nb2prod adds (fit_score.py)
+            base = SCORE_FUNCTION
+        name = base if base not in used else f"{base}_step"
+        counter = 2
+        while name in used:
+            name = f"{base}_{counter}"
+            counter += 1
+        used.add(name)
+        names[id(code)] = name
+    return names
+
+
+def project_name_of(stem: str) -> str:
+    """A project name (a valid distribution and, with `_`, package name) from a file stem."""
+    name = re.sub(r"[^a-zA-Z0-9]+", "-", stem).strip("-").lower() or "notebook"
+    if name[0].isdigit():
+        name = f"nb-{name}"
+    if keyword.iskeyword(name.replace("-", "_")):
+        name += "-project"
+    return name
+
+
+def _unique(items: Any) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(
+        problems,
+        key=lambda p: (p.cell.index if p.cell else -1, p.cell.line or 0 if p.cell else 0),
+    )

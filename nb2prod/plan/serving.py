@@ -1,0 +1,235 @@
+"""What the generated service looks like: request fields, response fields, example rows.
+
+Built from the plan (which function predicts, from which input) and the probe
+(what that input really holds). Column names that are not Python identifiers
+become fields with an alias, so requests use the data's own column names.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from nb2prod.plan.build import Plan, Step
+from nb2prod.protocol import InputColumn, PredictArgument, ProbeResult
+from nb2prod.read.roles import PREDICT
+
+RANGE_MARGIN = 0.1  # observed range widened by this share of its width on each side
+MAX_BATCH_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class RequestField:
+    """One column of a request row."""
+
+    name: str
+    column: str
+    type_name: str  # float, int, bool, str
+    minimum: float | int | None = None
+    maximum: float | int | None = None
+    categories: tuple[str, ...] = ()
+    nullable: bool = False
+
+    @property
+    def alias(self) -> str | None:
+        return None if self.name == self.column else self.column
+
+    @property
+    def annotation(self) -> str:
+        base = self.type_name
+        if self.categories:
+            base = "Literal[" + ", ".join(repr(c) for c in self.categories) + "]"
+        return f"{base} | None" if self.nullable else base
+
+
+@dataclass(frozen=True)
+class ResponseField:
+    name: str
+    type_name: str
+
+
+@dataclass
+class Serving:
+    """The service of a generated project (rendered by the serving templates)."""
+
+    class_name: str
+    row_model: str
+    prediction_model: str
+    predict_function: str
+    data_input: str
+    kind: str  # "dataframe", "ndarray", "list" or "tensor"
+    fields: list[RequestField]
+    dtypes: dict[str, str]
+    outputs: list[ResponseField]
+    example_rows: list[dict[str, Any]]
+    example_predictions: list[dict[str, Any]]
+    observed_rows: int
+    config_arguments: list[str] = field(default_factory=list)
+    state: list[str] = field(default_factory=list)  # stored with the model, see serving_state_of
+    onnx: bool = False  # serve an ONNX Runtime twin of the model when it agrees with it
+    input_dtype: str = "float64"  # of an array or tensor input
+    range_margin: float = RANGE_MARGIN
+    max_batch_rows: int = MAX_BATCH_ROWS
+
+    @property
+    def has_literals(self) -> bool:
+        return any(f.categories for f in self.fields)
+
+
+def predict_step(plan: Plan) -> Step | None:
+    """The step the service calls: the predict section, when it reads the model and data."""
+    step = next((s for s in plan.steps if s.role == PREDICT), None)
+    if step is None or plan.model is None or not step.outputs:
+        return None
+    uses_model = any(a.name == plan.model for a in step.arguments)
+    return step if uses_model and _data_arguments(plan, step) else None
+
+
+def data_input_of(plan: Plan, step: Step) -> str:
+    """The argument the request rows replace (see `plan._data_input`)."""
+    return step.data_input or _data_arguments(plan, step)[0]
+
+
+def serving_state_of(plan: Plan, step: Step) -> list[str]:
+    """Other values the predict section reads (fitted encoders, column lists...):
+    training stores them with the model so the service has them too."""
+    rows = data_input_of(plan, step)
+    return [name for name in _data_arguments(plan, step) if name != rows]
+
+
+def argument_sources(plan: Plan, step: Step) -> list[PredictArgument]:
+    """Where each argument of the predict step comes from: `model`, `rows` (what a request
+    replaces), `state` (stored with the model) or `config`."""
+    rows = data_input_of(plan, step)
+    return [
+        PredictArgument(
+            argument.name,
+            "config"
+            if argument.from_config
+            else "model"
+            if argument.name == plan.model
+            else "rows"
+            if argument.name == rows
+            else "state",
+        )  # fmt: skip
+        for argument in step.arguments
+    ]
+
+
+def predict_call(plan: Plan, step: Step, *, model: str, rows: str, state: str, config: str) -> str:
+    """The arguments of a call to the predict step, given the expressions that hold the
+    model, the input rows, the stored state mapping and the config."""
+    written = {
+        "config": lambda name: f"{name}={config}.{name}",
+        "model": lambda _: model,
+        "rows": lambda _: rows,
+        "state": lambda name: f"{state}[{name!r}]",
+    }
+    return ", ".join(written[a.source](a.name) for a in argument_sources(plan, step))
+
+
+def _data_arguments(plan: Plan, step: Step) -> list[str]:
+    return [a.name for a in step.arguments if not a.from_config and a.name != plan.model]
+
+
+def onnx_applies(probe: ProbeResult) -> bool:
+    """A scikit-learn classifier on numeric columns, with skl2onnx and onnxruntime at hand."""
+    import importlib.util
+
+    model, profile = probe.model, probe.input
+    if model is None or profile is None:
+        return False
+    numeric = all(c.type in {"float", "int", "bool"} for c in profile.columns)
+    installed = all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
+    return model.module.startswith("sklearn") and model.classifier and numeric and installed
+
+
+def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True) -> Serving:
+    """The service description from the plan's predict step and the probe's profile
+    (a KeyError when the probe recorded no input or outputs: no service, and why)."""
+    camel = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", plan.project) if part)
+    profile, recorded = probe.input, probe.outputs
+    if profile is None or recorded is None:
+        raise KeyError("input" if profile is None else "outputs")
+    fields = _fields(profile.columns)
+    dtypes = {c.name: _dtype(c) for c in profile.columns}
+    outputs = [ResponseField(name, output.type) for name, output in recorded.items()]
+    predictions = [
+        {name: output.values[i] for name, output in recorded.items()}
+        for i in range(len(profile.rows))
+    ]
+    return Serving(
+        class_name=camel + "Service",
+        row_model=camel + "Row",
+        prediction_model=camel + "Prediction",
+        predict_function=step.function,
+        data_input=data_input_of(plan, step),
+        kind=profile.kind,
+        fields=fields,
+        dtypes=dtypes,
+        outputs=outputs,
+        example_rows=list(profile.rows),
+        example_predictions=predictions,
+        observed_rows=profile.observed_rows,
+        config_arguments=[a.name for a in step.arguments if a.from_config],
+        state=serving_state_of(plan, step),
+        onnx=onnx and onnx_applies(probe),
+        input_dtype=profile.dtype or "float64",
+    )
+
+
+def _fields(columns: tuple[InputColumn, ...]) -> list[RequestField]:
+    used: set[str] = set()
+    fields: list[RequestField] = []
+    for column in columns:
+        name = _identifier(column.name, used)
+        minimum, maximum = _bounds(column)
+        fields.append(
+            RequestField(
+                name=name,
+                column=column.name,
+                type_name=column.type,
+                minimum=minimum,
+                maximum=maximum,
+                categories=column.categories or (),
+                nullable=column.nullable,
+            )
+        )
+    return fields
+
+
+def _bounds(column: InputColumn) -> tuple[Any, Any]:
+    low, high = column.min, column.max
+    if low is None or high is None:
+        return None, None
+    margin = (high - low) * RANGE_MARGIN
+    lowest = low - margin if low < 0 else max(0, low - margin)  # non-negative data stays so
+    if column.type == "int":
+        return math.floor(lowest), math.ceil(high + margin)
+    return _round(lowest), _round(high + margin)
+
+
+def _round(value: float) -> float:
+    """A readable bound: 6 significant digits are plenty for a validity range."""
+    return float(f"{value:.6g}")
+
+
+def _identifier(column: str, used: set[str]) -> str:
+    name = re.sub(r"\W+", "_", column).strip("_") or "column"
+    if name[0].isdigit():
+        name = f"c_{name}"
+    if keyword.iskeyword(name) or name in {"model_config", "model_fields"}:
+        name += "_"
+    candidate, counter = name, 2
+    while candidate in used:
+        candidate = f"{name}_{counter}"
+        counter += 1
+    used.add(candidate)
+    return candidate
+
+
+def _dtype(column: InputColumn) -> str:
+    return {"float": "float64", "int": "int64", "bool": "bool", "str": "object"}[column.type]

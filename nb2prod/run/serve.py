@@ -1,0 +1,159 @@
+"""`nb2prod serve OUT`: run a generated project's service locally with `bentoml serve`.
+
+Checks first what users otherwise learn from a stack trace: that the folder is a
+generated project with a service, and that its model is in BentoML's store.
+
+The server runs in its own process group; SIGINT, SIGTERM and SIGHUP sent to nb2prod
+are forwarded to that whole group (BentoML's arbiter and its workers) and nb2prod
+waits until they have gone, so nothing is left listening on the port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from nb2prod.errors import user_error
+from nb2prod.generate.install_hints import absent_module, missing_module, missing_package, require
+from nb2prod.generate.write import read_manifest
+from nb2prod.run.child_process import child_env
+
+
+def service_of(project: Path) -> tuple[str, str]:
+    """(project name, service class) of a generated project, or a `UserError`."""
+    manifest = read_manifest(project)
+    service = manifest.get("service")
+    if not service or not (project / "service.py").is_file():
+        raise user_error(
+            project,
+            "no-service",
+            "this project has no service (its notebook has no usable predict section)",
+            "tag the cell that predicts new rows nb2prod:predict and convert again",
+        )
+    return str(manifest["project"]), str(service)
+
+
+def check_model(project: Path, name: str) -> None:
+    """The project's model must be in the local BentoML store before serving (and BentoML
+    installed: without it the store cannot be read, which is not "no model")."""
+    require("bentoml", project)
+    code = "import sys, bentoml; bentoml.models.get(sys.argv[1])"
+    result = subprocess.run(
+        [sys.executable, "-c", code, f"{name}:latest"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = result.stderr.strip().splitlines()
+    module = absent_module(missing_module(lines[-1])) if lines else None
+    if result.returncode != 0 and module is not None:  # one of BentoML's own packages
+        raise missing_package(module, project)
+    if result.returncode != 0:
+        home = os.environ.get("BENTOML_HOME", "~/bentoml")
+        raise user_error(
+            project,
+            "no-model",
+            f"no trained model `{name}` in BentoML's store ({home})",
+            f"train first: cd {project} && {name}-train",
+        )
+
+
+def serve(project: Path, host: str, port: int) -> int:
+    """Run `bentoml serve` for the project until interrupted; its exit status."""
+    project = project.resolve()  # the server runs in the project: relative paths would move
+    name, service = service_of(project)
+    check_model(project, name)
+    env = child_env(project / "src")
+    command = [sys.executable, "-m", "bentoml", "serve", f"service:{service}"]
+    command += ["--host", host, "--port", str(port)]
+    print(f"serving {name} on http://{host}:{port} (Ctrl+C stops)", file=sys.stderr)
+    return run_until_stopped(command, cwd=project, env=env)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+GRACE_S = 20.0  # after a forwarded signal, then SIGKILL
+
+
+def run_until_stopped(command: list[str], *, cwd: Path, env: dict[str, str]) -> int:
+    """Run `command` in its own process group, forwarding stop signals to the whole group.
+
+    Returns its exit status (128 + N for a signal N). A second Ctrl+C, or a group still
+    running `GRACE_S` after the first signal, gets SIGKILL; whatever of the group is left
+    when the command ends is stopped too.
+    """
+    if os.name != "posix":
+        return subprocess.call(command, cwd=cwd, env=env)
+    received: list[int] = []
+    group: list[int] = []  # the server's process group, once started
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        for pid in group:
+            _signal_group(pid, signum if len(received) == 1 else signal.SIGKILL)
+
+    previous = {number: signal.signal(number, forward) for number in STOP_SIGNALS}
+    try:
+        server = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
+        group.append(server.pid)
+        if received:  # a signal came while it started
+            _signal_group(server.pid, received[0])
+        deadline: float | None = None
+        while True:
+            try:
+                code = server.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if received and deadline is None:
+                deadline = time.monotonic() + GRACE_S
+            if deadline is not None and time.monotonic() > deadline:
+                _signal_group(server.pid, signal.SIGKILL)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for pid in group:
+            _stop_group(pid)
+    return 128 - code if code < 0 else code
+
+
+def _signal_group(group: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, number)
+
+
+def _stop_group(group: int, timeout: float = 5.0) -> None:
+    """SIGTERM what is left of the process group, then SIGKILL; return once it is gone."""
+    for number, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 2.0)):
+        if not _group_alive(group):
+            return
+        _signal_group(group, number)
+        deadline = time.monotonic() + wait
+        while _group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of the group still runs (zombies waiting to be reaped do not)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False

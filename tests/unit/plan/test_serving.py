@@ -1,0 +1,55 @@
+"""serving.py: whether the service gets an ONNX twin, from what the probe recorded.
+
+The rest of serving.py works on a built Plan and is covered through conversions
+(tests/e2e/test_serving.py); this decision is a pure function of the probe's record.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from nb2prod.plan.serving import onnx_applies
+from nb2prod.protocol import (
+    Contracts,
+    InputColumn,
+    InputProfile,
+    MetricValues,
+    ModelInfo,
+    ProbeResult,
+)
+
+ONNX_INSTALLED = all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
+
+
+def probe(module: str, classifier: bool, types: list[str]) -> ProbeResult:
+    """A probe record with a model and an input of columns of `types`."""
+    columns = tuple(InputColumn(f"x{i}", False, t) for i, t in enumerate(types))
+    return ProbeResult(
+        contracts=Contracts({}),
+        data_profile={},
+        metrics=MetricValues({}),
+        metric_sources=(),
+        input=InputProfile("rows", "dataframe", columns, (), 0),
+        model=ModelInfo(module, classifier),
+    )
+
+
+@pytest.mark.skipif(not ONNX_INSTALLED, reason="needs nb2prod[onnx]")
+def test_a_scikit_learn_classifier_on_numbers_gets_an_onnx_twin() -> None:
+    """Numeric columns and predict_proba: skl2onnx can convert it."""
+    assert onnx_applies(probe("sklearn.ensemble._forest", True, ["float", "int", "bool"]))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        probe("sklearn.ensemble._forest", False, ["float"]),  # a regressor
+        probe("xgboost.sklearn", True, ["float"]),  # not scikit-learn itself
+        probe("sklearn.pipeline", True, ["float", "str"]),  # a text column
+    ],
+)
+def test_anything_else_gets_none(record: ProbeResult) -> None:
+    """Only what skl2onnx converts without options is twinned."""
+    assert not onnx_applies(record)
