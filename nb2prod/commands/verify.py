@@ -54,7 +54,7 @@ from nb2prod.protocol import (
 )
 from nb2prod.read.notebook import load_notebook
 from nb2prod.read.roles import EVALUATE, PREDICT
-from nb2prod.run.child_process import child_env, start_child
+from nb2prod.run.child_process import child_env, kill_group, start_child
 from nb2prod.run.notebook_run import SKIPPED_TIMEOUT, NotebookRun, run_notebook
 
 FLOAT_ATOL = 1e-12
@@ -289,8 +289,9 @@ class GeneratedRun:
         try:
             self.process.communicate(rows, timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.stop()
             raise self._failure("timeout", f"it did not finish in {timeout} s") from None
+        finally:  # the child leads a session of its own: on a timeout, Ctrl-C or a clean
+            self.stop()  # end alike, stop it and whatever it left running (a service)
         ended = self.process.returncode == 0
         result = read_result(self.scratch, VerifyResult.from_json) if ended else None
         if result is None:
@@ -303,9 +304,8 @@ class GeneratedRun:
         return result
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """Kill the child and everything it started (a service, a kernel, workers)."""
+        kill_group(self.process)
 
     def _missing(self, module: str) -> UserError:
         """The generated code stopped on an import: the project's requirements are not

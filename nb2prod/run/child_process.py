@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from nb2prod.protocol import ChildFailure, Message, read_failure, read_result, write_spec
+from nb2prod.run.processes import kill_tree
 
 M = TypeVar("M")
 
@@ -79,7 +79,13 @@ def start_child(
     `protocol.read_result` or the failure from `log` with `protocol.read_failure`."""
     command = child_command(module, *write_spec(folder, spec))
     return subprocess.Popen(
-        command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=log, stderr=log
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,  # so that `kill_group` reaches all it starts
     )
 
 
@@ -106,9 +112,9 @@ def run_in_group(
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
-def kill_group(process: subprocess.Popen[str]) -> None:
-    """SIGKILL the process group `process` leads, then reap it."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+def kill_group(process: subprocess.Popen[Any]) -> None:
+    """SIGKILL everything `process` started (its group, its session, its descendants: a
+    kernel papermill started in a session of its own too), then reap it."""
+    kill_tree(process.pid)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.communicate(timeout=5)

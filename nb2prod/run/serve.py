@@ -10,7 +10,6 @@ waits until they have gone, so nothing is left listening on the port.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from nb2prod.errors import user_error
 from nb2prod.generate.install_hints import absent_module, missing_module, missing_package, require
 from nb2prod.generate.write import read_manifest
 from nb2prod.run.child_process import child_env
+from nb2prod.run.processes import kill_tree, signal_tree, stop_tree
 
 
 def service_of(project: Path) -> tuple[str, str]:
@@ -95,14 +95,17 @@ def run_until_stopped(command: list[str], *, cwd: Path, env: dict[str, str]) -> 
     def forward(signum: int, _frame: FrameType | None) -> None:
         received.append(signum)
         for pid in group:
-            _signal_group(pid, signum if len(received) == 1 else signal.SIGKILL)
+            if len(received) == 1:
+                signal_tree(pid, signum)
+            else:
+                kill_tree(pid)
 
     previous = {number: signal.signal(number, forward) for number in STOP_SIGNALS}
     try:
         server = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
         group.append(server.pid)
         if received:  # a signal came while it started
-            _signal_group(server.pid, received[0])
+            signal_tree(server.pid, received[0])
         deadline: float | None = None
         while True:
             try:
@@ -113,47 +116,10 @@ def run_until_stopped(command: list[str], *, cwd: Path, env: dict[str, str]) -> 
             if received and deadline is None:
                 deadline = time.monotonic() + GRACE_S
             if deadline is not None and time.monotonic() > deadline:
-                _signal_group(server.pid, signal.SIGKILL)
+                kill_tree(server.pid)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
         for pid in group:
-            _stop_group(pid)
+            stop_tree(pid)
     return 128 - code if code < 0 else code
-
-
-def _signal_group(group: int, number: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, number)
-
-
-def _stop_group(group: int, timeout: float = 5.0) -> None:
-    """SIGTERM what is left of the process group, then SIGKILL; return once it is gone."""
-    for number, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 2.0)):
-        if not _group_alive(group):
-            return
-        _signal_group(group, number)
-        deadline = time.monotonic() + wait
-        while _group_alive(group) and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-
-def _group_alive(group: int) -> bool:
-    """Whether a process of the group still runs (zombies waiting to be reaped do not)."""
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            return True
-    return False

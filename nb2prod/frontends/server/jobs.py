@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import Problem
-from nb2prod.frontends.server.processes import kill_tree
 from nb2prod.frontends.server.worker import LOG, OUTCOME, TASK
+from nb2prod.run.processes import kill_tree
 
 KEEP = 100
 POLL = 0.1  # seconds between checks of a running job

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nb2prod.frontends.server.processes import become_subreaper, kill_tree
+from nb2prod.run.processes import become_subreaper, kill_tree
 
 TASK = "task.pickle"
 OUTCOME = "outcome.json"

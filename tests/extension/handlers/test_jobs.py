@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from nb2prod.frontends.server.jobs import FolderBusy, JobRunner
-from nb2prod.frontends.server.processes import members
+from nb2prod.run.processes import members
 from tests.conftest import make_notebook
 from tests.extension.handlers.conftest import body_of
 

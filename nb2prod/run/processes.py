@@ -1,13 +1,13 @@
-"""Find and kill everything a job started, however it started it.
+"""Find and stop everything a child started, however it started it: nb2prod's one killer.
 
-A job runs in its own session (its process is the session and group leader).
-Notebook code may start processes that leave that group or session (kernels,
-daemons, `start_new_session=True` children, nb2prod's own probe), so killing
-the group is not enough. The job process makes itself a *child subreaper*
-(Linux): orphans of anything it started are re-parented to it rather than to
-init, so every process the job started stays a descendant of it while it
-lives. `kill_tree` stops the whole tree first (stopped processes cannot fork),
-then kills it. Without `/proc` (macOS) only the job's process group is killed.
+Every child nb2prod starts (the probe, verify's side, papermill, `bentoml serve`, a server
+job) leads its own session. Notebook code may start processes that leave that group or
+session (kernels, daemons, `start_new_session=True` children), so killing the group is not
+enough: `members` walks the tree through `/proc` as well. A server job also makes itself a
+*child subreaper* (Linux), so orphans of anything it started stay its descendants.
+`kill_tree` stops the whole tree first (stopped processes cannot fork), then kills it;
+`stop_tree` asks first (SIGTERM), for servers that shut down cleanly. Without `/proc`
+(macOS) only the process group is signalled.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import time
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -89,3 +90,37 @@ def kill_tree(leader: int, *, include_leader: bool = True) -> None:
     if include_leader:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(leader, signal.SIGKILL)
+
+
+def stop_tree(leader: int, grace: float = 5.0) -> None:
+    """SIGTERM `leader`'s tree, then `kill_tree` whatever still runs after `grace` seconds;
+    return once it is gone."""
+    signal_tree(leader, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while alive(leader) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if alive(leader):
+        kill_tree(leader)
+
+
+def alive(leader: int) -> bool:
+    """Whether a process of `leader`'s tree still runs (zombies waiting to be reaped do not)."""
+    found = members(leader)
+    if found is not None:
+        return bool(found)
+    try:
+        os.killpg(leader, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_tree(leader: int, number: int) -> None:
+    """Send signal `number` to every process of `leader`'s tree."""
+    for pid in members(leader) or ():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, number)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, number)
