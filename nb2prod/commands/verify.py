@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import shlex
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -35,8 +33,9 @@ from nb2prod.generate.install_hints import (
     install_line,
     missing_module,
     not_installed,
+    project_requirement,
+    shown_path,
 )
-from nb2prod.generate.requirements import canonical_name, distribution_for
 from nb2prod.generate.write import read_manifest
 from nb2prod.plan.build import MODEL_FIX, Plan, build_plan, importing_cell
 from nb2prod.plan.serving import argument_sources, predict_step
@@ -338,35 +337,6 @@ class GeneratedRun:
             ),
         }.get(phase, ("the generated code timed out", "raise --timeout, or verify with --quick"))
         return user_error(self.plan.notebook.path, "generated-failed", f"{what}:\n{details}", fix)
-
-
-_DEPENDENCIES = re.compile(r"^dependencies\s*=\s*\[(.*?)^\]", re.M | re.S)
-
-
-def project_requirement(project: Path, module: str) -> str | None:
-    """The requirement of the project's pyproject.toml that installs `module`, or None.
-
-    Read with a pattern, not a TOML parser (none in the standard library of Python
-    3.10): the list is the one nb2prod's template writes, one quoted requirement a line.
-    """
-    try:
-        found = _DEPENDENCIES.search((project / "pyproject.toml").read_text())
-    except OSError:
-        return None
-    wanted = canonical_name(distribution_for(module))
-    for requirement in re.findall(r'"([^"]+)"', found.group(1) if found else ""):
-        if canonical_name(re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0]) == wanted:
-            return requirement
-    return None
-
-
-def shown_path(path: Path) -> str:
-    """`path` as a user would type it here: relative below the working folder, quoted."""
-    try:
-        shown = str(path.relative_to(Path.cwd()))
-    except ValueError:
-        shown = str(path)
-    return shlex.quote(shown)
 
 
 def _manifest(project: Path) -> dict[str, Any]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from nb2prod.errors import UserError, user_error
-from nb2prod.generate.requirements import distribution_for
+from nb2prod.generate.requirements import canonical_name, distribution_for
 
 MISSING_PACKAGE = "missing-package"
 """The problem code of every "install this package" error."""
@@ -100,3 +102,51 @@ def require(module: str, about: Path | None = None) -> None:
     """Stop with the install line before a command that needs `module` starts."""
     if absent_module(module) is not None:
         raise missing_package(module, about)
+
+
+_DEPENDENCIES = re.compile(r"^dependencies\s*=\s*\[(.*?)^\]", re.M | re.S)
+
+
+def project_requirements(project: Path) -> list[str]:
+    """The requirements of a generated project's pyproject.toml (none if it is unreadable).
+
+    Read with a pattern, not a TOML parser (none in the standard library of Python
+    3.10): the list is the one nb2prod's template writes, one quoted requirement a line.
+    """
+    try:
+        found = _DEPENDENCIES.search((project / "pyproject.toml").read_text())
+    except OSError:
+        return []
+    return re.findall(r'"([^"]+)"', found.group(1) if found else "")
+
+
+def _distribution(requirement: str) -> str:
+    return canonical_name(re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0])
+
+
+def project_requirement(project: Path, module: str) -> str | None:
+    """The requirement of the project's pyproject.toml that installs `module`, or None."""
+    wanted = canonical_name(distribution_for(module))
+    found = (r for r in project_requirements(project) if _distribution(r) == wanted)
+    return next(found, None)
+
+
+def uninstalled_requirements(project: Path) -> list[str]:
+    """The project's requirements with no distribution installed in this Python (their
+    versions are not compared: a newer scikit-learn still runs, verify says if it differs)."""
+    missing = []
+    for requirement in project_requirements(project):
+        try:
+            metadata.version(_distribution(requirement))
+        except metadata.PackageNotFoundError:
+            missing.append(requirement)
+    return missing
+
+
+def shown_path(path: Path) -> str:
+    """`path` as a user would type it here: relative below the working folder, quoted."""
+    try:
+        shown = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(path)
+    return shlex.quote(shown)

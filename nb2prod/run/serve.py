@@ -19,7 +19,15 @@ from pathlib import Path
 from types import FrameType
 
 from nb2prod.errors import user_error
-from nb2prod.generate.install_hints import absent_module, missing_module, missing_package, require
+from nb2prod.generate.install_hints import (
+    MISSING_PACKAGE,
+    absent_module,
+    missing_module,
+    missing_package,
+    require,
+    shown_path,
+    uninstalled_requirements,
+)
 from nb2prod.generate.write import read_manifest
 from nb2prod.run.child_process import child_env
 from nb2prod.run.processes import kill_tree, signal_tree, stop_tree
@@ -64,10 +72,25 @@ def check_model(project: Path, name: str) -> None:
         )
 
 
+def check_requirements(project: Path) -> None:
+    """The service imports the project's requirements: say which are missing here, with
+    the line that installs them, rather than let the server's workers die on an import."""
+    missing = uninstalled_requirements(project)
+    if missing:
+        raise user_error(
+            project,
+            MISSING_PACKAGE,
+            f"the project's requirements are not installed in the Python nb2prod runs on "
+            f"({sys.executable}): {', '.join(f'`{r}`' for r in missing)}",
+            f"`pip install -e {shown_path(project)}`, then serve again",
+        )
+
+
 def serve(project: Path, host: str, port: int) -> int:
     """Run `bentoml serve` for the project until interrupted; its exit status."""
     project = project.resolve()  # the server runs in the project: relative paths would move
     name, service = service_of(project)
+    check_requirements(project)
     check_model(project, name)
     env = child_env(project / "src")
     command = [sys.executable, "-m", "bentoml", "serve", f"service:{service}"]

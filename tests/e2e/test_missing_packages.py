@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from nb2prod.commands.verify import project_requirement
 from nb2prod.frontends.server.worker import _failure_json
 from nb2prod.generate.install_hints import (
     absent_module,
@@ -25,6 +24,7 @@ from nb2prod.generate.install_hints import (
     install_line,
     missing_module,
     missing_package_error,
+    project_requirement,
 )
 from tests.conftest import ROOT, make_notebook
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nb2prod.errors import UserError
-from nb2prod.run.serve import service_of
+from nb2prod.run.serve import serve, service_of
 
 
 def project(tmp_path: Path, manifest: dict[str, object], service_file: bool = True) -> Path:
@@ -48,3 +48,27 @@ def test_a_folder_that_is_no_project_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError) as raised:
         service_of(tmp_path)
     assert raised.value.problems[0].code == "not-a-project"
+
+
+PYPROJECT = """[project]
+name = "wine"
+dependencies = [
+  "scikit-learn==0.0.1",
+  "nb2prod-test-no-such-distribution==1.0",
+]
+"""
+
+
+def test_serving_without_the_projects_requirements_names_them(tmp_path: Path) -> None:
+    """A missing requirement would kill BentoML's workers with a traceback; serve says which
+    requirement is missing and how to install the project instead (an older or newer
+    installed version is not refused: verify reports a difference)."""
+    folder = project(tmp_path, {"project": "wine", "service": "WineService"})
+    (folder / "pyproject.toml").write_text(PYPROJECT)
+    with pytest.raises(UserError) as raised:
+        serve(folder, "127.0.0.1", 0)
+    (problem,) = raised.value.problems
+    assert problem.code == "missing-package"
+    assert "`nb2prod-test-no-such-distribution==1.0`" in problem.message
+    assert "scikit-learn" not in problem.message
+    assert problem.fix.startswith("`pip install -e ")
