@@ -9,16 +9,24 @@ stages inside the target (renames then stay on one device, even when the target
 is a mount point) and treats the manifest as untrusted: every path it names must
 stay inside the project (`confine.py`). A file system that refuses (read-only,
 full, no permission) is the user's error to fix, exit 2, never a crash.
+
+Writers of one folder take turns (a lock on the folder that holds the project:
+the CLI and a JupyterLab Export may write the same project), and each first removes
+the staging folders a killed writer left behind, which only a writer holding the
+lock can own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +38,8 @@ from nb2prod.errors import Problem, UserError, user_error
 
 MANIFEST = "nb2prod.json"
 BACKUPS = ".nb2prod-backup"
+STAGING = ".nb2prod-staging-"
+"""The prefix of the folders a write stages in (inside the project, or beside a new one)."""
 
 
 @dataclass
@@ -61,12 +71,45 @@ def write_project(
     manifest = _manifest(files, manifest_data)
     files = {**files, MANIFEST: manifest}
     try:
-        if not output.exists():
-            _write_fresh(output, files)
-            return WriteReport(output, written=sorted(files))
-        return _update(output, files, notebook=notebook, force=force)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with _writers_take_turns(output.parent):
+            _remove_abandoned_staging(output)
+            if not output.exists():
+                _write_fresh(output, files)
+                return WriteReport(output, written=sorted(files))
+            return _update(output, files, notebook=notebook, force=force)
     except OSError as error:
         raise _cannot_write(output, notebook, error) from None
+
+
+@contextlib.contextmanager
+def _writers_take_turns(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (flock on the directory itself: no lock file to
+    leave behind). The kernel drops it when the process dies, so a killed writer never
+    blocks the next one. Where flock is missing (Windows), writers do not wait."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing the last descriptor releases the lock
+
+
+def _remove_abandoned_staging(output: Path) -> None:
+    """Staging folders of a writer killed mid-write (SIGKILL skips its clean-up): inside the
+    project, and beside it for a first write. Called with the lock held, so none is live."""
+    beside = re.compile(re.escape(f".{output.name}{STAGING}") + r"[^/]{1,16}")
+    candidates = [p for p in output.parent.iterdir() if beside.fullmatch(p.name)]
+    if output.is_dir():
+        candidates += [p for p in output.iterdir() if p.name.startswith(STAGING)]
+    for path in candidates:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _cannot_write(output: Path, notebook: Path, error: OSError) -> UserError:
@@ -127,8 +170,7 @@ def _manifest(files: dict[str, bytes], data: dict[str, Any]) -> bytes:
 
 
 def _write_fresh(output: Path, files: dict[str, bytes]) -> None:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}{STAGING}", dir=output.parent))
     try:
         os.chmod(staging, folder_mode())  # mkdtemp's 0700 would become the project's mode
         _write_tree(staging, files)
@@ -169,7 +211,7 @@ def _update(output: Path, files: dict[str, bytes], *, notebook: Path, force: boo
     ]
     if edited and not force:
         raise UserError(notebook, [_edited_problem(output, edited)])
-    staging = Path(tempfile.mkdtemp(prefix=".nb2prod-staging-", dir=output))  # one device
+    staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=output))  # renames stay on one device
     try:
         changed = {p: b for p, b in files.items() if p not in report.unchanged}
         _write_tree(staging, changed)
