@@ -7,8 +7,10 @@ and writes its result. Every message is a frozen dataclass with `to_json` and
 `from_json`: `from_json` checks every field, because the data crossed a process
 boundary (and a probe result is read back from a project's manifest), so a
 missing or mistyped field is a clear `ProtocolError`, never a KeyError far away.
-The JSON keys are the field names (a few spelled as JSON needs: `class`), in the
-order the manifests have always had them.
+Both are written once, in `Message`, from the fields' types: a message is its
+field list. The JSON keys are the field names (a few spelled as JSON needs:
+`class`), in field order, the order the manifests have always had; a field's
+metadata says when it is left out (`OMIT_NONE`, `written_when`).
 
 A child says which step it is in with one marker line on stderr (`mark_step`);
 when it fails, the parent reads the last step marked (`read_failure`) to say
@@ -20,15 +22,21 @@ standard library only.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import re
 import sys
+import types
+import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar, Union
 
 T = TypeVar("T")
 M = TypeVar("M")
+MessageT = TypeVar("MessageT", bound="Message")
 
 MARKER = "nb2prod-child: step "
 """A child's stderr line that says which step it runs now (`mark_step`)."""
@@ -42,31 +50,74 @@ class ProtocolError(ValueError):
     """A message has not the shape its dataclass expects (a field missing or mistyped)."""
 
 
-class Message(Protocol):
-    def to_json(self) -> dict[str, Any]: ...
+class Message:
+    """A frozen dataclass that crosses a process boundary as a JSON object.
+
+    `to_json` and `from_json` read the dataclass's fields and their types, so a new
+    field is one line, checked on the way in like every other.
+    """
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for spec in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, spec.name)
+            meta = spec.metadata
+            if PRESENCE_OF in meta or (meta.get(OMIT_NONE_KEY) and value is None):
+                continue
+            if WHEN in meta and not meta[WHEN](self):
+                continue
+            data[meta.get(KEY, spec.name)] = _plain(value)
+        return data
+
+    @classmethod
+    def from_json(cls: type[MessageT], data: Any, where: str | None = None) -> MessageT:
+        read = _Reader(data, where or _spoken(cls.__name__))
+        hints = _hints(cls)
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
+            meta = spec.metadata
+            if PRESENCE_OF in meta:
+                values[spec.name] = read.has(meta[PRESENCE_OF])
+                continue
+            key, (check, optional) = meta.get(KEY, spec.name), hints[spec.name]
+            values[spec.name] = (read.optional if optional else read.required)(key, check)
+            if CHOICES in meta and values[spec.name] not in meta[CHOICES]:
+                raise ProtocolError(
+                    f"{read.where}: `{key}` must be one of {', '.join(meta[CHOICES])}, "
+                    f"not {values[spec.name]!r}"
+                )
+        return read.done(cls(**values))
+
+
+# Field metadata: how a field is spelled and when it is written.
+KEY, OMIT_NONE_KEY, WHEN, PRESENCE_OF, CHOICES = "key", "omit_none", "when", "presence", "choices"
+OMIT_NONE = {OMIT_NONE_KEY: True}
+"""Left out of the JSON when None (read back as None)."""
+
+
+def written_when(test: Callable[[Any], bool]) -> dict[str, Any]:
+    """Written only when `test(message)` holds (read back as None when left out)."""
+    return {WHEN: test}
+
+
+def presence_of(key: str) -> dict[str, Any]:
+    """A flag that is not written itself: True when the message has `key`."""
+    return {PRESENCE_OF: key}
 
 
 # -- the probe: convert runs the pipeline once and records what it saw ---------------------
 
 
 @dataclass(frozen=True)
-class ProbeStep:
+class ProbeStep(Message):
     """A step function of the generated pipeline and the names it returns, in order."""
 
     function: str
     outputs: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"function": self.function, "outputs": list(self.outputs)}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "probe step") -> ProbeStep:
-        read = _Reader(data, where)
-        return read.done(cls(read.required("function", _str), read.required("outputs", _strings)))
-
 
 @dataclass(frozen=True)
-class ProbeSpec:
+class ProbeSpec(Message):
     """What the probe child runs: the package's steps, and what to record about them."""
 
     package: str
@@ -85,41 +136,9 @@ class ProbeSpec:
     """The predict step's outputs."""
     model: str | None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "package": self.package,
-            "steps": [s.to_json() for s in self.steps],
-            "data_function": self.data_function,
-            "metric_sources": list(self.metric_sources),
-            "fit_tables": list(self.fit_tables),
-            "quick": self.quick,
-            "data_input": self.data_input,
-            "predict_function": self.predict_function,
-            "outputs": list(self.outputs),
-            "model": self.model,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "probe spec") -> ProbeSpec:
-        read = _Reader(data, where)
-        return read.done(
-            cls(
-                package=read.required("package", _str),
-                steps=read.required("steps", _list_of(ProbeStep.from_json)),
-                data_function=read.optional("data_function", _str),
-                metric_sources=read.required("metric_sources", _strings),
-                fit_tables=read.required("fit_tables", _strings),
-                quick=read.required("quick", _object),
-                data_input=read.optional("data_input", _str),
-                predict_function=read.optional("predict_function", _str),
-                outputs=read.required("outputs", _strings),
-                model=read.optional("model", _str),
-            )
-        )
-
 
 @dataclass(frozen=True)
-class FunctionContract:
+class FunctionContract(Message):
     """A step's inputs and outputs as the generated `contracts.describe` saw them.
 
     The descriptions are the generated project's own format, written to
@@ -129,87 +148,42 @@ class FunctionContract:
     inputs: dict[str, Any]
     outputs: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"inputs": self.inputs, "outputs": self.outputs}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "function contract") -> FunctionContract:
-        read = _Reader(data, where)
-        return read.done(cls(read.required("inputs", _object), read.required("outputs", _object)))
-
 
 @dataclass(frozen=True)
-class Contracts:
+class Contracts(Message):
     """Each step function's contract, by function name (`reference/pipeline_contracts.json`)."""
 
     functions: dict[str, FunctionContract]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"functions": {name: c.to_json() for name, c in self.functions.items()}}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "contracts") -> Contracts:
-        read = _Reader(data, where)
-        return read.done(cls(read.required("functions", _map_of(FunctionContract.from_json))))
-
 
 @dataclass(frozen=True)
-class MetricValues:
+class MetricValues(Message):
     """The metrics with the default parameters and, when the notebook has them, the quick ones."""
 
     defaults: dict[str, float]
-    quick: dict[str, float] | None = None
+    quick: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"defaults": self.defaults}
-        if self.quick is not None:
-            data["quick"] = self.quick
-        return data
 
-    @classmethod
-    def from_json(cls, data: Any, where: str = "metrics") -> MetricValues:
-        read = _Reader(data, where)
-        return read.done(cls(read.required("defaults", _numbers), read.optional("quick", _numbers)))
+def _numeric(column: InputColumn) -> bool:
+    return column.type in {"int", "float"}
 
 
 @dataclass(frozen=True)
-class InputColumn:
+class InputColumn(Message):
     """A column of the predict input: its kind, and its observed range or categories."""
 
     name: str
     nullable: bool
     type: str
     """float, int, bool or str; numbers have `min` and `max` (None when all missing)."""
-    min: float | int | None = None
-    max: float | int | None = None
-    categories: tuple[str, ...] | None = None
+    min: float | int | None = field(default=None, metadata=written_when(_numeric))
+    max: float | int | None = field(default=None, metadata=written_when(_numeric))
+    categories: tuple[str, ...] | None = field(default=None, metadata=OMIT_NONE)
     """A str column's values, when there are few enough to be a choice."""
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"name": self.name, "nullable": self.nullable, "type": self.type}
-        if self.type in {"int", "float"}:
-            data["min"], data["max"] = self.min, self.max
-        if self.categories is not None:
-            data["categories"] = list(self.categories)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "input column") -> InputColumn:
-        read = _Reader(data, where)
-        return read.done(
-            cls(
-                name=read.required("name", _str),
-                nullable=read.required("nullable", _bool),
-                type=read.required("type", _str),
-                min=read.optional("min", _number),
-                max=read.optional("max", _number),
-                categories=read.optional("categories", _strings),
-            )
-        )
 
 
 @dataclass(frozen=True)
-class InputProfile:
+class InputProfile(Message):
     """The predict section's input: its kind, columns, a few rows and how many were seen."""
 
     name: str
@@ -219,70 +193,28 @@ class InputProfile:
     rows: tuple[dict[str, Any], ...]
     """Sample rows, column name -> value: the service's example request."""
     observed_rows: int
-    dtype: str | None = None
+    dtype: str | None = field(default=None, metadata=OMIT_NONE)
     """An array's or tensor's element type."""
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "name": self.name,
-            "kind": self.kind,
-            "columns": [c.to_json() for c in self.columns],
-            "rows": list(self.rows),
-            "observed_rows": self.observed_rows,
-        }
-        if self.dtype is not None:
-            data["dtype"] = self.dtype
-        return data
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "predict input") -> InputProfile:
-        read = _Reader(data, where)
-        return read.done(
-            cls(
-                name=read.required("name", _str),
-                kind=read.required("kind", _str),
-                columns=read.required("columns", _list_of(InputColumn.from_json)),
-                rows=read.required("rows", _list_of(_object)),
-                observed_rows=read.required("observed_rows", _int),
-                dtype=read.optional("dtype", _str),
-            )
-        )
 
 
 @dataclass(frozen=True)
-class PredictOutput:
+class PredictOutput(Message):
     """An output of the predict section: its element type and its values for the sample rows."""
 
     type: str
     values: tuple[Any, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "values": list(self.values)}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "predict output") -> PredictOutput:
-        read = _Reader(data, where)
-        return read.done(cls(read.required("type", _str), read.required("values", _list)))
-
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(Message):
     """What the service needs to know of the model: its module, and whether it classifies."""
 
     module: str
     classifier: bool
 
-    def to_json(self) -> dict[str, Any]:
-        return {"module": self.module, "classifier": self.classifier}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "model") -> ModelInfo:
-        read = _Reader(data, where)
-        return read.done(cls(read.required("module", _str), read.required("classifier", _bool)))
-
 
 @dataclass(frozen=True)
-class ProbeResult:
+class ProbeResult(Message):
     """What one run of the generated pipeline showed (kept in the manifest as `probe`).
 
     The service fields are set only when the probe was asked about a predict input.
@@ -297,130 +229,55 @@ class ProbeResult:
     metrics: MetricValues
     metric_sources: tuple[str, ...]
     """The metric sources that held numbers."""
-    model_problem: str | None = None
-    model_checked: bool = False
-    input: InputProfile | None = None
-    outputs: dict[str, PredictOutput] | None = None
-    input_problem: str | None = None
+    model_problem: str | None = field(
+        default=None,
+        metadata=written_when(lambda r: r.model_checked or r.model_problem is not None),
+    )
+    model_checked: bool = field(default=False, metadata=presence_of("model_problem"))
+    input: InputProfile | None = field(default=None, metadata=OMIT_NONE)
+    outputs: dict[str, PredictOutput] | None = field(default=None, metadata=OMIT_NONE)
+    input_problem: str | None = field(default=None, metadata=OMIT_NONE)
     """Why the predict input cannot be a request."""
-    model: ModelInfo | None = None
-    not_row_wise: str | None = None
+    model: ModelInfo | None = field(default=None, metadata=OMIT_NONE)
+    not_row_wise: str | None = field(
+        default=None,
+        metadata=written_when(lambda r: r.row_wise_checked or r.not_row_wise is not None),
+    )
     """Why the predict function cannot answer a request's rows on their own."""
-    row_wise_checked: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "contracts": self.contracts.to_json(),
-            "data_profile": self.data_profile,
-            "metrics": self.metrics.to_json(),
-            "metric_sources": list(self.metric_sources),
-        }
-        if self.model_checked or self.model_problem is not None:
-            data["model_problem"] = self.model_problem
-        if self.input is not None:
-            data["input"] = self.input.to_json()
-        if self.outputs is not None:
-            data["outputs"] = {name: o.to_json() for name, o in self.outputs.items()}
-        if self.input_problem is not None:
-            data["input_problem"] = self.input_problem
-        if self.model is not None:
-            data["model"] = self.model.to_json()
-        if self.row_wise_checked or self.not_row_wise is not None:
-            data["not_row_wise"] = self.not_row_wise
-        return data
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "probe result") -> ProbeResult:
-        read = _Reader(data, where)
-        return read.done(
-            cls(
-                contracts=read.required("contracts", Contracts.from_json),
-                data_profile=read.required("data_profile", _object),
-                metrics=read.required("metrics", MetricValues.from_json),
-                metric_sources=read.required("metric_sources", _strings),
-                model_problem=read.optional("model_problem", _str),
-                model_checked=read.has("model_problem"),
-                input=read.optional("input", InputProfile.from_json),
-                outputs=read.optional("outputs", _map_of(PredictOutput.from_json)),
-                input_problem=read.optional("input_problem", _str),
-                model=read.optional("model", ModelInfo.from_json),
-                not_row_wise=read.optional("not_row_wise", _str),
-                row_wise_checked=read.has("not_row_wise"),
-            )
-        )
+    row_wise_checked: bool = field(default=False, metadata=presence_of("not_row_wise"))
 
 
 # -- verify: the generated side trains, then predicts the notebook's rows -----------------
 
 
 @dataclass(frozen=True)
-class PredictArgument:
+class PredictArgument(Message):
     """An argument of the predict call and where its value comes from (`ARGUMENT_SOURCES`):
     structure the child looks up, never source text it evaluates."""
 
     name: str
-    source: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "predict argument") -> PredictArgument:
-        read = _Reader(data, where)
-        argument = cls(read.required("name", _str), read.required("source", _str))
-        if argument.source not in ARGUMENT_SOURCES:
-            raise ProtocolError(
-                f"{where}: `source` must be one of {', '.join(ARGUMENT_SOURCES)}, "
-                f"not {argument.source!r}"
-            )
-        return read.done(argument)
+    source: str = field(metadata={CHOICES: ARGUMENT_SOURCES})
 
 
 @dataclass(frozen=True)
-class PredictCall:
+class PredictCall(Message):
     """The generated predict function, its outputs and its arguments."""
 
     function: str
     outputs: tuple[str, ...]
     arguments: tuple[PredictArgument, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "function": self.function,
-            "outputs": list(self.outputs),
-            "arguments": [a.to_json() for a in self.arguments],
-        }
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "predict call") -> PredictCall:
-        read = _Reader(data, where)
-        return read.done(
-            cls(
-                function=read.required("function", _str),
-                outputs=read.required("outputs", _strings),
-                arguments=read.required("arguments", _list_of(PredictArgument.from_json)),
-            )
-        )
-
 
 @dataclass(frozen=True)
-class ServiceClass:
+class ServiceClass(Message):
     """The generated service class (in the project's `service.py`) and its request row model."""
 
-    class_name: str
+    class_name: str = field(metadata={KEY: "class"})
     row_model: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"class": self.class_name, "row_model": self.row_model}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "service") -> ServiceClass:
-        read = _Reader(data, where)
-        return read.done(cls(read.required("class", _str), read.required("row_model", _str)))
 
 
 @dataclass(frozen=True)
-class VerifySpec:
+class VerifySpec(Message):
     """What verify's child runs: training with `parameters`, then the predict call and the
     service on the notebook's rows (each only when the project has it)."""
 
@@ -431,84 +288,27 @@ class VerifySpec:
     predict: PredictCall | None = None
     service: ServiceClass | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "package": self.package,
-            "project": self.project,
-            "parameters": self.parameters,
-            "artifacts": self.artifacts,
-            "predict": None if self.predict is None else self.predict.to_json(),
-            "service": None if self.service is None else self.service.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "verify spec") -> VerifySpec:
-        read = _Reader(data, where)
-        return read.done(
-            cls(
-                package=read.required("package", _str),
-                project=read.required("project", _str),
-                parameters=read.required("parameters", _object),
-                artifacts=read.required("artifacts", _str),
-                predict=read.optional("predict", PredictCall.from_json),
-                service=read.optional("service", ServiceClass.from_json),
-            )
-        )
-
 
 @dataclass(frozen=True)
-class RowsRequest:
+class RowsRequest(Message):
     """What verify sends the child on stdin once the notebook has run: the pickled rows the
     notebook predicted (None: nothing to predict)."""
 
     input_path: str | None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"input_path": self.input_path}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "rows request") -> RowsRequest:
-        read = _Reader(data, where)
-        return read.done(cls(read.optional("input_path", _str)))
-
 
 @dataclass(frozen=True)
-class VerifyResult:
+class VerifyResult(Message):
     """What the generated side produced: metrics and the model card (`model.json`, the
     generated project's format, compared key by key), then its predictions."""
 
     metrics: dict[str, float]
     metadata: dict[str, Any]
-    schema: dict[str, str] | None = None
+    schema: dict[str, str] | None = field(default=None, metadata=OMIT_NONE)
     """The notebook's rows' columns and kinds (`rows.input_schema`)."""
-    predictions: dict[str, Any] | None = None
-    service_problem: str | None = None
-    service_predictions: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"metrics": self.metrics, "metadata": self.metadata}
-        optional = {
-            "schema": self.schema,
-            "predictions": self.predictions,
-            "service_problem": self.service_problem,
-            "service_predictions": self.service_predictions,
-        }
-        data.update((key, value) for key, value in optional.items() if value is not None)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Any, where: str = "verify result") -> VerifyResult:
-        read = _Reader(data, where)
-        return read.done(
-            cls(
-                metrics=read.required("metrics", _numbers),
-                metadata=read.required("metadata", _object),
-                schema=read.optional("schema", _map_of(_str)),
-                predictions=read.optional("predictions", _object),
-                service_problem=read.optional("service_problem", _str),
-                service_predictions=read.optional("service_predictions", _object),
-            )
-        )
+    predictions: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    service_problem: str | None = field(default=None, metadata=OMIT_NONE)
+    service_predictions: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
 
 
 # -- files and the step marker --------------------------------------------------------------
@@ -568,6 +368,48 @@ def read_failure(output: str) -> ChildFailure:
 
 
 # -- checking fields --------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON holds it: messages as objects, tuples as lists."""
+    if isinstance(value, Message):
+        return value.to_json()
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _spoken(class_name: str) -> str:
+    """`ProbeResult` -> `probe result`: how errors name a message."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", class_name).lower()
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, tuple[Callable[[Any, str], Any], bool]]:
+    """Each field's checker, and whether it may be missing (its type admits None)."""
+    found = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        args = typing.get_args(hint)
+        optional = typing.get_origin(hint) in (Union, types.UnionType) and type(None) in args
+        found[name] = (_checker(hint), optional)
+    return found
+
+
+def _checker(hint: Any) -> Callable[[Any, str], Any]:
+    """The function that checks a JSON value against a field's type and converts it."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        kinds = {a for a in args if a is not type(None)}
+        return _number if kinds <= {int, float} else _checker(kinds.pop())
+    if origin is tuple:
+        return _list if args[0] is Any else _list_of(_checker(args[0]))
+    if origin is dict:
+        return _object if args[1] is Any else _map_of(_checker(args[1]))
+    if isinstance(hint, type) and issubclass(hint, Message):
+        return hint.from_json
+    return _SCALARS[hint]
 
 
 class _Reader:
@@ -643,14 +485,6 @@ def _list(value: Any, where: str) -> tuple[Any, ...]:
     return tuple(value)
 
 
-def _strings(value: Any, where: str) -> tuple[str, ...]:
-    return tuple(_str(item, f"{where}[{i}]") for i, item in enumerate(_list(value, where)))
-
-
-def _numbers(value: Any, where: str) -> dict[str, float]:
-    return {k: _number(v, f"{where}[{k!r}]") for k, v in _object(value, where).items()}
-
-
 def _list_of(check: Callable[[Any, str], T]) -> Callable[[Any, str], tuple[T, ...]]:
     def read(value: Any, where: str) -> tuple[T, ...]:
         return tuple(check(item, f"{where}[{i}]") for i, item in enumerate(_list(value, where)))
@@ -663,3 +497,12 @@ def _map_of(check: Callable[[Any, str], T]) -> Callable[[Any, str], dict[str, T]
         return {k: check(v, f"{where}[{k!r}]") for k, v in _object(value, where).items()}
 
     return read
+
+
+_SCALARS: dict[Any, Callable[[Any, str], Any]] = {
+    str: _str,
+    bool: _bool,
+    int: _int,
+    float: _number,
+    Any: lambda value, where: value,
+}
