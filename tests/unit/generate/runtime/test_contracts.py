@@ -199,6 +199,45 @@ def test_metrics_are_numbers_or_dicts_of_numbers() -> None:
     assert contracts.metric_values(values, ["missing"]) == {}
 
 
+def test_what_counts_as_a_metric_number() -> None:
+    """Training, the probe, verify and the generated papermill test all read metrics with
+    `metric_values`; these cases pin its edges, so a change to them is a decision."""
+    import decimal
+    import fractions
+
+    numbers = {
+        "np_int": np.int64(3),
+        "np_float16": np.float16(0.5),
+        "nan": float("nan"),  # kept, not dropped: verify reports it (NaN equals NaN there)
+        "inf": np.float32("inf"),
+        "zero_d": np.array(2.0),
+    }
+    not_numbers = {
+        "bool": True,
+        "np_bool": np.bool_(True),
+        "complex": np.complex128(1 + 2j),
+        "one_element": np.array([1.0]),  # 1-d, not 0-d
+        "text": "0.5",
+        "text_0d": np.array("x"),
+        "decimal": decimal.Decimal("1.5"),
+        "fraction": fractions.Fraction(1, 2),
+        "none": None,
+    }
+    found = contracts.metric_values({**numbers, **not_numbers}, [*numbers, *not_numbers])
+    assert list(found) == list(numbers)
+    assert all(type(value) is float for value in found.values())
+    assert found["np_float16"] == 0.5 and found["zero_d"] == 2.0
+    # a dict's own numbers only (nested dicts and flags are left out), keys as strings
+    report = {1: np.float32(0.25), "nested": {"f1": 0.8}, "flag": False}
+    assert contracts.metric_values({"report": report}, ["report"]) == {"1": 0.25}
+
+
+def test_zero_d_tensors_are_metrics_and_flag_tensors_are_not() -> None:
+    torch = pytest.importorskip("torch")
+    values = {"loss": torch.tensor(0.5), "done": torch.tensor(True), "many": torch.ones(2)}
+    assert contracts.metric_values(values, list(values)) == {"loss": 0.5}
+
+
 def test_predictions_become_plain_json() -> None:
     predictions = {"labels": np.array([1, 0]), "scores": pd.Series([0.25, 0.75]), 3: (1, 2)}
     assert contracts.plain(predictions) == {
