@@ -197,10 +197,10 @@ def test_no_service_after_a_run_names_what_the_run_showed() -> None:
 
 
 def test_a_pipeline_stopped_by_an_import_names_the_cell_and_the_pip_line() -> None:
-    cells: Cells = [("import skimage", ["nb2prod:setup"]), *REGRESSION[1:]]
-    problem = _missing(plan_of(cells), "skimage", None)
+    cells: Cells = [("import sklearn", ["nb2prod:setup"]), *REGRESSION[1:]]
+    problem = _missing(plan_of(cells), "sklearn", None)
     assert problem.code == "missing-package"
-    assert problem.fix == "`pip install scikit-image`, then convert again"
+    assert problem.fix == "`pip install scikit-learn`, then convert again"
     assert problem.cell is not None and problem.cell.index == 0
     plan = plan_of(REGRESSION)
     train = next(s for s in plan.steps if s.role == "train")

@@ -10,6 +10,7 @@ notebook (a few seconds) checks that the recorded results come back.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -209,18 +210,21 @@ def test_a_cell_past_its_time_says_how_to_give_it_more() -> None:
     assert "--timeout" in error.problems[0].fix
 
 
-def test_a_missing_module_in_the_notebook_is_a_package_to_install_here() -> None:
+def test_a_missing_module_in_the_notebook_is_a_package_to_install_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The kernel runs on this Python: the pip line is for this environment."""
-    error = _failed_cell(
-        Path("nb.ipynb"), Path("x"), "ModuleNotFoundError", "No module named 'skimage'", None
-    )
-    problem = error.problems[0]
-    assert problem.code == MISSING_PACKAGE
-    assert problem.fix == "`pip install scikit-image`, then verify again"
     sub = _failed_cell(
         Path("nb.ipynb"), Path("x"), "ModuleNotFoundError", "No module named 'sklearn.gone'", None
     )
     assert sub.problems[0].code == "notebook-failed"  # sklearn is installed: not a pip line
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if it were not
+    error = _failed_cell(
+        Path("nb.ipynb"), Path("x"), "ModuleNotFoundError", "No module named 'sklearn'", None
+    )
+    problem = error.problems[0]
+    assert problem.code == MISSING_PACKAGE
+    assert problem.fix == "`pip install scikit-learn`, then verify again"
 
 
 # ---- one real run -------------------------------------------------------------------------

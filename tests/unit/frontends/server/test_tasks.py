@@ -7,6 +7,7 @@ absolute path. A path that left the root since the job was submitted is refused.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,9 +90,13 @@ def test_verify_of_a_folder_that_is_no_project_is_an_error_answer(root: Path) ->
     assert run_verify(root, root / "p")["error"]["problems"][0]["code"] == "not-a-project"
 
 
-def test_a_missing_package_is_a_user_error_and_a_missing_nb2prod_module_goes_on() -> None:
-    missing = _missing(ModuleNotFoundError("x", name="nb2prod_absent_pkg"))
+def test_a_missing_package_is_a_user_error_and_a_missing_nb2prod_module_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if it were not installed
+    missing = _missing(ModuleNotFoundError("x", name="sklearn"))
     assert missing.problems[0].code == "missing-package"
+    assert missing.problems[0].fix == "`pip install scikit-learn`, then run the command again"
     bug = ModuleNotFoundError("x", name="nb2prod.gone")
     with pytest.raises(ModuleNotFoundError) as raised:
         _missing(bug)
