@@ -108,9 +108,15 @@ def test_nb2prods_own_optional_imports_install_through_its_extras(module: str, l
     ],
 )
 def test_a_notebooks_import_installs_its_distribution(module: str, line: str) -> None:
+    """No extra provides it, so the line is its distribution's (`install_line` falls back
+    to `distribution_line`, checked once: each costs a scan for an absent module)."""
     assert nb2prod_extra_line(module) is None
-    assert distribution_line(module) == line
     assert install_line(module) == line
+
+
+def test_distribution_line_names_the_distribution() -> None:
+    assert distribution_line("sklearn") == "pip install scikit-learn"
+    assert distribution_line("bentoml") == "pip install bentoml"  # never the extra
 
 
 def test_not_installed_names_this_python_and_the_distribution() -> None:
