@@ -1,6 +1,8 @@
 """A missing package is named, with the line that installs it; never an internal error.
 
-Every case runs for real: notebooks that import a module no environment has, a module
+The decisions themselves (which module is absent, which line installs it, a bug or a
+package) are tested in tests/unit/generate/test_install_hints.py. Every case here runs
+for real: notebooks that import a module no environment has, a module
 the notebook finds only through its own `sys.path` line (not part of the project), and
 a virtual environment that sees this one's packages except those a test hides, as a
 user's venv without nb2prod's extras or without the project's requirements.
@@ -17,15 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nb2prod.frontends.server.worker import _failure_json
-from nb2prod.generate.install_hints import (
-    absent_module,
-    distribution_line,
-    install_line,
-    missing_module,
-    missing_package_error,
-    project_requirement,
-)
+from nb2prod.generate.install_hints import absent_module
 from tests.conftest import ROOT, make_notebook
 
 SETUP = (
@@ -91,51 +85,6 @@ def _venv_without(folder: Path, *hidden: str) -> str:
     ).stdout.strip()
     (Path(purelib) / "visible.pth").write_text(f"import site; site.addsitedir({str(visible)!r})\n")
     return str(python)
-
-
-# ---- install_hints ------------------------------------------------------------------------
-
-
-def test_install_hints_name_the_distribution_and_nb2prod_extras() -> None:
-    assert missing_module("a\nModuleNotFoundError: No module named 'sklearn.tree'") == "sklearn"
-    assert missing_module("ValueError: no") is None
-    assert install_line("bentoml") == "pip install 'nb2prod[serve]'"
-    assert install_line("docker") == "pip install 'nb2prod[image]'"
-    assert install_line("sklearn") == "pip install scikit-learn"  # installed: its metadata
-    assert distribution_line("skimage") == "pip install scikit-image"  # missing: known rename
-    assert distribution_line("nb2prod_absent_pkg") == "pip install nb2prod-absent-pkg"
-    assert absent_module("nb2prod_absent_pkg.sub") == "nb2prod_absent_pkg"
-    for present in ("sklearn.no_such_module", "nb2prod.no_such_module", "json", None):
-        assert absent_module(present) is None  # a version mismatch, a bug, stdlib: no pip line
-
-
-def test_a_real_missing_import_is_a_user_error_and_a_missing_nb2prod_module_a_bug() -> None:
-    try:
-        import nb2prod_absent_pkg  # noqa: F401
-    except ModuleNotFoundError as error:
-        missing = missing_package_error(error)
-    assert missing is not None
-    problem = missing.problems[0]
-    assert problem.code == "missing-package" and sys.executable in problem.message
-    assert problem.fix == "`pip install nb2prod-absent-pkg`, then run the command again"
-    assert _failure_json(ModuleNotFoundError("x", name="nb2prod_absent_pkg"))["problems"]
-    try:
-        import nb2prod.no_such_module  # noqa: F401
-    except ModuleNotFoundError as error:
-        assert missing_package_error(error) is None
-        assert _failure_json(error)["message"].startswith("internal error")
-
-
-def test_project_requirement_reads_the_generated_pyproject(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\ndependencies = [\n  "bentoml==1.4.40",\n'
-        '  "scikit-learn==1.9.1",\n  "stubmod",\n]\n\n[project.optional-dependencies]\n'
-        'test = [\n  "pytest==8.0",\n]\n'
-    )
-    assert project_requirement(tmp_path, "sklearn") == "scikit-learn==1.9.1"
-    assert project_requirement(tmp_path, "stubmod") == "stubmod"
-    assert project_requirement(tmp_path, "pytest") is None  # a test extra, not a requirement
-    assert project_requirement(tmp_path / "gone", "sklearn") is None
 
 
 # ---- convert ------------------------------------------------------------------------------

@@ -169,16 +169,3 @@ def test_verify_runs_the_notebook_with_this_python_whatever_kernelspecs_say(
     project = _copy(converted["wine_classifier"], tmp_path / "copy")
     result = run_cli("verify", str(project), "--quick", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_the_schema_check_lets_ints_fill_float_columns_and_nothing_else() -> None:
-    from nb2prod.commands.verify import _compare_schema
-    from nb2prod.protocol import InputColumn, InputProfile
-
-    def recorded(kind: str) -> InputProfile:
-        return InputProfile("rows", "ndarray", (InputColumn("x0", False, kind),), (), 1)
-
-    assert _compare_schema(recorded("float"), {"x0": "int"})[0].passed  # `[[5, 2]]` fits floats
-    assert not _compare_schema(recorded("float"), {"x0": "str"})[0].passed
-    assert not _compare_schema(recorded("float"), {"x1": "float"})[0].passed
-    assert not _compare_schema(recorded("int"), {"x0": "float"})[0].passed

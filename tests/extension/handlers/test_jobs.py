@@ -1,10 +1,10 @@
 """Jobs that can be trusted: truthful states, cancel, timeout, server stop, one job per
 folder, and every path a job touches confined to the server's root.
 
-The unit tests drive `JobRunner` directly; the others go through a real Jupyter
-Server (pytest-jupyter) with tiny notebooks that hang (`time.sleep`) after
-starting a child `sleep`, so "killed with everything it started" is checked on
-real processes.
+`JobRunner` on its own is tested in tests/unit/frontends/server/test_jobs.py; these
+go through a real Jupyter Server (pytest-jupyter) with tiny notebooks that hang
+(`time.sleep`) after starting a child `sleep`, so "killed with everything it
+started" is checked on real processes.
 """
 
 from __future__ import annotations
@@ -19,17 +19,9 @@ from typing import Any
 
 import pytest
 
-from nb2prod.frontends.server.jobs import FolderBusy, JobRunner
 from nb2prod.run.processes import members
 from tests.conftest import make_notebook
 from tests.extension.handlers.conftest import body_of
-
-
-def wait_until(condition: Any, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 async def eventually(condition: Any, timeout: float = 60) -> None:
@@ -50,76 +42,6 @@ def alive(pid: int) -> bool:
 def gone(pid: int) -> bool:
     """The process and everything in its session or tree are gone."""
     return not alive(pid) and not members(pid)
-
-
-# --- JobRunner on its own -------------------------------------------------------------
-
-
-def test_a_finished_job_reports_its_result() -> None:
-    runner = JobRunner(workers=1)
-    try:
-        job = runner.submit("demo", "x", dict, {"result": {"answer": 42}})
-        assert job.wait(30)
-        assert job.to_json()["status"] == "done"
-        assert job.to_json()["result"] == {"answer": 42}
-        assert runner.get(job.id) is job
-        assert job.scratch is not None and not job.scratch.exists()
-    finally:
-        runner.shutdown()
-
-
-def test_queued_jobs_are_reported_queued_until_a_worker_is_free() -> None:
-    runner = JobRunner(workers=1)
-    try:
-        first = runner.submit("demo", "a", time.sleep, 120)
-        second = runner.submit("demo", "b", time.sleep, 120)
-        assert first.status == "running" and second.status == "queued"
-        assert second.process is None, "a queued job has no process yet"
-        runner.cancel(first.id)
-        assert first.status == "cancelled"
-        wait_until(lambda: second.status == "running")
-        runner.cancel(second.id)
-        assert second.status == "cancelled"
-    finally:
-        runner.shutdown()
-
-
-def test_a_job_past_its_timeout_is_killed_and_failed() -> None:
-    runner = JobRunner(workers=1, timeout=1)
-    try:
-        job = runner.submit("demo", "x", time.sleep, 120)
-        assert job.wait(30)
-        assert job.status == "failed"
-        assert job.error is not None and job.error["message"].startswith("timeout:")
-        assert job.error["problems"][0]["code"] == "job-timeout"
-        assert job.pid is not None and gone(job.pid)
-    finally:
-        runner.shutdown()
-
-
-def test_one_job_per_folder(tmp_path: Path) -> None:
-    runner = JobRunner(workers=2)
-    try:
-        job = runner.submit("demo", "a", time.sleep, 120, folder=tmp_path)
-        with pytest.raises(FolderBusy):
-            runner.submit("demo", "b", time.sleep, 120, folder=tmp_path)
-        runner.cancel(job.id)
-        again = runner.submit("demo", "b", dict, {"result": {}}, folder=tmp_path)
-        assert again.wait(30) and again.status == "done"
-    finally:
-        runner.shutdown()
-
-
-def test_shutdown_ends_running_and_queued_jobs_at_once() -> None:
-    runner = JobRunner(workers=1)
-    job = runner.submit("demo", "x", time.sleep, 120)
-    queued = runner.submit("demo", "y", time.sleep, 120)
-    started = time.monotonic()
-    runner.shutdown()
-    assert time.monotonic() - started < 10
-    assert job.status == queued.status == "cancelled"
-    assert job.error is not None and "server stopped" in job.error["message"]
-    assert job.pid is not None and gone(job.pid)
 
 
 # --- through a real Jupyter Server ---------------------------------------------------
