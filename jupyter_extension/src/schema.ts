@@ -221,4 +221,6 @@ export interface IVerifyCheck {
   difference: number | null;
   passed: boolean;
   note: string;
+  /** How many values were compared (a prediction's rows: notebook shows five). */
+  rows: number;
 }

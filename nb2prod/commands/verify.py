@@ -73,6 +73,8 @@ class Check:
     passed: bool
     note: str = ""
     """Why a check could not compare anything, when it could not."""
+    rows: int = 1
+    """How many values were compared (a prediction's rows: `notebook` shows only five)."""
 
 
 @dataclass
@@ -104,7 +106,7 @@ class VerifyReport:
         metrics = sum(1 for c in compared if c.kind == "metric")
         parts = [f"{metrics} metric{'s' if metrics != 1 else ''}"]
         sides = [k for k in ("prediction", "service") if any(c.kind == k for c in compared)]
-        rows = max((_count(c.notebook) for c in compared if c.kind in sides), default=0)
+        rows = max((c.rows for c in compared if c.kind in sides), default=0)
         if sides:
             names = ", ".join("function" if k == "prediction" else k for k in sides)
             parts.append(f"{rows} prediction{'s' if rows != 1 else ''} x {len(sides)} ({names})")
@@ -430,30 +432,37 @@ def _compare_predictions(
     for name, expected in notebook.items():
         got = generated.get(name)
         difference, passed = _list_difference(expected, got, rtol, atol)
-        checks.append(Check(kind, name, _short(expected), _short(got), difference, passed))
+        shown = (_short(expected), _short(got))
+        checks.append(Check(kind, name, *shown, difference, passed, rows=_count(expected)))
     return checks
 
 
 def _list_difference(
     expected: Any, got: Any, rtol: float, atol: float
 ) -> tuple[float | None, bool]:
-    if not isinstance(expected, list) or not isinstance(got, list) or len(expected) != len(got):
-        return None, expected == got
-    flat_expected, flat_got = _flatten(expected), _flatten(got)
-    if len(flat_expected) != len(flat_got):
+    """The largest difference of two predictions (a value, or nested lists of them; None
+    when no floats were compared), and whether they agree: the same shape, floats within
+    the tolerance, the rest equal."""
+    if _shape(expected) != _shape(got):
         return None, False
-    largest = 0.0
-    for a, b in zip(flat_expected, flat_got, strict=True):
+    largest: float | None = None  # stays None when no floats were compared (labels)
+    for a, b in zip(_flatten([expected]), _flatten([got]), strict=True):
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
         if numbers and (isinstance(a, float) or isinstance(b, float)):
             if math.isnan(a) and math.isnan(b):
                 continue
             if not math.isclose(a, b, rel_tol=max(rtol, 1e-9), abs_tol=atol):
                 return abs(a - b), False
-            largest = max(largest, abs(a - b))
+            largest = max(largest or 0.0, abs(a - b))
         elif a != b:
             return None, False
     return largest, True
+
+
+def _shape(value: Any) -> Any:
+    """Nested lists' lengths at every level (None for a value): `[[1, 2], [3]]` is not
+    `[[1], [2, 3]]`, although both flatten to the same values."""
+    return tuple(_shape(item) for item in value) if isinstance(value, list) else None
 
 
 def _flatten(values: list[Any]) -> list[Any]:

@@ -265,6 +265,18 @@ def _without_installs(source: str) -> str:
     return INSTALL_LINE.sub(r"\1pass  # not run by nb2prod verify: \2", source)
 
 
+def _first_line_as_written(notebook: Path, index: int | None, run_source: str) -> str:
+    """A cell's first line as the user wrote it: the run's copy has nb2prod's rewrites
+    (`pass  # not run by nb2prod verify: !pip ...`)."""
+    import nbformat
+
+    try:
+        source = nbformat.read(notebook, as_version=4).cells[index].source
+    except (OSError, ValueError, IndexError, TypeError):
+        source = run_source
+    return next((line.strip() for line in source.splitlines() if line.strip()), "")
+
+
 def _skipped_failures(notebook: Path, executed: Path, error: Any) -> list[str]:
     """Failures of skipped cells, as notes; a failure anywhere else is the `UserError`."""
     import nbformat
@@ -280,7 +292,7 @@ def _skipped_failures(notebook: Path, executed: Path, error: Any) -> list[str]:
                 continue
             index = cell.get("metadata", {}).get("nb2prod", {}).get("index")
             if SKIPPED_TAG in cell.get("metadata", {}).get("tags", []):
-                first = next((x.strip() for x in cell.source.splitlines() if x.strip()), "")
+                first = _first_line_as_written(notebook, index, cell.source)
                 if output.ename == "KeyboardInterrupt":
                     notes.append(
                         f"skipped cell {index} (`{first[:60]}`) was stopped after its "

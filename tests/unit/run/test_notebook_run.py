@@ -275,11 +275,6 @@ def test_skipped_cells_that_fail_or_run_too_long_are_notes(
     assert stopped.startswith("skipped cell 5 (`import time`) was stopped after its time")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a skipped cell's note quotes nb2prod's rewritten first line "
-    "(`pass  # not run by nb2prod verify: !pip ...`), not the user's",
-)
 def test_a_skipped_cells_note_quotes_the_users_first_line(
     real_run: tuple[Path, bytes, NotebookRun],
 ) -> None:
