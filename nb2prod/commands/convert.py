@@ -21,7 +21,7 @@ from nb2prod.generate.install_hints import (
     missing_module,
     not_installed,
 )
-from nb2prod.generate.render import falls_short, render_project, smoke_metrics
+from nb2prod.generate.render import falls_short, render_project, render_sources, smoke_metrics
 from nb2prod.generate.write import MANIFEST, WriteReport, check_output, write_project
 from nb2prod.plan.build import (
     MODEL_FIX,
@@ -291,13 +291,11 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> ProbeResult:
         outputs=tuple(predict.outputs) if predict else (),
         model=plan.model,
     )
-    training_files = render_project(plan, [])
     with tempfile.TemporaryDirectory(prefix="nb2prod-probe-src-") as folder:
         root = Path(folder)
-        for path, body in training_files.items():
-            if path.startswith("src/"):
-                (root / path).parent.mkdir(parents=True, exist_ok=True)
-                (root / path).write_bytes(body)
+        for path, body in render_sources(plan).items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(body)
         try:
             return run_probe(root / "src", spec, timeout)
         except ProbeFailed as failure:
