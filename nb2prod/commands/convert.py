@@ -25,11 +25,13 @@ from nb2prod.generate.render import falls_short, render_project, render_sources,
 from nb2prod.generate.write import MANIFEST, WriteReport, check_output, write_project
 from nb2prod.plan.build import (
     MODEL_FIX,
+    Analysis,
     Plan,
     Step,
-    build_plan,
+    analyse_notebook,
     data_step_position,
     importing_cell,
+    plan_from,
     project_name_of,
 )
 from nb2prod.plan.serving import Serving, build_serving, data_input_of, predict_step
@@ -89,7 +91,8 @@ def convert(
     """
     notebook = load_notebook(notebook_path)
     check_output(output, notebook_path)
-    plan = build_plan(notebook, name)
+    analysis = analyse_notebook(notebook)
+    plan = plan_from(analysis, name)
     if plan.blocking:
         raise UserError(notebook_path, plan.blocking)
     problems = list(plan.problems)
@@ -107,7 +110,7 @@ def convert(
             )
         probe = cached or _probe(plan, step, timeout)
         _check_model(plan, probe)
-        plan, probe = _with_measured_metrics(plan, probe, name)
+        plan, probe = _with_measured_metrics(analysis, probe, name)
         problems = list(plan.problems) + _printed_non_numbers(plan, probe)
         step = predict_step(plan) if service else None
     if step is not None and probe is not None and _servable(probe):
@@ -228,12 +231,13 @@ def _printed_non_numbers(plan: Plan, probe: ProbeResult) -> list[Problem]:
 
 
 def _with_measured_metrics(
-    plan: Plan, probe: ProbeResult, name: str | None
+    analysis: Analysis, probe: ProbeResult, name: str | None
 ) -> tuple[Plan, ProbeResult]:
-    """The plan again, its evaluate step handing on only the values that held metrics; the
-    probe's contracts without the outputs the steps no longer return."""
+    """The plan again (from the same analysis), its evaluate step handing on only the
+    values that held metrics; the probe's contracts without the outputs the steps no
+    longer return."""
     measured = Metrics(probe.metric_sources, tuple(probe.metrics.defaults))
-    final = build_plan(plan.notebook, name, measured)
+    final = plan_from(analysis, name, measured)
     outputs = {step.function: set(step.outputs) for step in final.steps}
     functions = {
         function: dataclasses.replace(
