@@ -36,7 +36,7 @@ from nb2prod.plan.build import (
 )
 from nb2prod.plan.serving import Serving, build_serving, data_input_of, predict_step
 from nb2prod.protocol import ProbeResult, ProbeSpec, ProbeStep, ProtocolError
-from nb2prod.read.notebook import load_notebook
+from nb2prod.read.notebook import Notebook, load_notebook
 from nb2prod.run.probe import PROBE_TIMEOUT, ProbeFailed, run_probe
 
 
@@ -81,17 +81,20 @@ def convert(
     run_pipeline: bool = True,
     timeout: int = PROBE_TIMEOUT,
     announce: Callable[[str], None] | None = None,
+    analysis: Analysis | None = None,
 ) -> Conversion:
     """Convert `notebook_path` into a project at `output`; `UserError` on bad input.
 
     With `run_pipeline`, the generated pipeline runs once (in a child process, killed
     with what it started after `timeout` seconds) to record the references its tests
     compare with and the service's schema; `announce` is told before it runs, since
-    that runs the notebook's own code.
+    that runs the notebook's own code. `analysis` is one made earlier (the server's, as it
+    accepted the job): used while the notebook still holds what was analysed.
     """
     notebook = load_notebook(notebook_path)
     check_output(output, notebook_path)
-    analysis = analyse_notebook(notebook)
+    if analysis is None or _changed_since(analysis, notebook):
+        analysis = analyse_notebook(notebook)
     plan = plan_from(analysis, name)
     if plan.blocking:
         raise UserError(notebook_path, plan.blocking)
@@ -142,6 +145,12 @@ def convert(
     }
     report = write_project(output, files, manifest, notebook=notebook_path, force=force)
     return Conversion(plan, report, [p for p in problems if not p.blocking], serving)
+
+
+def _changed_since(analysis: Analysis, notebook: Notebook) -> bool:
+    """Whether `notebook` is not (or no longer) the one `analysis` was made of."""
+    earlier = analysis.notebook
+    return (earlier.path, earlier.sha256) != (notebook.path, notebook.sha256)
 
 
 def _weak_quick_run(plan: Plan, probe: ProbeResult) -> list[Problem]:

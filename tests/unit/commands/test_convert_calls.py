@@ -8,6 +8,7 @@ rewrites, hazards) needs to run twice. The real functions run, wrapped to be cou
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,8 @@ import pytest
 import nb2prod.commands.convert as convert_module
 import nb2prod.plan.build as build_module
 from nb2prod.commands.convert import convert
+from nb2prod.plan.build import analyse_notebook
+from nb2prod.read.notebook import load_notebook
 from tests.conftest import EXAMPLES
 
 
@@ -63,3 +66,27 @@ def test_a_convert_again_reuses_its_probe_and_still_analyses_once(
     convert(notebook, output, run_pipeline=True, force=True)
     assert calls == {"render_project": 1, "read_roles": 1}
 
+
+def test_an_analysis_made_before_is_converted_from(calls: Counter[str], tmp_path: Path) -> None:
+    """The server analyses a notebook as it accepts a convert job: the job reuses that."""
+    notebook = EXAMPLES / "wine_classifier.ipynb"
+    earlier = analyse_notebook(load_notebook(notebook))
+    calls.clear()
+    convert(notebook, tmp_path / "out", run_pipeline=False, analysis=earlier)
+    assert calls == {"render_project": 1}
+
+
+def test_an_analysis_of_an_older_save_is_not_converted_from(
+    calls: Counter[str], tmp_path: Path
+) -> None:
+    """A job may wait while the notebook is edited and saved again: the analysis made as
+    it was accepted no longer holds, so the file is analysed again."""
+    notebook = tmp_path / "wine.ipynb"
+    shutil.copy(EXAMPLES / "wine_classifier.ipynb", notebook)
+    earlier = analyse_notebook(load_notebook(notebook))
+    notebook.write_text(notebook.read_text().replace("n_estimators = 50", "n_estimators = 60"))
+    calls.clear()
+    conversion = convert(notebook, tmp_path / "out", run_pipeline=False, analysis=earlier)
+    assert calls == {"render_project": 1, "read_roles": 1}
+    defaults = {p.name: p.default for p in conversion.plan.parameters}
+    assert defaults["n_estimators"] == 60
