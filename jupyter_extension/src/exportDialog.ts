@@ -2,9 +2,11 @@
  * Export: ask where to write and whether to verify, then save, analyse,
  * generate and (optionally) verify, showing each step as it runs.
  *
- * The steps are the server's (`check`, a `convert` job, a `verify` job); this
- * module only sequences them and shows what they return: the generated files
- * (click to open), warnings, or the error and the cell it is about.
+ * The steps are the server's (a `convert` job, a `verify` job); this module only
+ * sequences them and shows what they return: the generated files (click to open),
+ * warnings, or the error and the cell it is about. Starting the convert job is the
+ * analysis: the server answers 400 with what blocks the notebook, else the job
+ * converts from that same analysis (the panel already follows the notebook's edits).
  */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
@@ -180,21 +182,19 @@ export async function exportNotebook(
   try {
     progress.set('analyse', 'running');
     await notebook.context.save();
-    const report = await api.check(path);
-    void services.panel.refresh();
-    const blocking = report.problems.filter(p => p.severity === 'error');
-    if (!report.convertible) {
-      notebookBlocks = true;
-      throw new api.Nb2prodError(`${blocking.length} problem(s) block the export`, blocking);
-    }
+    const job = await api.startConvert(path, options.output).catch((error: unknown) => {
+      if (blocksExport(error)) {
+        notebookBlocks = true;
+        const { problems } = error;
+        throw new api.Nb2prodError(`${problems.length} problem(s) block the export`, problems);
+      }
+      throw error;
+    });
     progress.set('analyse', 'done');
 
     step = 'generate';
     progress.set('generate', 'running');
-    const conversion = await api.finished(
-      await api.startConvert(path, options.output),
-      progress.poller('generate')
-    );
+    const conversion = await api.finished(job, progress.poller('generate'));
     progress.set('generate', 'done', `${conversion.files.length} files`);
 
     let verification: IVerification | null = null;
@@ -222,6 +222,11 @@ export async function exportNotebook(
     }
   }
   await closed;
+}
+
+/** A 400 naming problems: the notebook's own, found as the server analysed it. */
+function blocksExport(error: unknown): error is api.Nb2prodError {
+  return error instanceof api.Nb2prodError && error.status === 400 && error.problems.length > 0;
 }
 
 async function askOptions(path: string, panel: RolesPanel): Promise<IExportOptions | null> {

@@ -21,20 +21,22 @@ from nb2prod.generate.install_hints import (
     missing_module,
     not_installed,
 )
-from nb2prod.generate.render import falls_short, render_project, smoke_metrics
+from nb2prod.generate.render import falls_short, render_project, render_sources, smoke_metrics
 from nb2prod.generate.write import MANIFEST, WriteReport, check_output, write_project
 from nb2prod.plan.build import (
     MODEL_FIX,
+    Analysis,
     Plan,
     Step,
-    build_plan,
+    analyse_notebook,
     data_step_position,
     importing_cell,
+    plan_from,
     project_name_of,
 )
 from nb2prod.plan.serving import Serving, build_serving, data_input_of, predict_step
 from nb2prod.protocol import ProbeResult, ProbeSpec, ProbeStep, ProtocolError
-from nb2prod.read.notebook import load_notebook
+from nb2prod.read.notebook import Notebook, load_notebook
 from nb2prod.run.probe import PROBE_TIMEOUT, ProbeFailed, run_probe
 
 
@@ -79,17 +81,21 @@ def convert(
     run_pipeline: bool = True,
     timeout: int = PROBE_TIMEOUT,
     announce: Callable[[str], None] | None = None,
+    analysis: Analysis | None = None,
 ) -> Conversion:
     """Convert `notebook_path` into a project at `output`; `UserError` on bad input.
 
     With `run_pipeline`, the generated pipeline runs once (in a child process, killed
     with what it started after `timeout` seconds) to record the references its tests
     compare with and the service's schema; `announce` is told before it runs, since
-    that runs the notebook's own code.
+    that runs the notebook's own code. `analysis` is one made earlier (the server's, as it
+    accepted the job): used while the notebook still holds what was analysed.
     """
     notebook = load_notebook(notebook_path)
     check_output(output, notebook_path)
-    plan = build_plan(notebook, name)
+    if analysis is None or _changed_since(analysis, notebook):
+        analysis = analyse_notebook(notebook)
+    plan = plan_from(analysis, name)
     if plan.blocking:
         raise UserError(notebook_path, plan.blocking)
     problems = list(plan.problems)
@@ -107,7 +113,7 @@ def convert(
             )
         probe = cached or _probe(plan, step, timeout)
         _check_model(plan, probe)
-        plan, probe = _with_measured_metrics(plan, probe, name)
+        plan, probe = _with_measured_metrics(analysis, probe, name)
         problems = list(plan.problems) + _printed_non_numbers(plan, probe)
         step = predict_step(plan) if service else None
     if step is not None and probe is not None and _servable(probe):
@@ -139,6 +145,12 @@ def convert(
     }
     report = write_project(output, files, manifest, notebook=notebook_path, force=force)
     return Conversion(plan, report, [p for p in problems if not p.blocking], serving)
+
+
+def _changed_since(analysis: Analysis, notebook: Notebook) -> bool:
+    """Whether `notebook` is not (or no longer) the one `analysis` was made of."""
+    earlier = analysis.notebook
+    return (earlier.path, earlier.sha256) != (notebook.path, notebook.sha256)
 
 
 def _weak_quick_run(plan: Plan, probe: ProbeResult) -> list[Problem]:
@@ -228,12 +240,13 @@ def _printed_non_numbers(plan: Plan, probe: ProbeResult) -> list[Problem]:
 
 
 def _with_measured_metrics(
-    plan: Plan, probe: ProbeResult, name: str | None
+    analysis: Analysis, probe: ProbeResult, name: str | None
 ) -> tuple[Plan, ProbeResult]:
-    """The plan again, its evaluate step handing on only the values that held metrics; the
-    probe's contracts without the outputs the steps no longer return."""
+    """The plan again (from the same analysis), its evaluate step handing on only the
+    values that held metrics; the probe's contracts without the outputs the steps no
+    longer return."""
     measured = Metrics(probe.metric_sources, tuple(probe.metrics.defaults))
-    final = build_plan(plan.notebook, name, measured)
+    final = plan_from(analysis, name, measured)
     outputs = {step.function: set(step.outputs) for step in final.steps}
     functions = {
         function: dataclasses.replace(
@@ -291,13 +304,11 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> ProbeResult:
         outputs=tuple(predict.outputs) if predict else (),
         model=plan.model,
     )
-    training_files = render_project(plan, [])
     with tempfile.TemporaryDirectory(prefix="nb2prod-probe-src-") as folder:
         root = Path(folder)
-        for path, body in training_files.items():
-            if path.startswith("src/"):
-                (root / path).parent.mkdir(parents=True, exist_ok=True)
-                (root / path).write_bytes(body)
+        for path, body in render_sources(plan).items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(body)
         try:
             return run_probe(root / "src", spec, timeout)
         except ProbeFailed as failure:

@@ -88,6 +88,8 @@ COPIED: dict[str, tuple[str, str]] = {
 }
 """Files under `nb2prod/generate/` copied as they are (no Jinja, no ruff), like TEMPLATES."""
 PORT = 3000
+SOURCES = "src/"
+"""The folder of the package's own modules: all the probe runs."""
 SERVER_SPEEDUPS = ("uvloop", "httptools")
 
 
@@ -110,37 +112,10 @@ def render_project(
     """
     env = _environment()
     notebook_file = plan.notebook.path.name
-    context: dict[str, Any] = {
-        "plan": plan,
-        "serving": serving,
-        "version": __version__,
-        "notebook_file": notebook_file,
-        "python_min": f"{sys.version_info.major}.{sys.version_info.minor}",
-        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
-        "line_length": LINE_LENGTH,
-        "port": PORT,
-        "service_class": serving.class_name if serving else None,
-        "data_step": data_step_position(plan),
-        "serving_state": _serving_state(plan),
-        "predict_input": _predict_input(plan),
-        "onnx": bool(serving and serving.onnx),
-        "serving_call": _serving_call(plan, serving) if serving else "",
-        "out_of_range": _out_of_range(serving) if serving else None,
-    }
-    context["smoke_margin"] = SMOKE_MARGIN
-    context["metric_directions"] = {
-        name: metric_direction(name)
-        for name in smoke_metrics(probe.metrics.defaults if probe else {})
-    }
-    enabled = _enabled(plan, serving, probe)
-    context["features"] = enabled
+    context = _context(plan, serving, probe)
+    enabled = context["features"]
     wanted = _wanted(enabled)
-    python_files: dict[str, str] = {}
-    for template, (target, _) in wanted.items():
-        if target.endswith(".py"):
-            path = target.format(package=plan.package)
-            python_files[path] = env.get_template(template).render(context)
-    python_files = tidy_python(python_files, plan.package)
+    python_files = _python_files(env, context, wanted, plan.package)
     copied = copied_files(enabled, plan.package)
 
     # The notebook's own imports count even when the code no longer names them:
@@ -183,6 +158,58 @@ def render_project(
     return dict(sorted(files.items()))
 
 
+def render_sources(plan: Plan) -> dict[str, bytes]:
+    """The package's modules (`src/`) as `render_project(plan, [])` writes them: what the
+    probe runs. Only those, so the probe pays for neither the project's other templates
+    nor its requirements."""
+    context = _context(plan, None, None)
+    enabled = context["features"]
+    wanted = _wanted(enabled, SOURCES)
+    python_files = _python_files(_environment(), context, wanted, plan.package)
+    files = {path: text.encode() for path, text in python_files.items()}
+    files.update(copied_files(enabled, plan.package, SOURCES))
+    return dict(sorted(files.items()))
+
+
+def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> dict[str, Any]:
+    """What the templates read, but the requirements (computed from the rendered code)."""
+    return {
+        "plan": plan,
+        "serving": serving,
+        "version": __version__,
+        "notebook_file": plan.notebook.path.name,
+        "python_min": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "line_length": LINE_LENGTH,
+        "port": PORT,
+        "service_class": serving.class_name if serving else None,
+        "data_step": data_step_position(plan),
+        "serving_state": _serving_state(plan),
+        "predict_input": _predict_input(plan),
+        "onnx": bool(serving and serving.onnx),
+        "serving_call": _serving_call(plan, serving) if serving else "",
+        "out_of_range": _out_of_range(serving) if serving else None,
+        "smoke_margin": SMOKE_MARGIN,
+        "metric_directions": {
+            name: metric_direction(name)
+            for name in smoke_metrics(probe.metrics.defaults if probe else {})
+        },
+        "features": _enabled(plan, serving, probe),
+    }
+
+
+def _python_files(
+    env: Any, context: dict[str, Any], wanted: dict[str, tuple[str, str]], package: str
+) -> dict[str, str]:
+    """The wanted Python templates, rendered and tidied by ruff, by target path."""
+    python_files = {
+        target.format(package=package): env.get_template(template).render(context)
+        for template, (target, _) in wanted.items()
+        if target.endswith(".py")
+    }
+    return tidy_python(python_files, package)
+
+
 def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> set[str]:
     """Which optional parts the project gets (see TEMPLATES)."""
     enabled = {ALWAYS}
@@ -205,17 +232,19 @@ def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
     return enabled
 
 
-def _wanted(enabled: set[str]) -> dict[str, tuple[str, str]]:
+def _wanted(enabled: set[str], under: str = "") -> dict[str, tuple[str, str]]:
+    """The TEMPLATES the project gets (those whose target is `under` a folder)."""
     root = templates_dir() / "project"
     return {
         template: (target, feature)
         for template, (target, feature) in TEMPLATES.items()
-        if feature in enabled and (root / template).exists()
+        if feature in enabled and target.startswith(under) and (root / template).exists()
     }
 
 
-def copied_files(enabled: set[str], package: str) -> dict[str, bytes]:
-    """The COPIED files the project gets, by target path, as bytes read from disk.
+def copied_files(enabled: set[str], package: str, under: str = "") -> dict[str, bytes]:
+    """The COPIED files the project gets (those `under` a folder), by target path, as
+    bytes read from disk.
 
     They are read, never imported: the runtime modules need numpy and pandas, which
     nb2prod's CLI does not load.
@@ -223,7 +252,7 @@ def copied_files(enabled: set[str], package: str) -> dict[str, bytes]:
     return {
         target.format(package=package): (GENERATE / source).read_bytes()
         for source, (target, feature) in COPIED.items()
-        if feature in enabled
+        if feature in enabled and target.startswith(under)
     }
 
 

@@ -16,6 +16,7 @@ Steps, in order:
 from __future__ import annotations
 
 import ast
+import dataclasses
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ from nb2prod.read.roles import (
     SETUP,
     TEST,
     TRAIN,
+    RoleReading,
     Section,
     read_roles,
 )
@@ -171,15 +173,44 @@ class Plan:
         return names
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """What a notebook says before its pipeline runs: roles, each section's code and name
+    flow, rewrites, hazards, parameters, the model, the steps (without their arguments
+    and outputs). The costly part of planning, kept so that `convert` plans again from
+    it once the metrics are measured; plain data (no `id()` keys), so it pickles to a job.
+    """
+
+    notebook: Notebook
+    reading: RoleReading
+    codes: list[SectionCode]
+    parameters: list[Parameter]
+    quick: dict[str, Any]
+    module: set[str]
+    model: str | None
+    steps: list[Step]
+    """Without arguments and outputs: `plan_from` connects copies of them."""
+    step_codes: list[SectionCode]
+    """The section of each step, in the same order."""
+    tests: list[Step]
+    test_codes: list[SectionCode]
+    imports: list[str]
+    definitions: list[str]
+    fit_tables: list[str]
+    pip_requirements: list[str]
+    template_names: dict[str, str]
+    problems: tuple[Problem, ...]
+
+
 def build_plan(
     notebook: Notebook, project_name: str | None = None, metrics: Metrics | None = None
 ) -> Plan:
-    """Analyse `notebook` and decide the generated project's code.
+    """Analyse `notebook` and decide the generated project's code (see `plan_from`)."""
+    return plan_from(analyse_notebook(notebook), project_name, metrics)
 
-    `metrics` are the metric sources a run of the pipeline confirmed (see `probe.py`);
-    without them every name the evaluate section binds is a candidate, and its
-    function returns them all so that the probe can look at their values.
-    """
+
+def analyse_notebook(notebook: Notebook) -> Analysis:
+    """Read the roles, analyse every section and decide what does not depend on metrics."""
     reading = read_roles(notebook)
     problems = list(reading.problems)
     first_pass: list[Problem] = []
@@ -227,11 +258,57 @@ def build_plan(
             step.shown_predictions = next(
                 ((cell, shown[cell]) for cell in step.cells if cell in shown), None
             )
-    code_of = {id(step): code for step, code in zip(steps, with_body, strict=True)}
     tests = [
         _step(code, f"test_notebook_cell_{code.section.cells[0].index}") for code in test_codes
     ]
+    return Analysis(
+        notebook=notebook,
+        reading=reading,
+        codes=codes,
+        parameters=parameters,
+        quick=quick,
+        module=module,
+        model=model,
+        steps=steps,
+        step_codes=with_body,
+        tests=tests,
+        test_codes=test_codes,
+        imports=_unique(
+            c.text
+            for code in pipeline_codes + [c for c in kept if c.section.role.name == PARAMETERS]
+            for c in code.of_kind("import")
+        ),
+        definitions=[  # in notebook order, those of cells joining the parameters too
+            c.text.strip("\n")
+            for code in kept
+            if code.section.role.name != TEST
+            for c in code.chunks
+            if c.kind in {"definition", "constant"}
+        ],
+        fit_tables=[
+            n for c in pipeline_codes if c.section.role.name == TRAIN for n in fit_inputs(c)
+        ],
+        pip_requirements=_unique(r for code in codes for r in code.requirements),
+        template_names=_template_names(module, taken | set(names.values())),
+        problems=tuple(problems),
+    )
 
+
+def plan_from(
+    analysis: Analysis, project_name: str | None = None, metrics: Metrics | None = None
+) -> Plan:
+    """The plan of an analysed notebook: each step's arguments and outputs, the metrics.
+
+    `metrics` are the metric sources a run of the pipeline confirmed (see `probe.py`);
+    without them every name the evaluate section binds is a candidate, and its
+    function returns them all so that the probe can look at their values. Cheap, and
+    `analysis` is left as it was, so a plan can be made again with measured metrics.
+    """
+    notebook, model, parameters = analysis.notebook, analysis.model, analysis.parameters
+    problems = list(analysis.problems)
+    steps = [_unconnected(step) for step in analysis.steps]
+    tests = [_unconnected(step) for step in analysis.tests]
+    code_of = {id(step): code for step, code in zip(steps, analysis.step_codes, strict=True)}
     predictions: list[str] = []
     required: dict[int, list[str]] = {}
     sources: list[str] = []
@@ -258,8 +335,11 @@ def build_plan(
         metrics = Metrics(kept_sources, metrics.names, tuple(printed))
     if model is not None:
         _require_model(model, steps, code_of, required)
-    _connect(steps, tests, code_of, test_codes, parameters, module, required, codes, problems)
-    _role_checks(notebook, reading.sections, model, metrics, problems)
+    _connect(
+        steps, tests, code_of, analysis.test_codes, parameters, analysis.module, required,
+        analysis.codes, problems,
+    )  # fmt: skip
+    _role_checks(notebook, analysis.reading.sections, model, metrics, problems)
     _unused_parameters(parameters, steps, tests, notebook, problems)
     for step in [*steps, *tests]:  # the model leads, as in `predict(model, rows)`
         step.arguments.sort(key=lambda a: (a.from_config, a.name != model))
@@ -267,44 +347,35 @@ def build_plan(
             step.data_input = _data_input(step, code_of[id(step)], steps, model)
 
     project = project_name_of(project_name or notebook.name)
-    cell_functions = {cell: step.function for step in [*steps, *tests] for cell in step.cells}
+    kept = [c for c in analysis.codes if c.section.kept and c.section.role.name != TEST]
     return Plan(
         notebook=notebook,
         project=project,
         package=project.replace("-", "_"),
         parameters=parameters,
-        quick=quick,
-        imports=_unique(
-            c.text
-            for code in pipeline_codes + [c for c in kept if c.section.role.name == PARAMETERS]
-            for c in code.of_kind("import")
-        ),
-        definitions=[  # in notebook order, those of cells joining the parameters too
-            c.text.strip("\n")
-            for code in kept
-            if code.section.role.name != TEST
-            for c in code.chunks
-            if c.kind in {"definition", "constant"}
-        ],
+        quick=analysis.quick,
+        imports=analysis.imports,
+        definitions=analysis.definitions,
         steps=steps,
         tests=tests,
-        test_imports=_test_imports(
-            test_codes, [c for c in kept if c.section.role.name != TEST], project.replace("-", "_")
-        ),
+        test_imports=_test_imports(analysis.test_codes, kept, project.replace("-", "_")),
         model=model,
         metrics=metrics,
         predictions=predictions,
-        fit_tables=[
-            n for c in pipeline_codes if c.section.role.name == TRAIN for n in fit_inputs(c)
-        ],
-        pip_requirements=_unique(r for code in codes for r in code.requirements),
+        fit_tables=analysis.fit_tables,
+        pip_requirements=analysis.pip_requirements,
         problems=_sorted(problems),
-        cell_roles=reading.roles_by_cell,
-        declared_cells=reading.explicit,
-        cell_functions=cell_functions,
-        codes=codes,
-        template_names=_template_names(module, taken | set(names.values())),
+        cell_roles=analysis.reading.roles_by_cell,
+        declared_cells=analysis.reading.explicit,
+        cell_functions={cell: step.function for step in [*steps, *tests] for cell in step.cells},
+        codes=analysis.codes,
+        template_names=analysis.template_names,
     )
+
+
+def _unconnected(step: Step) -> Step:
+    """A copy of an analysed step for `_connect` to fill: the analysis keeps its own."""
+    return dataclasses.replace(step, arguments=[], outputs=[])
 
 
 def data_step_position(plan: Plan) -> int | None:

@@ -1,7 +1,8 @@
 """REST handlers: `check` answers at once; `convert` and `verify` start jobs.
 
     POST /nb2prod/check    {"path": NB[, "notebook": {...}]} -> `nb2prod check --json`'s report
-    POST /nb2prod/convert  {"path": NB[, "output": DIR]}    -> 202 {"job": ...}
+    POST /nb2prod/convert  {"path": NB[, "output": DIR]}    -> 202 {"job": ...}; analyses
+           the notebook at once (400: what blocks it), the job converts from that analysis
     POST /nb2prod/verify   {"path": DIR}                     -> 202 {"job": ...}
     GET    /nb2prod/jobs/ID -> {"job": ...}: poll while its status is queued or running
     DELETE /nb2prod/jobs/ID -> {"job": ...}: cancel it (killed with what it started)
@@ -41,7 +42,7 @@ from nb2prod.frontends.server.paths import (
     is_hidden,
     resolve_inside,
 )
-from nb2prod.frontends.server.tasks import error_json, run_convert, run_verify
+from nb2prod.frontends.server.tasks import error_json, pack_analysis, run_convert, run_verify
 
 AUTH_RESOURCE = "contents"  # the extension reads and writes files, as the contents API does
 
@@ -151,11 +152,13 @@ class ConvertHandler(Nb2prodHandler):
             output_name = default_output(notebook).relative_to(self.root).as_posix()
         output = self.inside_root(output_name, must_exist=False)
         try:
-            await asyncio.to_thread(_preflight, notebook)
+            analysis = await asyncio.to_thread(_preflight, notebook)
         except UserError as error:
             self.user_error(error)
             return
-        self.start_job("convert", notebook, output, run_convert, self.root, notebook, output)
+        self.start_job(
+            "convert", notebook, output, run_convert, self.root, notebook, output, analysis
+        )
 
 
 class VerifyHandler(Nb2prodHandler):
@@ -252,14 +255,17 @@ def _check(path: Path, content: Any) -> dict[str, Any]:
     return report_of(build_plan(from_node(content, path)))
 
 
-def _preflight(notebook: Path) -> None:
-    """What `convert` refuses before writing anything: `UserError` with the blocking problems."""
-    from nb2prod.plan.build import build_plan
+def _preflight(notebook: Path) -> bytes | None:
+    """What `convert` refuses before writing anything: `UserError` with the blocking
+    problems. Else the analysis, packed for the job: it converts from it, not again."""
+    from nb2prod.plan.build import analyse_notebook, plan_from
     from nb2prod.read.notebook import load_notebook
 
-    plan = build_plan(load_notebook(notebook))
-    if plan.blocking:
-        raise UserError(notebook, plan.blocking)
+    analysis = analyse_notebook(load_notebook(notebook))
+    blocking = plan_from(analysis).blocking
+    if blocking:
+        raise UserError(notebook, blocking)
+    return pack_analysis(analysis)
 
 
 def _project_notebook(project: Path) -> str:

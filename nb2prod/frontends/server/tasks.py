@@ -10,12 +10,16 @@ task checks again as it starts (a symlink may have been swapped in meanwhile).
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nb2prod.errors import UserError, user_error
 from nb2prod.frontends.server.paths import api_path_of
 from nb2prod.generate.install_hints import missing_package_error
+
+if TYPE_CHECKING:
+    from nb2prod.plan.build import Analysis
 
 
 def error_json(error: UserError, root: Path) -> dict[str, Any]:
@@ -46,13 +50,43 @@ def _client_paths(text: str, root: Path) -> str:
     return text
 
 
-def run_convert(root: Path, notebook: Path, output: Path) -> dict[str, Any]:
-    """`nb2prod convert NOTEBOOK -o OUTPUT --json`, with the files named for the client."""
+def pack_analysis(analysis: Analysis) -> bytes | None:
+    """The analysis the server made as it accepted a convert job, for the job to reuse;
+    None when it does not pickle (an expression nested hundreds deep exceeds pickle's
+    recursion limit sooner than the analysis's): the job then analyses on its own."""
+    from nb2prod import __version__
+
+    try:
+        return pickle.dumps((__version__, analysis))
+    except (RecursionError, pickle.PicklingError, TypeError, AttributeError):
+        return None
+
+
+def unpack_analysis(packed: bytes | None) -> Analysis | None:
+    """The analysis `pack_analysis` made, or None when this nb2prod cannot use it: made
+    by another version (nb2prod upgraded under the running server) or not one at all."""
+    from nb2prod import __version__
+    from nb2prod.plan.build import Analysis
+
+    if packed is None:
+        return None
+    try:
+        version, analysis = pickle.loads(packed)  # written by this server for this job
+    except Exception:  # noqa: BLE001 - any unreadable analysis only costs the job its own
+        return None
+    return analysis if version == __version__ and isinstance(analysis, Analysis) else None
+
+
+def run_convert(
+    root: Path, notebook: Path, output: Path, analysis: bytes | None = None
+) -> dict[str, Any]:
+    """`nb2prod convert NOTEBOOK -o OUTPUT --json`, with the files named for the client;
+    from `analysis` (`pack_analysis`) when the notebook has not changed since."""
     from nb2prod.commands.convert import convert
 
     try:
         _still_inside(root, notebook, output)
-        conversion = convert(notebook, output)
+        conversion = convert(notebook, output, analysis=unpack_analysis(analysis))
     except UserError as error:
         return {"error": error_json(error, root)}
     except ModuleNotFoundError as error:
