@@ -71,7 +71,7 @@ EXAMPLES = {
 PAPERMILL_CASES = {"notebook_200"}  # compared with papermill; the others with floors
 AIM = 1.2
 TITLE = "## verify: nb2prod verify against its floor and papermill"
-VERIFY_MODULES = ("verify.py", "verify_child.py", "notebook_run.py")
+VERIFY_MODULES = ("commands/verify.py", "run/verify_child.py", "run/notebook_run.py")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
