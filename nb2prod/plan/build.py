@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from nb2prod.analyse.depth import room_for_deep_code
 from nb2prod.analyse.fit_score import SCORE_FUNCTION, fit_score_section
 from nb2prod.analyse.globals_rewrite import (
     Rewrites,
@@ -211,6 +212,11 @@ def build_plan(
 
 def analyse_notebook(notebook: Notebook) -> Analysis:
     """Read the roles, analyse every section and decide what does not depend on metrics."""
+    with room_for_deep_code(notebook):
+        return _analyse(notebook)
+
+
+def _analyse(notebook: Notebook) -> Analysis:
     reading = read_roles(notebook)
     problems = list(reading.problems)
     first_pass: list[Problem] = []

@@ -69,7 +69,7 @@ def suggest_role(cell: Cell) -> str | None:
         return "parameters"
     try:
         tree = ast.parse(cell.source)
-    except SyntaxError:
+    except (SyntaxError, RecursionError):  # RecursionError: nested deeper than Python parses
         return _from_text(cell.source)
     statements = [s for s in tree.body if not _is_docstring(s)]
     if statements and all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in statements):
