@@ -28,8 +28,8 @@ def test_the_lab_extension_is_installed_and_ok() -> None:
 
 def test_the_server_extension_is_enabled_and_ok() -> None:
     listing = jupyter("server", "extension", "list")
-    assert re.search(r"nb2prod\.server enabled", listing), listing
-    assert re.search(r"nb2prod\.server \S+ OK", listing), listing
+    assert re.search(r"\bnb2prod enabled", listing), listing
+    assert re.search(r"\bnb2prod \S+ OK", listing), listing
 
 
 def test_the_npm_package_and_the_python_package_have_one_version() -> None:
