@@ -118,9 +118,12 @@ def alive(leader: int) -> bool:
 
 
 def signal_tree(leader: int, number: int) -> None:
-    """Send signal `number` to every process of `leader`'s tree."""
-    for pid in members(leader) or ():
+    """Send signal `number` once to every process of `leader`'s tree (twice, a SIGTERM can
+    land in the handler of the first and kill a server mid-shutdown)."""
+    found = members(leader)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if found is None:  # no /proc: the process group is what can be reached
+            os.killpg(leader, number)
+    for pid in found or ():
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, number)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(leader, number)
