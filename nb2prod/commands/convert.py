@@ -30,7 +30,6 @@ from nb2prod.plan.build import (
     Step,
     analyse_notebook,
     data_step_position,
-    importing_cell,
     plan_from,
     project_name_of,
 )
@@ -336,7 +335,7 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> ProbeResult:
 def _missing(plan: Plan, module: str, failed: Step | None) -> Problem:
     """The pipeline stopped on an import: which package to install, at the cell that
     imports it (else the failing step's), not the generic "run the notebook" advice."""
-    cell = importing_cell(plan, module)
+    cell = plan.module_cells.get(module)
     if cell is not None:
         fix = f"`{distribution_line(module)}`, then convert again"
     else:  # a package the notebook's own imports need, or one of nb2prod's extras

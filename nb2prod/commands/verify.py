@@ -37,7 +37,7 @@ from nb2prod.generate.install_hints import (
     shown_path,
 )
 from nb2prod.generate.write import read_manifest
-from nb2prod.plan.build import MODEL_FIX, Plan, build_plan, importing_cell
+from nb2prod.plan.build import MODEL_FIX, Plan, build_plan
 from nb2prod.plan.serving import argument_sources
 from nb2prod.protocol import (
     InputProfile,
@@ -321,7 +321,7 @@ class GeneratedRun:
         else:
             fix = f"`{install_line(module)}`, then verify again"
         message = f"the generated code stopped on an import: {not_installed(module)}"
-        cell = importing_cell(self.plan, module)
+        cell = self.plan.module_cells.get(module)
         problem = Problem(MISSING_PACKAGE, message, fix, Severity.ERROR, cell)
         return UserError(self.plan.source.path, [problem])
 

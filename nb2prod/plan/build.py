@@ -427,11 +427,6 @@ def data_step_position(plan: Plan) -> int | None:
     return 0 if plan.steps and plan.steps[0].outputs else None
 
 
-def importing_cell(plan: Plan, module: str) -> CellRef | None:
-    """The first kept cell that imports `module` (any submodule of it), with the line."""
-    return plan.module_cells.get(module)
-
-
 def _module_cells(kept: list[SectionCode]) -> dict[str, CellRef]:
     """Per top-level module, the first kept cell importing it, with the line."""
     found: dict[str, CellRef] = {}
