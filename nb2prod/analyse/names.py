@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -341,3 +341,15 @@ def imported_modules_of(node: ast.AST) -> list[str]:
     if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
         return [node.module]
     return []
+
+
+def imported_modules(trees: Iterable[ast.AST]) -> list[str]:
+    """Top-level module names imported anywhere in `trees`, first-seen order."""
+    modules: list[str] = []
+    for tree in trees:
+        for node in ast.walk(tree):
+            for name in imported_modules_of(node):
+                top = name.split(".")[0]
+                if top not in modules:
+                    modules.append(top)
+    return modules

@@ -22,14 +22,13 @@ def check_report(notebook_path: Path) -> dict[str, Any]:
 
 
 def report_of(plan: Plan) -> dict[str, Any]:
-    flows = _cell_flows(plan)
     cells: list[dict[str, Any]] = []
-    for cell in plan.notebook.cells:
+    for cell in plan.source.cells:
         if cell.kind != "code" or not cell.source.strip():
             continue
         role = plan.cell_roles.get(cell.index)
         declared = cell.index in plan.declared_cells
-        inputs, outputs = flows.get(cell.index, ([], []))
+        inputs, outputs = plan.cell_flows.get(cell.index, ((), ()))
         cells.append(
             {
                 "index": cell.index,
@@ -37,8 +36,8 @@ def report_of(plan: Plan) -> dict[str, Any]:
                 "role": role,
                 "declared": declared,
                 "function": plan.cell_functions.get(cell.index),
-                "inputs": inputs,
-                "outputs": outputs,
+                "inputs": list(inputs),
+                "outputs": list(outputs),
                 "suggested_role": None if declared else suggest_role(cell),
                 "problems": [
                     p.to_json() for p in plan.problems if p.cell and p.cell.index == cell.index
@@ -46,7 +45,7 @@ def report_of(plan: Plan) -> dict[str, Any]:
             }
         )
     return {
-        "notebook": str(plan.notebook.path),
+        "notebook": str(plan.source.path),
         "convertible": not plan.blocking,
         "project": plan.project,
         "parameters": [
@@ -61,34 +60,15 @@ def report_of(plan: Plan) -> dict[str, Any]:
             {
                 "name": step.function,
                 "role": step.role,
-                "cells": step.cells,
+                "cells": list(step.cells),
                 "inputs": [a.name for a in step.arguments],
-                "outputs": step.outputs,
+                "outputs": list(step.outputs),
             }
             for step in plan.steps + plan.tests
         ],
         "cells": cells,
         "problems": [p.to_json() for p in plan.problems],
     }
-
-
-def _cell_flows(plan: Plan) -> dict[int, tuple[list[str], list[str]]]:
-    """Per cell: which of its section's inputs it reads and outputs it binds."""
-    flows: dict[int, tuple[list[str], list[str]]] = {}
-    steps = {step.function: step for step in plan.steps + plan.tests}
-    for code in plan.codes:
-        first = code.section.cells[0].index
-        step = steps.get(plan.cell_functions.get(first, ""))
-        if step is None:
-            continue
-        arguments = {a.name for a in step.arguments}
-        for cell, event in code.events:
-            inputs, outputs = flows.setdefault(cell.index, ([], []))
-            if event.kind == "load" and event.name in arguments and event.name not in inputs:
-                inputs.append(event.name)
-            if event.kind != "load" and event.name in step.outputs and event.name not in outputs:
-                outputs.append(event.name)
-    return flows
 
 
 def _likely_metrics(sources: tuple[str, ...]) -> list[str]:

@@ -30,11 +30,10 @@ from nb2prod.plan.build import (
     Step,
     analyse_notebook,
     data_step_position,
-    importing_cell,
     plan_from,
     project_name_of,
 )
-from nb2prod.plan.serving import Serving, build_serving, data_input_of, predict_step
+from nb2prod.plan.serving import Serving, build_serving, data_input_of
 from nb2prod.protocol import ProbeResult, ProbeSpec, ProbeStep, ProtocolError
 from nb2prod.read.notebook import Notebook, load_notebook
 from nb2prod.run.probe import PROBE_TIMEOUT, ProbeFailed, run_probe
@@ -101,7 +100,7 @@ def convert(
     problems = list(plan.problems)
     probe: ProbeResult | None = None
     serving: Serving | None = None
-    step = predict_step(plan) if service and run_pipeline else None
+    step = plan.predict if service and run_pipeline else None
     if run_pipeline and plan.steps:
         cached = _cached_probe(output, notebook.sha256)
         if cached is not None and step is not None and cached.model is None:
@@ -115,7 +114,7 @@ def convert(
         _check_model(plan, probe)
         plan, probe = _with_measured_metrics(analysis, probe, name)
         problems = list(plan.problems) + _printed_non_numbers(plan, probe)
-        step = predict_step(plan) if service else None
+        step = plan.predict if service else None
     if step is not None and probe is not None and _servable(probe):
         serving = _serving(plan, step, probe, onnx, problems)
     elif service and plan.model:
@@ -165,7 +164,7 @@ def _weak_quick_run(plan: Plan, probe: ProbeResult) -> list[Problem]:
     ]
     if not weak:
         return []
-    cell = plan.notebook.cells[plan.parameters[0].cell_index] if plan.parameters else None
+    cell = plan.cell_ref(plan.parameters[0].cell_index) if plan.parameters else None
     return [
         Problem(
             "weak-quick-parameters",
@@ -174,7 +173,7 @@ def _weak_quick_run(plan: Plan, probe: ProbeResult) -> list[Problem]:
             "pick quick values closer to the defaults in the `# nb2prod: quick` line, or "
             "widen MARGIN in the generated smoke test",
             Severity.WARNING,
-            cell.ref() if cell else None,
+            cell,
         )
     ]
 
@@ -198,7 +197,7 @@ def _serving(
                 f"({type(error).__name__}: {error})",
                 "report this notebook to nb2prod; the rest of the project is complete",
                 Severity.WARNING,
-                plan.notebook.cells[step.cells[0]].ref(),
+                plan.cell_ref(step.cells[0]),
             )
         )
         return None
@@ -210,9 +209,9 @@ def _check_model(plan: Plan, probe: ProbeResult) -> None:
     if not why or plan.model is None:
         return
     binder = next((s for s in reversed(plan.steps) if plan.model in s.outputs), None)
-    cell = plan.notebook.cells[binder.cells[0]].ref() if binder else None
+    cell = plan.cell_ref(binder.cells[0]) if binder else None
     raise UserError(
-        plan.notebook.path,
+        plan.source.path,
         [Problem("wrong-model", f"the model to save is unclear: {why}", MODEL_FIX,
                  Severity.ERROR, cell)],
     )  # fmt: skip
@@ -233,7 +232,7 @@ def _printed_non_numbers(plan: Plan, probe: ProbeResult) -> list[Problem]:
                 f"`{name}` is printed as a metric but is {what}: it is not recorded as one",
                 f"nothing to do if `{name}` is not a metric; else bind the number to a name",
                 Severity.WARNING,
-                plan.notebook.cells[cell].ref(),
+                plan.cell_ref(cell),
             )
         )
     return notes
@@ -285,7 +284,7 @@ def _no_service(plan: Plan, ran_pipeline: bool, probe: ProbeResult | None) -> Pr
         "DataFrame, an array, a list of rows or a tensor "
         f"(`predictions = {plan.model}.predict(X_test.head(5))`)",
         Severity.WARNING,
-        plan.notebook.cells[predict.cells[0]].ref() if predict else None,
+        plan.cell_ref(predict.cells[0]) if predict else None,
     )
 
 
@@ -316,9 +315,9 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> ProbeResult:
             where = f" in `{failed.function}`" if failed else ""
             module = absent_module(missing_module(str(failure)))
             if module is not None:
-                raise UserError(plan.notebook.path, [_missing(plan, module, failed)]) from None
+                raise UserError(plan.source.path, [_missing(plan, module, failed)]) from None
             raise UserError(
-                plan.notebook.path,
+                plan.source.path,
                 [
                     Problem(
                         "pipeline-failed",
@@ -327,7 +326,7 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> ProbeResult:
                         "run the notebook top to bottom to check it works in this environment; "
                         "convert with --no-run to skip running it (no references, no service)",
                         Severity.ERROR,
-                        plan.notebook.cells[failed.cells[0]].ref() if failed else None,
+                        plan.cell_ref(failed.cells[0]) if failed else None,
                     )
                 ],
             ) from None
@@ -336,12 +335,12 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> ProbeResult:
 def _missing(plan: Plan, module: str, failed: Step | None) -> Problem:
     """The pipeline stopped on an import: which package to install, at the cell that
     imports it (else the failing step's), not the generic "run the notebook" advice."""
-    cell = importing_cell(plan, module)
+    cell = plan.module_cells.get(module)
     if cell is not None:
         fix = f"`{distribution_line(module)}`, then convert again"
     else:  # a package the notebook's own imports need, or one of nb2prod's extras
         fix = f"`{install_line(module)}`, then convert again"
-        cell = plan.notebook.cells[failed.cells[0]].ref() if failed else None
+        cell = plan.cell_ref(failed.cells[0]) if failed else None
     return Problem(MISSING_PACKAGE, not_installed(module), fix, Severity.ERROR, cell)
 
 

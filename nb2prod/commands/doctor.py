@@ -437,7 +437,7 @@ def notebook_imports(path: Path) -> tuple[ImportFact, ...]:
     Read as `convert` reads it (roles, then IPython syntax turned into Python), so
     a cell with a syntax error imports nothing here, as it would there.
     """
-    from nb2prod.generate.requirements import imported_modules
+    from nb2prod.analyse.names import imported_modules
     from nb2prod.read.magics import clean_cell
     from nb2prod.read.notebook import load_notebook
     from nb2prod.read.roles import read_roles

@@ -37,8 +37,8 @@ from nb2prod.generate.install_hints import (
     shown_path,
 )
 from nb2prod.generate.write import read_manifest
-from nb2prod.plan.build import MODEL_FIX, Plan, build_plan, importing_cell
-from nb2prod.plan.serving import argument_sources, predict_step
+from nb2prod.plan.build import MODEL_FIX, Plan, build_plan
+from nb2prod.plan.serving import argument_sources
 from nb2prod.protocol import (
     InputProfile,
     PredictCall,
@@ -224,7 +224,7 @@ def _why_no_predictions(plan: Plan, run: NotebookRun, result: VerifyResult) -> s
             "the predict section keeps its predictions in no variable (it only prints or "
             "shows them): assign them, e.g. `predictions = model.predict(rows)`"
         )
-    if predict_step(plan) is None:
+    if plan.predict is None:
         return (
             "the predict section does not predict from the model and some rows, so nb2prod "
             "cannot call it: " + MODEL_FIX
@@ -260,7 +260,7 @@ class GeneratedRun:
         scratch: Path,
         cwd: Path,
     ) -> GeneratedRun:
-        step = predict_step(plan)
+        step = plan.predict
         service, row_model = manifest.get("service"), manifest.get("service_row")
         spec = VerifySpec(
             package=plan.package,
@@ -321,9 +321,9 @@ class GeneratedRun:
         else:
             fix = f"`{install_line(module)}`, then verify again"
         message = f"the generated code stopped on an import: {not_installed(module)}"
-        cell = importing_cell(self.plan, module)
+        cell = self.plan.module_cells.get(module)
         problem = Problem(MISSING_PACKAGE, message, fix, Severity.ERROR, cell)
-        return UserError(self.plan.notebook.path, [problem])
+        return UserError(self.plan.source.path, [problem])
 
     def _failure(self, phase: str, details: str) -> Exception:
         project = self.plan.project
@@ -338,7 +338,7 @@ class GeneratedRun:
                 "run the project's tests/test_service.py to see the whole error",
             ),
         }.get(phase, ("the generated code timed out", "raise --timeout, or verify with --quick"))
-        return user_error(self.plan.notebook.path, "generated-failed", f"{what}:\n{details}", fix)
+        return user_error(self.plan.source.path, "generated-failed", f"{what}:\n{details}", fix)
 
 
 def _manifest(project: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def print_conversion(result: Conversion, style: Style) -> None:
     for warning in result.warnings:
         print_problem(warning, style, sys.stderr)
     print(
-        style.bold(f"{plan.project}: {len(plan.steps)} functions from {plan.notebook.path}"),
+        style.bold(f"{plan.project}: {len(plan.steps)} functions from {plan.source.path}"),
         file=out,
     )
     for step in plan.steps:

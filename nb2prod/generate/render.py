@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod import __version__
+from nb2prod.analyse.names import imported_modules
 from nb2prod.analyse.role_outputs import looks_like_metric
 from nb2prod.errors import Problem
-from nb2prod.generate.requirements import imported_modules, installed_version, resolve_requirements
+from nb2prod.generate.requirements import installed_version, resolve_requirements
 from nb2prod.plan.build import Plan, Step, data_step_position
 from nb2prod.plan.serving import (
     RequestField,
     Serving,
     data_input_of,
     predict_call,
-    predict_step,
     serving_state_of,
 )
 from nb2prod.protocol import ProbeResult
@@ -111,7 +111,7 @@ def render_project(
     with it come the reference files and the tests that compare with them.
     """
     env = _environment()
-    notebook_file = plan.notebook.path.name
+    notebook_file = plan.source.path.name
     context = _context(plan, serving, probe)
     enabled = context["features"]
     wanted = _wanted(enabled)
@@ -122,15 +122,13 @@ def render_project(
     # `load_diabetes(as_frame=True)` needs pandas without importing it.
     sources = {**python_files, **{p: d.decode() for p, d in copied.items() if p.endswith(".py")}}
     trees = [_parse(text) for path, text in sources.items() if not path.startswith("tests/")]
-    trees += [
-        node for code in plan.codes if code.section.kept for c in code.chunks for node in c.nodes
-    ]
-    modules = [m for m in imported_modules(trees) if m not in {plan.package, "service"}]
+    found = dict.fromkeys([*imported_modules(trees), *plan.modules])
+    modules = [m for m in found if m not in {plan.package, "service"}]
     # uvicorn's fast event loop and HTTP parser: bench/serve measured p99 at 32 concurrent
     # requests ~255 ms without them, 40-70 ms with them. Pinned when installed here.
     speedups = [n for n in SERVER_SPEEDUPS if serving is not None and installed_version(n)]
     requirements = resolve_requirements(
-        modules, [*plan.pip_requirements, *speedups], plan.notebook.path.parent, problems
+        modules, [*plan.pip_requirements, *speedups], plan.source.path.parent, problems
     )
     context["requirements"] = [str(r) for r in requirements if r.name.lower() != "pytest"]
     test_tools = ["pytest", *(["httpx"] if serving else [])]
@@ -177,7 +175,7 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "plan": plan,
         "serving": serving,
         "version": __version__,
-        "notebook_file": plan.notebook.path.name,
+        "notebook_file": plan.source.path.name,
         "python_min": f"{sys.version_info.major}.{sys.version_info.minor}",
         "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
         "line_length": LINE_LENGTH,
@@ -257,13 +255,11 @@ def copied_files(enabled: set[str], package: str, under: str = "") -> dict[str, 
 
 
 def _predict_input(plan: Plan) -> str | None:
-    step = predict_step(plan)
-    return data_input_of(plan, step) if step else None
+    return data_input_of(plan, plan.predict) if plan.predict else None
 
 
 def _serving_state(plan: Plan) -> list[str]:
-    step = predict_step(plan)
-    return serving_state_of(plan, step) if step else []
+    return serving_state_of(plan, plan.predict) if plan.predict else []
 
 
 def _serving_call(plan: Plan, serving: Serving) -> str:
@@ -321,18 +317,11 @@ def _json(data: Any) -> bytes:
 
 
 def stripped_notebook(plan: Plan) -> bytes:
-    """The source notebook without outputs or execution counts."""
-    import copy
-
+    """The source notebook without outputs or execution counts (see `NotebookSource`),
+    written as Jupyter writes it."""
     import nbformat
 
-    node = nbformat.from_dict(copy.deepcopy(plan.notebook.node))
-    for cell in node.cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-        cell.get("metadata", {}).pop("execution", None)
-    return (nbformat.writes(node) + "\n").encode()
+    return (nbformat.writes(nbformat.from_dict(plan.source.stripped)) + "\n").encode()
 
 
 def tidy_python(files: dict[str, str], package: str) -> dict[str, str]:

@@ -8,15 +8,12 @@ modules that live next to the notebook are left out.
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from nb2prod.analyse.names import imported_modules_of
 from nb2prod.errors import Problem, Severity
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(.*)$")
@@ -31,18 +28,6 @@ class Requirement:
 
     def __str__(self) -> str:
         return f"{self.name}{self.specifier}"
-
-
-def imported_modules(trees: Iterable[ast.AST]) -> list[str]:
-    """Top-level module names imported anywhere in `trees`, first-seen order."""
-    modules: list[str] = []
-    for tree in trees:
-        for node in ast.walk(tree):
-            for name in imported_modules_of(node):
-                top = name.split(".")[0]
-                if top not in modules:
-                    modules.append(top)
-    return modules
 
 
 def resolve_requirements(

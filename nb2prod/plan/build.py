@@ -32,7 +32,13 @@ from nb2prod.analyse.globals_rewrite import (
     uses_as_value,
 )
 from nb2prod.analyse.hazards import find_hazards
-from nb2prod.analyse.names import BUILTINS, free_names, imported_modules_of, name_events
+from nb2prod.analyse.names import (
+    BUILTINS,
+    free_names,
+    imported_modules,
+    imported_modules_of,
+    name_events,
+)
 from nb2prod.analyse.parameters import Parameter, read_parameters, read_quick
 from nb2prod.analyse.printed_scores import name_printed_scores
 from nb2prod.analyse.role_outputs import (
@@ -58,6 +64,7 @@ from nb2prod.analyse.sections import (
 )
 from nb2prod.analyse.shown_predictions import name_shown_predictions
 from nb2prod.errors import CellRef, Problem, Severity
+from nb2prod.plan.source import NotebookSource, source_of
 from nb2prod.read.magics import clean_cell
 from nb2prod.read.notebook import Notebook
 from nb2prod.read.roles import (
@@ -92,7 +99,7 @@ MODEL_FIX = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Argument:
     """One argument of a step call: the parameter name and where its value comes from."""
 
@@ -101,22 +108,22 @@ class Argument:
     type_name: str = "Any"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
     """One section turned into a function."""
 
     function: str
     role: str
-    cells: list[int]
+    cells: tuple[int, ...]
     title: str | None
     body: str
-    arguments: list[Argument] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
+    arguments: tuple[Argument, ...] = ()
+    outputs: tuple[str, ...] = ()
     data_input: str | None = None
     """For the predict step: the argument holding the rows to predict."""
     rows_source: str | None = None
     """For a `select_rows` lifted out of the model's call: the expression as written."""
-    named_scores: dict[int, list[str]] = field(default_factory=dict)
+    named_scores: dict[int, tuple[str, ...]] = field(default_factory=dict)
     """For an evaluate step: per cell, the names given to the scores it only prints."""
     added_by_nb2prod: bool = False
     """The step nb2prod adds to score a model when no section computes a metric."""
@@ -130,36 +137,49 @@ class Step:
         return f"cells {', '.join(str(c) for c in self.cells)}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """Everything the templates need, as plain data."""
+    """Everything later stages need, as plain frozen data: no notebook node, no AST, so
+    it pickles to a job, compares with `==`, and no stage reaches back into the analysis."""
 
-    notebook: Notebook
+    source: NotebookSource
     project: str
     package: str
-    parameters: list[Parameter]
+    parameters: tuple[Parameter, ...]
     quick: dict[str, Any]
     """The faster parameter set of `# nb2prod: quick ...` (for smoke tests and CI)."""
-    imports: list[str]
-    definitions: list[str]
-    steps: list[Step]
-    tests: list[Step]
-    test_imports: list[str]
+    imports: tuple[str, ...]
+    definitions: tuple[str, ...]
+    steps: tuple[Step, ...]
+    tests: tuple[Step, ...]
+    test_imports: tuple[str, ...]
     model: str | None
     metrics: Metrics
-    predictions: list[str]
-    fit_tables: list[str]
+    predictions: tuple[str, ...]
+    fit_tables: tuple[str, ...]
     """What models are fitted on (`.fit(X_train, ...)`): the rows a request resembles."""
-    pip_requirements: list[str]
-    problems: list[Problem]
+    pip_requirements: tuple[str, ...]
+    problems: tuple[Problem, ...]
     cell_roles: dict[int, str]
-    declared_cells: set[int]
+    declared_cells: frozenset[int]
     cell_functions: dict[int, str]
-    codes: list[SectionCode]
+    cell_flows: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]
+    """Per cell: which of its step's arguments it reads and outputs it binds (for check)."""
+    modules: tuple[str, ...]
+    """Top-level modules the kept code imports, first seen first: they count for the
+    requirements even when the generated code no longer names them."""
+    module_cells: dict[str, CellRef]
+    """Per top-level module, the first kept cell (and line) importing it."""
+    predict: Step | None
+    """The step the service calls (see `_predict_step`), one of `steps`: decided once here."""
     template_names: dict[str, str] = field(
         default_factory=lambda: {name: name for name in RENAMED_TEMPLATE_NAMES}
     )
     """pipeline.py's own names (`config`, ...), renamed where the notebook uses them too."""
+
+    def cell_ref(self, index: int, line: int | None = None) -> CellRef:
+        """Where cell `index` of the source notebook is, for a problem."""
+        return self.source.cell_ref(index, line)
 
     @property
     def blocking(self) -> list[Problem]:
@@ -201,6 +221,9 @@ class Analysis:
     pip_requirements: list[str]
     template_names: dict[str, str]
     problems: tuple[Problem, ...]
+    source: NotebookSource
+    modules: tuple[str, ...]
+    module_cells: dict[str, CellRef]
 
 
 def build_plan(
@@ -254,21 +277,27 @@ def _analyse(notebook: Notebook) -> Analysis:
     names = _function_names(pipeline_codes, taken | TEMPLATE_NAMES, scoring)
     _template_name_clashes(kept, problems)
     with_body = [code for code in pipeline_codes if code.body]
-    steps = [_step(code, names[id(code)]) for code in with_body]
-    for step, code in zip(steps, with_body, strict=True):
-        step.added_by_nb2prod = code is scoring
-        step.named_scores = {cell: scores[cell] for cell in step.cells if cell in scores}
-        if id(code) in lifted:
-            step.rows_source = lifted[id(code)].source
-        if step.role == PREDICT:
-            step.shown_predictions = next(
-                ((cell, shown[cell]) for cell in step.cells if cell in shown), None
+    steps: list[Step] = []
+    for code in with_body:
+        step = _step(code, names[id(code)])
+        predicts = step.role == PREDICT
+        steps.append(
+            dataclasses.replace(
+                step,
+                added_by_nb2prod=code is scoring,
+                named_scores={c: tuple(scores[c]) for c in step.cells if c in scores},
+                rows_source=lifted[id(code)].source if id(code) in lifted else None,
+                shown_predictions=next(((c, shown[c]) for c in step.cells if c in shown), None)
+                if predicts
+                else None,
             )
+        )
     tests = [
         _step(code, f"test_notebook_cell_{code.section.cells[0].index}") for code in test_codes
     ]
     return Analysis(
         notebook=notebook,
+        source=source_of(notebook),
         reading=reading,
         codes=codes,
         parameters=parameters,
@@ -297,6 +326,10 @@ def _analyse(notebook: Notebook) -> Analysis:
         pip_requirements=_unique(r for code in codes for r in code.requirements),
         template_names=_template_names(module, taken | set(names.values())),
         problems=tuple(problems),
+        modules=tuple(
+            imported_modules([node for code in kept for c in code.chunks for node in c.nodes])
+        ),
+        module_cells=_module_cells(kept),
     )
 
 
@@ -310,18 +343,14 @@ def plan_from(
     function returns them all so that the probe can look at their values. Cheap, and
     `analysis` is left as it was, so a plan can be made again with measured metrics.
     """
-    notebook, model, parameters = analysis.notebook, analysis.model, analysis.parameters
+    model, parameters = analysis.model, analysis.parameters
     problems = list(analysis.problems)
-    steps = [_unconnected(step) for step in analysis.steps]
-    tests = [_unconnected(step) for step in analysis.tests]
-    code_of = {id(step): code for step, code in zip(steps, analysis.step_codes, strict=True)}
     predictions: list[str] = []
-    required: dict[int, list[str]] = {}
+    required: dict[int, list[str]] = {}  # by step position: outputs the step must return
     sources: list[str] = []
     printed: list[tuple[str, int]] = []
-    scored_in_training = not any(step.role == EVALUATE for step in steps)
-    for step in steps:
-        code = code_of[id(step)]
+    scored_in_training = not any(step.role == EVALUATE for step in analysis.steps)
+    for position, (step, code) in enumerate(zip(analysis.steps, analysis.step_codes, strict=True)):
         if step.role == EVALUATE or (step.role == TRAIN and scored_in_training):
             if step.role == EVALUATE:
                 own = metric_candidates(code, set(_names(parameters)))
@@ -330,58 +359,70 @@ def plan_from(
                 own = training_metric_candidates(code, set(_names(parameters)))
             sources += own
             wanted = own if metrics is None else [n for n in own if n in metrics.sources]
-            required[id(step)] = [n for n in wanted if n in code.binds]
+            required[position] = [n for n in wanted if n in code.binds]
         elif step.role == PREDICT:
             predictions = find_predictions(code, model)
-            required[id(step)] = predictions
+            required[position] = predictions
     if metrics is None:
         metrics = Metrics(tuple(dict.fromkeys(sources)), printed=tuple(printed))
     else:
         kept_sources = tuple(n for n in metrics.sources if n in sources)
         metrics = Metrics(kept_sources, metrics.names, tuple(printed))
     if model is not None:
-        _require_model(model, steps, code_of, required)
-    _connect(
-        steps, tests, code_of, analysis.test_codes, parameters, analysis.module, required,
-        analysis.codes, problems,
-    )  # fmt: skip
-    _role_checks(notebook, analysis.reading.sections, model, metrics, problems)
-    _unused_parameters(parameters, steps, tests, notebook, problems)
-    for step in [*steps, *tests]:  # the model leads, as in `predict(model, rows)`
-        step.arguments.sort(key=lambda a: (a.from_config, a.name != model))
-        if step.role == PREDICT:
-            step.data_input = _data_input(step, code_of[id(step)], steps, model)
+        _require_model(model, analysis, required)
+    steps, tests = _connect(analysis, required, problems)
+    _role_checks(analysis.notebook, analysis.reading.sections, model, metrics, problems)
+    _unused_parameters(parameters, [*steps, *tests], analysis.source, problems)
+    steps = [
+        dataclasses.replace(step, data_input=_data_input(step, code, steps, model))
+        if step.role == PREDICT
+        else step
+        for step, code in zip(steps, analysis.step_codes, strict=True)
+    ]
 
-    project = project_name_of(project_name or notebook.name)
+    project = project_name_of(project_name or analysis.source.name)
     kept = [c for c in analysis.codes if c.section.kept and c.section.role.name != TEST]
+    cell_functions = {cell: step.function for step in [*steps, *tests] for cell in step.cells}
     return Plan(
-        notebook=notebook,
+        source=analysis.source,
         project=project,
         package=project.replace("-", "_"),
-        parameters=parameters,
+        parameters=tuple(parameters),
         quick=analysis.quick,
-        imports=analysis.imports,
-        definitions=analysis.definitions,
-        steps=steps,
-        tests=tests,
-        test_imports=_test_imports(analysis.test_codes, kept, project.replace("-", "_")),
+        imports=tuple(analysis.imports),
+        definitions=tuple(analysis.definitions),
+        steps=tuple(steps),
+        tests=tuple(tests),
+        test_imports=tuple(_test_imports(analysis.test_codes, kept, project.replace("-", "_"))),
         model=model,
         metrics=metrics,
-        predictions=predictions,
-        fit_tables=analysis.fit_tables,
-        pip_requirements=analysis.pip_requirements,
-        problems=_sorted(problems),
+        predictions=tuple(predictions),
+        fit_tables=tuple(analysis.fit_tables),
+        pip_requirements=tuple(analysis.pip_requirements),
+        problems=tuple(_sorted(problems)),
         cell_roles=analysis.reading.roles_by_cell,
-        declared_cells=analysis.reading.explicit,
-        cell_functions={cell: step.function for step in [*steps, *tests] for cell in step.cells},
-        codes=analysis.codes,
+        declared_cells=frozenset(analysis.reading.explicit),
+        cell_functions=cell_functions,
+        cell_flows=_cell_flows(analysis.codes, [*steps, *tests], cell_functions),
+        modules=analysis.modules,
+        module_cells=analysis.module_cells,
+        predict=_predict_step(steps, model),
         template_names=analysis.template_names,
     )
 
 
-def _unconnected(step: Step) -> Step:
-    """A copy of an analysed step for `_connect` to fill: the analysis keeps its own."""
-    return dataclasses.replace(step, arguments=[], outputs=[])
+def _predict_step(steps: list[Step], model: str | None) -> Step | None:
+    """The step the service calls: the predict section, when it reads the model and data."""
+    step = next((s for s in steps if s.role == PREDICT), None)
+    if step is None or model is None or not step.outputs:
+        return None
+    uses_model = any(a.name == model for a in step.arguments)
+    return step if uses_model and data_arguments(step, model) else None
+
+
+def data_arguments(step: Step, model: str | None) -> list[str]:
+    """The arguments of `step` that hold data: neither config nor the model."""
+    return [a.name for a in step.arguments if not a.from_config and a.name != model]
 
 
 def data_step_position(plan: Plan) -> int | None:
@@ -392,19 +433,38 @@ def data_step_position(plan: Plan) -> int | None:
     return 0 if plan.steps and plan.steps[0].outputs else None
 
 
-def importing_cell(plan: Plan, module: str) -> CellRef | None:
-    """The first kept cell that imports `module` (any submodule of it), with the line."""
-    for code in plan.codes:
-        if not code.section.kept:
-            continue
+def _module_cells(kept: list[SectionCode]) -> dict[str, CellRef]:
+    """Per top-level module, the first kept cell importing it, with the line."""
+    found: dict[str, CellRef] = {}
+    for code in kept:
         for cell in code.section.cells:
             clean = clean_cell(cell)
             if clean.tree is None:
                 continue
             for node in ast.walk(clean.tree):
-                if any(name.split(".")[0] == module for name in imported_modules_of(node)):
-                    return cell.ref(clean.cell_line(node.lineno))
-    return None
+                for name in imported_modules_of(node):
+                    found.setdefault(name.split(".")[0], cell.ref(clean.cell_line(node.lineno)))
+    return found
+
+
+def _cell_flows(
+    codes: list[SectionCode], steps: list[Step], cell_functions: dict[int, str]
+) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per cell: which of its section's inputs it reads and outputs it binds."""
+    flows: dict[int, tuple[list[str], list[str]]] = {}
+    by_function = {step.function: step for step in steps}
+    for code in codes:
+        step = by_function.get(cell_functions.get(code.section.cells[0].index, ""))
+        if step is None:
+            continue
+        arguments = {a.name for a in step.arguments}
+        for cell, event in code.events:
+            inputs, outputs = flows.setdefault(cell.index, ([], []))
+            if event.kind == "load" and event.name in arguments and event.name not in inputs:
+                inputs.append(event.name)
+            if event.kind != "load" and event.name in step.outputs and event.name not in outputs:
+                outputs.append(event.name)
+    return {cell: (tuple(ins), tuple(outs)) for cell, (ins, outs) in flows.items()}
 
 
 def _test_imports(
@@ -466,7 +526,9 @@ def _step(code: SectionCode, function: str) -> Step:
     return Step(
         function=function,
         role=code.section.role.name if code.section.role.step is None else "step",
-        cells=sorted({c.cell.index for c in code.body} or {c.index for c in code.section.cells}),
+        cells=tuple(
+            sorted({c.cell.index for c in code.body} or {c.index for c in code.section.cells})
+        ),
         title=code.section.title,
         body=_join_body(code),
     )
@@ -484,41 +546,49 @@ def _join_body(code: SectionCode) -> str:
 
 
 def _connect(
-    steps: list[Step],
-    tests: list[Step],
-    code_of: dict[int, SectionCode],
-    test_codes: list[SectionCode],
-    parameters: list[Parameter],
-    module: set[str],
-    required: dict[int, list[str]],
-    codes: list[SectionCode],
-    problems: list[Problem],
-) -> None:
-    """Decide each step's arguments and outputs from the sections' name flow."""
+    analysis: Analysis, required: dict[int, list[str]], problems: list[Problem]
+) -> tuple[list[Step], list[Step]]:
+    """The steps and tests with their arguments and outputs, from the sections' name flow:
+    collected in lists by position, then frozen into copies of the analysed steps (the
+    analysis keeps its own, so `plan_from` can run again)."""
+    parameters, model = analysis.parameters, analysis.model
     param_types = {p.name: p.type_name for p in parameters}
-    provider: dict[str, Step | None] = {p.name: None for p in parameters}  # None: config
-    consumers = [(step, code_of[id(step)]) for step in steps]
-    consumers += list(zip(tests, test_codes, strict=True))
-    for step, code in consumers:
+    provider: dict[str, int | None] = {p.name: None for p in parameters}  # None: config
+    consumers = [
+        *zip(analysis.steps, analysis.step_codes, strict=True),
+        *zip(analysis.tests, analysis.test_codes, strict=True),
+    ]
+    arguments: list[list[Argument]] = [[] for _ in consumers]
+    outputs: list[list[str]] = [[] for _ in consumers]
+    for position, (step, code) in enumerate(consumers):
         for name, (cell, line) in code.needs.items():
-            if name in module or name in BUILTINS:
+            if name in analysis.module or name in BUILTINS:
                 continue
             if name not in provider:
                 if name not in code.maybe_local:
-                    problems.append(_missing(name, cell, line, codes, code))
+                    problems.append(_missing(name, cell, line, analysis.codes, code))
                 continue
             source = provider[name]
-            step.arguments.append(Argument(name, source is None, param_types.get(name, "Any")))
-            if source is not None and name not in source.outputs:
-                source.outputs.append(name)
+            arguments[position].append(Argument(name, source is None, param_types.get(name, "Any")))
+            if source is not None and name not in outputs[source]:
+                outputs[source].append(name)
         if step.role != TEST:
             for name in code.binds:
-                provider[name] = step
-    for step in steps:
-        for name in required.get(id(step), []):
-            if name not in step.outputs:
-                step.outputs.append(name)
-        step.outputs.sort(key=lambda n: code_of[id(step)].binds.index(n))
+                provider[name] = position
+    for position, code in enumerate(analysis.step_codes):
+        for name in required.get(position, []):
+            if name not in outputs[position]:
+                outputs[position].append(name)
+        outputs[position].sort(key=code.binds.index)
+    connected = [
+        dataclasses.replace(
+            step,  # the model leads, as in `predict(model, rows)`
+            arguments=tuple(sorted(given, key=lambda a: (a.from_config, a.name != model))),
+            outputs=tuple(returned),
+        )
+        for (step, _), given, returned in zip(consumers, arguments, outputs, strict=True)
+    ]
+    return connected[: len(analysis.steps)], connected[len(analysis.steps) :]
 
 
 def _missing(
@@ -696,7 +766,7 @@ def _choose_model(
 def _data_input(step: Step, code: SectionCode, steps: list[Step], model: str | None) -> str | None:
     """The predict step's argument that holds the rows: what `select_rows` picked, else
     what reaches the model's call (through local assignments), else the first data."""
-    data = [a.name for a in step.arguments if not a.from_config and a.name != model]
+    data = data_arguments(step, model)
     if not data:
         return None
     picked = [n for s in steps if s.role == SELECT for n in s.outputs if n in data]
@@ -740,29 +810,27 @@ def _argument_behind(
     return None
 
 
-def _require_model(
-    model: str,
-    steps: list[Step],
-    code_of: dict[int, SectionCode],
-    required: dict[int, list[str]],
-) -> None:
+def _require_model(model: str, analysis: Analysis, required: dict[int, list[str]]) -> None:
     """The last step before predicting that binds the model hands it on."""
     binders = [
-        s for s in steps if s.role not in {PREDICT, SELECT} and model in code_of[id(s)].binds
+        position
+        for position, (step, code) in enumerate(
+            zip(analysis.steps, analysis.step_codes, strict=True)
+        )
+        if step.role not in {PREDICT, SELECT} and model in code.binds
     ]
     if binders:
-        required.setdefault(id(binders[-1]), []).append(model)
+        required.setdefault(binders[-1], []).append(model)
 
 
 def _unused_parameters(
     parameters: list[Parameter],
     steps: list[Step],
-    tests: list[Step],
-    notebook: Notebook,
+    source: NotebookSource,
     problems: list[Problem],
 ) -> None:
     """A parameter no kept section reads would be a flag that does nothing."""
-    read = {a.name for step in [*steps, *tests] for a in step.arguments if a.from_config}
+    read = {a.name for step in steps for a in step.arguments if a.from_config}
     unused = [p for p in parameters if p.name not in read]
     if unused:
         names = ", ".join(f"`{p.name}`" for p in unused)
@@ -774,7 +842,7 @@ def _unused_parameters(
                 "use the parameter in the cell that should depend on it, or remove it from "
                 "the parameters cell (a skipped cell does not count)",
                 Severity.WARNING,
-                notebook.cells[unused[0].cell_index].ref(),
+                source.cell_ref(unused[0].cell_index),
             )
         )
 

@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from nb2prod.plan.build import Plan, Step
+from nb2prod.plan.build import Plan, Step, data_arguments
 from nb2prod.protocol import InputColumn, PredictArgument, ProbeResult
-from nb2prod.read.roles import PREDICT
 
 RANGE_MARGIN = 0.1  # observed range widened by this share of its width on each side
 MAX_BATCH_ROWS = 1000
@@ -79,25 +78,16 @@ class Serving:
         return any(f.categories for f in self.fields)
 
 
-def predict_step(plan: Plan) -> Step | None:
-    """The step the service calls: the predict section, when it reads the model and data."""
-    step = next((s for s in plan.steps if s.role == PREDICT), None)
-    if step is None or plan.model is None or not step.outputs:
-        return None
-    uses_model = any(a.name == plan.model for a in step.arguments)
-    return step if uses_model and _data_arguments(plan, step) else None
-
-
 def data_input_of(plan: Plan, step: Step) -> str:
-    """The argument the request rows replace (see `plan._data_input`)."""
-    return step.data_input or _data_arguments(plan, step)[0]
+    """The argument the request rows replace (see `build._data_input`)."""
+    return step.data_input or data_arguments(step, plan.model)[0]
 
 
 def serving_state_of(plan: Plan, step: Step) -> list[str]:
     """Other values the predict section reads (fitted encoders, column lists...):
     training stores them with the model so the service has them too."""
     rows = data_input_of(plan, step)
-    return [name for name in _data_arguments(plan, step) if name != rows]
+    return [name for name in data_arguments(step, plan.model) if name != rows]
 
 
 def argument_sources(plan: Plan, step: Step) -> list[PredictArgument]:
@@ -129,10 +119,6 @@ def predict_call(plan: Plan, step: Step, *, model: str, rows: str, state: str, c
         "state": lambda name: f"{state}[{name!r}]",
     }
     return ", ".join(written[a.source](a.name) for a in argument_sources(plan, step))
-
-
-def _data_arguments(plan: Plan, step: Step) -> list[str]:
-    return [a.name for a in step.arguments if not a.from_config and a.name != plan.model]
 
 
 def onnx_applies(probe: ProbeResult) -> bool:

@@ -29,7 +29,7 @@ from nb2prod.generate.install_hints import (
     not_installed,
 )
 from nb2prod.plan.build import Plan, data_step_position
-from nb2prod.plan.serving import data_input_of, predict_step
+from nb2prod.plan.serving import data_input_of
 from nb2prod.read.roles import EVALUATE, PREDICT, SKIP, TRAIN
 
 IMPORT_CONTRACTS = """\
@@ -393,7 +393,7 @@ def _recording_cells(plan: Plan, src: Path, input_path: Path) -> list[tuple[int,
         cells.append(
             (evaluated, added + contracts("metric_values") + METRICS_CELL.format(sources=sources))
         )
-    predict = predict_step(plan)
+    predict = plan.predict
     predicted = after(PREDICT)
     if predicted is not None:
         step = next(s for s in plan.steps if s.role == PREDICT)
@@ -402,7 +402,7 @@ def _recording_cells(plan: Plan, src: Path, input_path: Path) -> list[tuple[int,
                 predicted,
                 contracts("plain")
                 + PREDICTIONS_CELL.format(
-                    predictions=step.outputs,
+                    predictions=list(step.outputs),
                     input_expression=_input_expression(plan, predict),
                     input_path=str(input_path),
                 ),

@@ -15,6 +15,7 @@ from nb2prod.analyse.names import (
     NameEvent,
     definition_time_names,
     free_names,
+    imported_modules,
     name_events,
     root_name,
 )
@@ -380,3 +381,17 @@ def test_walrus_in_a_comprehension_makes_a_function_local() -> None:
     """Inside a function the walrus target is the function's own local."""
     node = first_definition("def f(xs):\n    [n := x for x in xs]\n    return n")
     assert free_names(node) == set()
+
+
+def test_imported_modules_are_top_level_names_in_first_seen_order() -> None:
+    """Submodules count once by their package; relative imports are local code."""
+    trees = [
+        ast.parse(
+            "import os.path, numpy as np\n"
+            "from sklearn.linear_model import Ridge\n"
+            "from . import local\nfrom ..x import y\n"
+            "import numpy.linalg"
+        ),
+        ast.parse("def f():\n    import pandas\nimport os"),
+    ]
+    assert imported_modules(trees) == ["os", "numpy", "sklearn", "pandas"]

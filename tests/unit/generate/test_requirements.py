@@ -6,7 +6,6 @@ are no requirement, and a user's own specifier wins over the installed pin.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from nb2prod.generate.requirements import (
     Requirement,
     canonical_name,
     distribution_for,
-    imported_modules,
     installed_version,
     resolve_requirements,
 )
@@ -42,20 +40,6 @@ def resolve(
     problems: list[Problem] = []
     found = resolve_requirements(modules, pip_lines, folder, problems)
     return [str(r) for r in found], [(p.code, p.message) for p in problems]
-
-
-def test_imported_modules_are_top_level_names_in_first_seen_order() -> None:
-    """Submodules count once by their package; relative imports are local code."""
-    trees = [
-        ast.parse(
-            "import os.path, numpy as np\n"
-            "from sklearn.linear_model import Ridge\n"
-            "from . import local\nfrom ..x import y\n"
-            "import numpy.linalg"
-        ),
-        ast.parse("def f():\n    import pandas\nimport os"),
-    ]
-    assert imported_modules(trees) == ["os", "numpy", "sklearn", "pandas"]
 
 
 def test_stdlib_and_future_imports_are_no_requirement(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def test_in_place_mutations_are_returned_to_later_sections(tmp_path: Path) -> No
     plan = _plan(tmp_path, MUTATIONS)
     preprocess = _step(plan, "preprocess")
     assert [a.name for a in preprocess.arguments] == ["df", "columns", "weights"]
-    assert preprocess.outputs == ["df", "columns", "weights"]
+    assert preprocess.outputs == ("df", "columns", "weights")
     aggregate = _step(plan, "aggregate")
     assert [(a.name, a.from_config) for a in aggregate.arguments] == [
         ("df", False),
@@ -268,7 +268,7 @@ def test_test_cells_get_the_imports_and_functions_they_use(tmp_path: Path) -> No
             ("assert double(np.sum(values)) == 6", ["nb2prod:test"]),
         ],
     )
-    assert plan.test_imports == ["import numpy as np", "from nb.pipeline import double"]
+    assert plan.test_imports == ("import numpy as np", "from nb.pipeline import double")
 
 
 def test_literal_constants_beside_a_class_move_to_module_level(tmp_path: Path) -> None:
@@ -471,10 +471,10 @@ def test_constants_read_by_default_arguments_move_with_the_function(tmp_path: Pa
     ]
     plan = _plan(tmp_path, cells)
     assert not plan.blocking
-    assert plan.definitions[:2] == [
+    assert plan.definitions[:2] == (
         "ROOT = 'datasets'",
         "HOUSING_PATH = os.path.join(ROOT, 'housing')",
-    ]
+    )
     assert _run_generated(tmp_path, cells, "housing")["length"] == len("datasets/housing")
 
 

@@ -20,7 +20,6 @@ import pytest
 from nb2prod.errors import UserError
 from nb2prod.generate.install_hints import MISSING_PACKAGE
 from nb2prod.plan.build import Plan, build_plan
-from nb2prod.plan.serving import predict_step
 from nb2prod.read.notebook import from_node, load_notebook
 from nb2prod.run.notebook_run import (
     ALLOWED_TO_FAIL,
@@ -138,7 +137,7 @@ def test_results_are_recorded_right_after_the_sections_that_make_them(tmp_path: 
 
 def test_the_predict_input_is_the_rows_the_model_was_called_with() -> None:
     plan = plan_of(CELLS)
-    assert _input_expression(plan, predict_step(plan)) == "(rows[:2])"  # lifted from the call
+    assert _input_expression(plan, plan.predict) == "(rows[:2])"  # lifted from the call
     assert _input_expression(plan, None) == "_nb2prod_no_input"
 
 

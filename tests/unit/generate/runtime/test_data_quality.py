@@ -46,7 +46,7 @@ def errors(findings: list[Any]) -> list[Any]:
 
 def test_it_needs_numpy_and_pandas_only() -> None:
     """Every generated project gets it, so it must not add a dependency (scipy...)."""
-    from nb2prod.generate.requirements import imported_modules
+    from nb2prod.analyse.names import imported_modules
 
     tree = ast.parse(Path(dq.__file__).read_text())
     outside = {m for m in imported_modules([tree]) if m not in sys.stdlib_module_names}
