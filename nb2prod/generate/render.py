@@ -13,6 +13,7 @@ byte instead: they are stored in the form ruff would give them.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import subprocess
@@ -316,12 +317,34 @@ def _json(data: Any) -> bytes:
     return (json.dumps(data, indent=2) + "\n").encode()
 
 
+TRANSIENT_METADATA = ("orig_nbformat", "orig_nbformat_minor", "signature")
+"""Notebook metadata nbformat never writes to a file."""
+
+
 def stripped_notebook(plan: Plan) -> bytes:
     """The source notebook without outputs or execution counts (see `NotebookSource`),
-    written as Jupyter writes it."""
-    import nbformat
+    written byte for byte as nbformat writes a v4 notebook, without importing nbformat
+    (its import costs seconds where Jupyter Server is installed: jsonschema's format
+    checkers), which would otherwise be most of a `convert --no-run`."""
+    node = copy.deepcopy(plan.source.stripped)
+    metadata = node.get("metadata", {})
+    for key in TRANSIENT_METADATA:
+        metadata.pop(key, None)
+    for cell in node.get("cells", []):
+        cell.get("metadata", {}).pop("trusted", None)
+        cell["source"] = _lines(cell.get("source", ""))
+        for bundle in cell.get("attachments", {}).values():
+            for mime, value in bundle.items():
+                if mime.startswith("text/") or mime in {"application/javascript", "image/svg+xml"}:
+                    bundle[mime] = _lines(value)
+    text = json.dumps(node, sort_keys=True, indent=1, separators=(",", ": "), ensure_ascii=False)
+    return (text + "\n").encode()
 
-    return (nbformat.writes(nbformat.from_dict(plan.source.stripped)) + "\n").encode()
+
+def _lines(value: Any) -> Any:
+    """Multi-line text as nbformat stores it: a list of lines, each with its newline (text
+    already stored as a list stays as the notebook has it)."""
+    return value.splitlines(True) if isinstance(value, str) else value
 
 
 def tidy_python(files: dict[str, str], package: str) -> dict[str, str]:
