@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from nb2prod.run.processes import members
 from tests.conftest import make_notebook
 from tests.extension.handlers.conftest import body_of
+from tests.unit.run.pids import alive, gone
 
 
 async def eventually(condition: Any, timeout: float = 60) -> None:
@@ -29,19 +29,6 @@ async def eventually(condition: Any, timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         await asyncio.sleep(0.1)
-
-
-def alive(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def gone(pid: int) -> bool:
-    """The process and everything in its session or tree are gone."""
-    return not alive(pid) and not members(pid)
 
 
 # --- through a real Jupyter Server ---------------------------------------------------

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from nb2prod.run.child_process import kill_group, run_in_group
-from nb2prod.run.processes import alive, members, stop_tree
+from nb2prod.run.processes import alive as tree_alive
+from nb2prod.run.processes import members, stop_tree
+from tests.unit.run.pids import alive, wait_until
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
@@ -28,19 +30,9 @@ time.sleep(120)
 kernel: killing the child's process group alone would leave the grandchild running."""
 
 
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def wait_gone(pid: int, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while running(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not running(pid)
+def wait_gone(pid: int) -> bool:
+    wait_until(lambda: not alive(pid), timeout=5)
+    return True
 
 
 def test_kill_group_reaches_a_grandchild_in_its_own_session() -> None:
@@ -57,7 +49,7 @@ def test_kill_group_reaches_a_grandchild_in_its_own_session() -> None:
 
     assert child.returncode == -signal.SIGKILL
     assert wait_gone(grandchild)
-    assert not alive(child.pid)
+    assert not tree_alive(child.pid)
 
 
 def test_run_in_group_leaves_nothing_running_after_a_timeout() -> None:
