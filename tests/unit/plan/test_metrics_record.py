@@ -3,7 +3,8 @@
 One rule for `nb2prod verify` and the generated `tests/test_notebook_regression.py`:
 right after the evaluate section (the train section when there is none), printed
 scores bound to the pipeline's names, nb2prod's score step run first when the notebook
-computes no metric.
+computes no metric. The golden projects' papermill tests carry exactly what the rule
+gives for their notebooks, the rule verify runs.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from nb2prod.commands.verify import plan_of
 from nb2prod.plan.build import build_plan
 from nb2prod.plan.metrics_record import MetricsRecord, metrics_record
 from nb2prod.read.notebook import load_notebook
 from tests.conftest import ROOT, make_notebook
 
+GOLDEN = ROOT / "tests" / "golden"
 CONTRACTS = ROOT / "nb2prod" / "generate" / "runtime" / "contracts.py"
 
 PRINTED_THEN_REBOUND = [
@@ -121,4 +124,31 @@ def test_the_record_cell_fills_in_paths_as_python_literals(tmp_path: Path) -> No
     assert "<src>" not in code and "<record-path>" not in code
     assert {"/src/it's", 'C:\\records\\"m".json'} <= {
         node.value for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Constant)
+    }
+
+
+def _constants(test: Path) -> dict[str, object]:
+    return {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(test.read_text()).body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in {"RECORD_AFTER_CELL", "NAMED_SCORES", "RECORD_METRICS"}
+    }
+
+
+@pytest.mark.parametrize(
+    "project",
+    sorted(p for p in GOLDEN.iterdir() if (p / "tests" / "test_notebook_regression.py").exists()),
+    ids=lambda p: p.name,
+)
+def test_the_generated_papermill_test_records_as_verify_does(project: Path) -> None:
+    """Verify's plan of the project gives its notebook run the record the test carries."""
+    record = metrics_record(plan_of(project, json.loads((project / "nb2prod.json").read_text())))
+    assert record is not None
+    constants = _constants(project / "tests" / "test_notebook_regression.py")
+    assert constants == {
+        "RECORD_AFTER_CELL": record.after_cell,
+        **({"NAMED_SCORES": record.named_scores} if record.named_scores else {}),
+        "RECORD_METRICS": record.cell,
     }
