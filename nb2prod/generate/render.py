@@ -29,6 +29,7 @@ from nb2prod.analyse.role_outputs import looks_like_metric
 from nb2prod.errors import Problem
 from nb2prod.generate.requirements import installed_version, resolve_requirements
 from nb2prod.plan.build import Plan, Step, data_step_position
+from nb2prod.plan.metrics_record import metrics_record
 from nb2prod.plan.serving import (
     RequestField,
     Serving,
@@ -188,6 +189,7 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "onnx": bool(serving and serving.onnx),
         "serving_call": _serving_call(plan, serving) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
+        "metrics_record": metrics_record(plan),  # as verify records the notebook's metrics
         "smoke_margin": SMOKE_MARGIN,
         "metric_directions": {
             name: metric_direction(name)
@@ -406,11 +408,22 @@ def _environment() -> Any:
         docstring=lambda text: str(text).replace('"""', "'''").replace("\\", "\\\\"),
         pystring=lambda text: json.dumps(str(text))[1:-1].replace("%", "%%"),
         pyrepr=repr,
+        code_literal=code_literal,
         override_text=lambda p: str(_override(p.default)),
         field_call=field_call,
         override_value=lambda p: repr(_override(p.default)),
     )
     return env
+
+
+def code_literal(code: str) -> str:
+    """`code` (a notebook cell's) as a Python string literal: triple-quoted, so that it
+    reads as code, where that writes it exactly (no quotes or escapes to mind, no `\\r`
+    or other control a source file would not keep)."""
+    plain = '"""' not in code and "\\" not in code and not code.endswith('"')
+    if plain and all(c.isprintable() or c in "\n\t" for c in code):
+        return f'"""\\\n{code}"""'
+    return repr(code)
 
 
 def field_call(field: RequestField) -> str:

@@ -1,8 +1,9 @@
 """Run a notebook with papermill and read back what its sections produced.
 
 nb2prod runs its own copy of the notebook (the user's file is never touched)
-with one cell appended that records the evaluate section's metrics, the rows
-the predict section predicted and its predictions. Papermill injects the
+with cells inserted that record the evaluate section's metrics (as the generated
+papermill test does: `plan/metrics_record.py`), the rows the predict section
+predicted and its predictions. Papermill injects the
 parameters the usual way and does not save the notebook after every cell
 (`request_save_on_cell_execute=False`), which costs seconds per hundred cells.
 """
@@ -18,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2prod.analyse.printed_scores import bind_in_cell as bind_scores_in_cell
 from nb2prod.analyse.shown_predictions import bind_in_cell
 from nb2prod.errors import CellRef, Problem, Severity, UserError
 from nb2prod.generate.install_hints import (
@@ -29,17 +29,15 @@ from nb2prod.generate.install_hints import (
     not_installed,
 )
 from nb2prod.plan.build import Plan, data_step_position
+from nb2prod.plan.metrics_record import MetricsRecord, metrics_record
 from nb2prod.plan.serving import data_input_of
-from nb2prod.read.roles import EVALUATE, PREDICT, SKIP, TRAIN
+from nb2prod.read.roles import PREDICT, SKIP
 
 IMPORT_CONTRACTS = """\
 import sys as _nb2prod_sys
 _nb2prod_sys.path.insert(0, {src!r})
 from {package}.contracts import {name} as _nb2prod_{name}
 _nb2prod_sys.path.remove({src!r})
-"""
-METRICS_CELL = """\
-_nb2prod_metrics = _nb2prod_metric_values(globals(), {sources!r})
 """
 PREDICTIONS_CELL = """\
 import pickle as _nb2prod_pickle
@@ -62,7 +60,6 @@ import json as _nb2prod_json
 with open({path!r}, "w") as _nb2prod_file:
     _nb2prod_json.dump(
         {{
-            "metrics": globals().get("_nb2prod_metrics", {{}}),
             "predictions": globals().get("_nb2prod_predictions", {{}}),
             "input_problem": globals().get("_nb2prod_input_problem"),
             "data_sha256": globals().get("_nb2prod_data_sha256"),
@@ -72,7 +69,9 @@ with open({path!r}, "w") as _nb2prod_file:
     )
 """
 """Results are taken right after the section that makes them (later cells, skipped
-ones included, may rebind `y_preds`), and written once at the end."""
+ones included, may rebind `y_preds`), and written once at the end; the metrics are
+written by their own cell, the one the generated papermill test inserts too
+(`plan/metrics_record.py`)."""
 
 
 RECORD_TAG = "nb2prod-record"
@@ -143,14 +142,19 @@ def run_notebook(
     workdir.mkdir(parents=True, exist_ok=True)
     record = workdir / "notebook-record.json"
     record.unlink(missing_ok=True)
+    metrics = workdir / "notebook-metrics.json"
+    metrics.unlink(missing_ok=True)
     (workdir / "kernel.log").unlink(missing_ok=True)
     input_path = workdir / "predict-input.pkl"
     input_path.unlink(missing_ok=True)
     node = nbformat.read(notebook, as_version=4)
     project_src = project_src.resolve()
-    _mark_cells(node, plan)
+    recorded = metrics_record(plan)
+    _mark_cells(node, plan, recorded)
     _tag_parameters(node, plan)
     inserted = _recording_cells(plan, project_src, input_path)
+    if recorded is not None:  # as the generated papermill test records them
+        inserted.append((recorded.after_cell + 1, recorded.code(str(project_src), str(metrics))))
     for position, source in sorted(inserted, key=lambda item: -item[0]):
         node.cells.insert(
             position, nbformat.v4.new_code_cell(source, metadata={"tags": [RECORD_TAG]})
@@ -205,7 +209,7 @@ def run_notebook(
         )
     data = json.loads(record.read_text())
     return NotebookRun(
-        metrics=data["metrics"],
+        metrics=json.loads(metrics.read_text()) if metrics.exists() else {},
         predictions=data["predictions"],
         executed=executed,
         input_path=input_path if input_path.exists() else None,
@@ -231,7 +235,7 @@ def _cell_timeout(timeout: int, skipped_timeout: int) -> Callable[[Any], int]:
     return for_cell
 
 
-def _mark_cells(node: Any, plan: Plan) -> None:
+def _mark_cells(node: Any, plan: Plan, recorded: MetricsRecord | None) -> None:
     """Number the user's cells (inserted cells shift positions), name predictions a cell
     only shows (as the generated code does), and let skipped cells fail.
 
@@ -240,13 +244,13 @@ def _mark_cells(node: Any, plan: Plan) -> None:
     the run goes on, since the project does not contain it.
     """
     shown = next((s.shown_predictions for s in plan.steps if s.shown_predictions), None)
-    scores = {cell: names for s in plan.steps for cell, names in s.named_scores.items()}
+    scores = recorded.named_scores if recorded is not None else {}
     for index, cell in enumerate(node.cells):
         cell.setdefault("metadata", {})["nb2prod"] = {"index": index}
         if shown is not None and shown[0] == index:  # the name the generated code gave
             cell.source = bind_in_cell(cell.source, shown[1], plan.model or "") or cell.source
         if index in scores:  # printed scores, named as in the generated code
-            cell.source = bind_scores_in_cell(cell.source, scores[index]) or cell.source
+            cell.source = scores[index]
         if plan.cell_roles.get(index) == SKIP:
             cell["metadata"].setdefault("tags", []).extend([ALLOWED_TO_FAIL, SKIPPED_TAG])
             cell.source = _without_installs(cell.source)
@@ -366,7 +370,8 @@ def _input_expression(plan: Plan, predict: Any) -> str:
 
 def _recording_cells(plan: Plan, src: Path, input_path: Path) -> list[tuple[int, str]]:
     """Cells to insert (at a position in the user's notebook): the data's fingerprint after
-    the load section, the metrics after evaluate, the predictions after predict."""
+    the load section, the predictions after predict. The metrics' cell is the rule's
+    (`plan/metrics_record.py`)."""
     cells: list[tuple[int, str]] = []
 
     def after(role: str) -> int | None:
@@ -385,13 +390,6 @@ def _recording_cells(plan: Plan, src: Path, input_path: Path) -> list[tuple[int,
                 contracts("fingerprint")
                 + f"_nb2prod_data_sha256 = _nb2prod_fingerprint([{', '.join(step.outputs)}])\n",
             )
-        )
-    evaluated = after(EVALUATE) or (after(TRAIN) if plan.metrics.sources else None)
-    if evaluated is not None:  # a notebook without evaluate is scored by its training loop
-        sources = list(plan.metrics.sources)
-        added = "".join(f"{s.body}\n" for s in plan.steps if s.added_by_nb2prod)  # its score
-        cells.append(
-            (evaluated, added + contracts("metric_values") + METRICS_CELL.format(sources=sources))
         )
     predict = plan.predict
     predicted = after(PREDICT)

@@ -2,7 +2,8 @@
 
 Four places turn values into `{name: float}`: the generated training
 (`train.collect_metrics`), the probe at convert time, verify's cell in the notebook
-papermill runs, and the generated papermill test's cell. All four call the project's
+papermill runs, and the generated papermill test's cell (the same cell: see
+`plan/metrics_record.py`). All four call the project's
 `contracts.metric_values` (nb2prod/generate/runtime/contracts.py), so the notebook's
 side and the pipeline's side cannot disagree on which values count. These tests fail
 when a fifth reader converts numbers itself or one of the four stops calling it.
@@ -11,6 +12,7 @@ when a fifth reader converts numbers itself or one of the four stops calling it.
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import sys
 from collections.abc import Iterator
@@ -21,8 +23,8 @@ import pytest
 
 from nb2prod.generate.runtime import contracts
 from nb2prod.plan.build import build_plan
+from nb2prod.plan.metrics_record import metrics_record
 from nb2prod.read.notebook import load_notebook
-from nb2prod.run.notebook_run import _recording_cells
 from tests.conftest import ROOT, make_notebook
 
 COLLECTOR = ROOT / "nb2prod" / "generate" / "runtime" / "contracts.py"
@@ -99,20 +101,28 @@ def _golden_projects() -> list[Path]:
     return sorted(p for p in GOLDEN.iterdir() if (p / "nb2prod.json").exists())
 
 
-def _imports_collector(tree: ast.AST, package: str) -> bool:
-    return any(
-        isinstance(node, ast.ImportFrom)
-        and node.module == f"{package}.contracts"
-        and any(alias.name == "metric_values" for alias in node.names)
-        for node in ast.walk(tree)
+def _collector_name(tree: ast.AST, package: str) -> str | None:
+    """The name the module's import of `<package>.contracts.metric_values` binds."""
+    return next(
+        (
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == f"{package}.contracts"
+            for alias in node.names
+            if alias.name == "metric_values"
+        ),
+        None,
     )
 
 
-def _calls_collector(tree: ast.AST) -> bool:
+def _imports_collector(tree: ast.AST, package: str) -> bool:
+    return _collector_name(tree, package) is not None
+
+
+def _calls_collector(tree: ast.AST, package: str) -> bool:
+    name = _collector_name(tree, package)
     return any(
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "metric_values"
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
         for node in ast.walk(tree)
     )
 
@@ -138,7 +148,7 @@ def test_training_and_the_papermill_test_call_the_collector(project: Path) -> No
         and isinstance(node.value, ast.Constant)
     )
     cell = ast.parse(record.replace("<src>", "'src'").replace("<record-path>", "'r.json'"))
-    assert _imports_collector(cell, package) and _calls_collector(cell)
+    assert _imports_collector(cell, package) and _calls_collector(cell, package)
     assert f"from {package}.train import collect_metrics" in test  # the pipeline's side
 
 
@@ -156,8 +166,8 @@ def test_the_probe_reads_metrics_with_the_projects_collector() -> None:
 def test_verify_records_the_notebooks_metrics_with_the_projects_collector(
     tmp_path: Path,
 ) -> None:
-    """The cell verify inserts after the evaluate section imports `metric_values` from the
-    project's own `src/` and records exactly what it returns."""
+    """The cell verify (and the papermill test) inserts after the evaluate section imports
+    `metric_values` from the project's own `src/` and records exactly what it returns."""
     notebook = make_notebook(
         tmp_path / "collector_check.ipynb",
         [
@@ -173,11 +183,10 @@ def test_verify_records_the_notebooks_metrics_with_the_projects_collector(
     (src / plan.package).mkdir(parents=True)
     (src / plan.package / "__init__.py").write_text("")
     shutil.copy(COLLECTOR, src / plan.package / "contracts.py")
-    cell = next(
-        source
-        for _, source in _recording_cells(plan, src, tmp_path / "input.pkl")
-        if "_nb2prod_metrics" in source
-    )
+    record = metrics_record(plan)
+    assert record is not None
+    cell = record.code(str(src), str(tmp_path / "metrics.json"))
+    assert _calls_collector(ast.parse(cell), plan.package)
     values = {"report": {"f1": np.float64(0.45), "flag": True}, "mse": np.float32(2.5)}
     namespace = dict(values)
     assert plan.package not in sys.modules  # the cell imports this test's copy
@@ -188,6 +197,6 @@ def test_verify_records_the_notebooks_metrics_with_the_projects_collector(
             del sys.modules[name]
     sources = list(plan.metrics.sources)
     assert sorted(sources) == ["mse", "report"]
-    assert namespace["_nb2prod_metrics"] == contracts.metric_values(values, sources)
-    assert namespace["_nb2prod_metrics"] == {"f1": 0.45, "mse": 2.5}
+    recorded = json.loads((tmp_path / "metrics.json").read_text())
+    assert recorded == contracts.metric_values(values, sources) == {"f1": 0.45, "mse": 2.5}
     assert str(src) not in sys.path  # the cell leaves the kernel's path as it was

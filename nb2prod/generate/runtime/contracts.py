@@ -4,7 +4,8 @@
 code with its default parameters; `tests/test_pipeline_functions.py` checks
 that each function still takes and returns values of that shape, so a change
 that silently drops a column or a row fails a test named after the function.
-`fingerprint` hashes values' content: the model's metadata records the
+`metric_differences` compares the notebook's metrics with the pipeline's as `nb2prod
+verify` does. `fingerprint` hashes values' content: the model's metadata records the
 training data's, and `nb2prod verify` compares it with the notebook's.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import pickle
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,27 @@ def _number(value: Any) -> float | None:
             return None
         return None if isinstance(item, (bool, complex)) else _number(item)
     return None
+
+
+def metric_differences(
+    notebook: dict[str, float], pipeline: dict[str, float], rtol: float = 0.0
+) -> dict[str, tuple[float | None, float | None]]:
+    """The metrics that differ, as (notebook's, pipeline's), None where one side has none.
+
+    Compared as `nb2prod verify` compares them: equal within a relative `rtol`, 0 (its
+    default) meaning exactly equal, and NaN on both sides the same value.
+    """
+    found: dict[str, tuple[float | None, float | None]] = {}
+    for name in sorted(notebook.keys() | pipeline.keys()):
+        a, b = notebook.get(name), pipeline.get(name)
+        same = (
+            a is not None
+            and b is not None
+            and ((math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=rtol))
+        )
+        if not same:
+            found[name] = (a, b)
+    return found
 
 
 def plain(value: Any) -> Any:

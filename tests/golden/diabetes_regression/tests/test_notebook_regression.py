@@ -1,9 +1,10 @@
 """The notebook, run by papermill, and the generated pipeline agree on every metric.
 
 This is `nb2prod verify` inside the project's own tests: papermill runs the
-copy of the notebook in `notebooks/` with the quick parameters and one extra
-cell that records the metrics; the pipeline runs with the same parameters.
-Same code, same seeds, same data: the metrics must be equal, not just close.
+copy of the notebook in `notebooks/` with the quick parameters and records its
+metrics where and as verify does: one cell inserted right after the section that
+computes them (later cells may rebind their names). The pipeline runs with the same
+parameters. Same code, same seeds, same data: the metrics must be equal, not just close.
 """
 
 from __future__ import annotations
@@ -20,20 +21,26 @@ import pytest
 from jupyter_client.manager import AsyncKernelManager
 
 from diabetes_regression.config import QUICK_OVERRIDES, quick_config
+from diabetes_regression.contracts import metric_differences
 from diabetes_regression.pipeline import run_pipeline
 from diabetes_regression.train import collect_metrics
 
-NOTEBOOK = (
-    Path(__file__).resolve().parent.parent / "notebooks" / "diabetes_regression.ipynb"
-)
+PROJECT = Path(__file__).resolve().parent.parent
+NOTEBOOK = PROJECT / "notebooks" / "diabetes_regression.ipynb"
+RECORD_AFTER_CELL = 13
+"""The metrics are recorded right after this cell of the notebook (counting from 0)."""
+
 RECORD_METRICS = """\
-import json
-import sys
-sys.path.insert(0, <src>)
-from diabetes_regression.contracts import metric_values
-with open(<record-path>, "w") as _file:
-    json.dump(metric_values(globals(), ['metrics']), _file)
+import json as _nb2prod_json
+import sys as _nb2prod_sys
+_nb2prod_sys.path.insert(0, <src>)
+from diabetes_regression.contracts import metric_values as _nb2prod_metric_values
+_nb2prod_sys.path.remove(<src>)
+with open(<record-path>, "w") as _nb2prod_file:
+    _nb2prod_json.dump(_nb2prod_metric_values(globals(), ['metrics']), _nb2prod_file)
 """
+"""The inserted cell: the project's `metric_values` (from <src>) reads the metrics, which
+go to <record-path> as JSON; its own names are prefixed, so later cells run as before."""
 
 
 class ThisPythonKernelManager(AsyncKernelManager):
@@ -63,13 +70,9 @@ def test_the_notebook_and_the_pipeline_agree(
 ) -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     record = tmp_path / "notebook-metrics.json"
-    notebook.cells.append(
-        nbformat.v4.new_code_cell(
-            RECORD_METRICS.replace("<record-path>", repr(str(record))).replace(
-                "<src>", repr(str(NOTEBOOK.parent.parent / "src"))
-            )
-        )
-    )
+    cell = RECORD_METRICS.replace("<src>", repr(str(PROJECT / "src")))
+    cell = cell.replace("<record-path>", repr(str(record)))
+    notebook.cells.insert(RECORD_AFTER_CELL + 1, nbformat.v4.new_code_cell(cell))
     source = tmp_path / NOTEBOOK.name
     nbformat.write(notebook, source)
     # `!pip` in the notebook must reach this environment's pip, as if it were activated.
@@ -87,4 +90,6 @@ def test_the_notebook_and_the_pipeline_agree(
         request_save_on_cell_execute=False,
     )
     notebook_metrics = json.loads(record.read_text())
-    assert collect_metrics(run_pipeline(quick_config())) == notebook_metrics
+    pipeline_metrics = collect_metrics(run_pipeline(quick_config()))
+    # {name: (notebook's, pipeline's)}; NaN on both sides agrees, as in `nb2prod verify`
+    assert metric_differences(notebook_metrics, pipeline_metrics) == {}

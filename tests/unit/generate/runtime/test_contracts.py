@@ -1,7 +1,8 @@
 """The generated project's `contracts.py`, tested where it lives (nb2prod/generate/runtime).
 
 What a value looks like (`describe`, `differences`), what a metric is (`metric_values`),
-predictions as JSON (`plain`) and `fingerprint()`: equal data, equal hash, in any process.
+when two metrics agree (`metric_differences`, as verify), predictions as JSON (`plain`)
+and `fingerprint()`: equal data, equal hash, in any process.
 The module is imported in two fresh interpreters (each with its own string-hash seed),
 which hash the same values; the hashes must agree, and values that differ in content,
 dtype, shape or column names must hash differently.
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nb2prod.commands.verify import _compare_metrics
 from nb2prod.generate.runtime import contracts
 from tests.conftest import ROOT
 
@@ -236,6 +238,30 @@ def test_zero_d_tensors_are_metrics_and_flag_tensors_are_not() -> None:
     torch = pytest.importorskip("torch")
     values = {"loss": torch.tensor(0.5), "done": torch.tensor(True), "many": torch.ones(2)}
     assert contracts.metric_values(values, list(values)) == {"loss": 0.5}
+
+
+NAN, INF = float("nan"), float("inf")
+METRIC_PAIRS = [  # (notebook's, pipeline's), None where one side has no such metric
+    (0.5, 0.5), (NAN, NAN), (INF, INF), (-INF, -INF), (0.0, -0.0), (1e300, 1e300),
+    (0.1 + 0.2, 0.3), (1.0, 1.0 + 2**-52), (1.0, 1.0 + 1e-7), (100.0, 101.0),
+    (NAN, 0.5), (0.5, NAN), (INF, -INF), (INF, 1e308), (INF, NAN), (0.5, None), (None, 0.5),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("rtol", [0.0, 1e-9, 1e-6, 0.02])
+def test_metrics_agree_as_verify_compares_them(rtol: float) -> None:
+    """The generated papermill test's comparison fails on exactly the metrics verify's
+    does, for verify's default (`--rtol 0`: equal, NaN on both sides agreeing) and others."""
+    notebook = {f"m{i}": a for i, (a, _) in enumerate(METRIC_PAIRS) if a is not None}
+    pipeline = {f"m{i}": b for i, (_, b) in enumerate(METRIC_PAIRS) if b is not None}
+    differ = contracts.metric_differences(notebook, pipeline, rtol)
+    failed = {c.name for c in _compare_metrics(notebook, pipeline, rtol) if not c.passed}
+    assert set(differ) == failed
+    assert {"m0", "m1", "m2", "m3", "m4", "m5"}.isdisjoint(failed)  # NaN == NaN, 0 == -0
+    assert {"m10", "m11", "m12", "m13", "m14", "m15", "m16"} <= failed
+    assert differ["m15"] == (0.5, None) and differ["m16"] == (None, 0.5)
+    assert ("m6" in failed) == (rtol == 0.0)  # 0.1 + 0.2 != 0.3 exactly
+    assert ("m9" in failed) == (rtol < 0.01)
 
 
 def test_predictions_become_plain_json() -> None:
