@@ -20,6 +20,7 @@ import pytest
 from nb2prod.errors import UserError
 from nb2prod.generate.install_hints import MISSING_PACKAGE
 from nb2prod.plan.build import Plan, build_plan
+from nb2prod.plan.metrics_record import metrics_record
 from nb2prod.read.notebook import from_node, load_notebook
 from nb2prod.run.notebook_run import (
     ALLOWED_TO_FAIL,
@@ -102,7 +103,8 @@ def test_a_skipped_shell_cell_does_not_run_at_all() -> None:
 
 def test_cells_are_numbered_and_skipped_cells_may_fail() -> None:
     node = node_of(CELLS)
-    _mark_cells(node, plan_of(CELLS))
+    plan = plan_of(CELLS)
+    _mark_cells(node, plan, metrics_record(plan))
     assert [cell.metadata["nb2prod"]["index"] for cell in node.cells] == list(range(len(CELLS)))
     skipped = node.cells[4]
     assert skipped.metadata.tags == ["nb2prod:skip", ALLOWED_TO_FAIL, SKIPPED_TAG]
@@ -128,11 +130,12 @@ def test_results_are_recorded_right_after_the_sections_that_make_them(tmp_path: 
     """Later cells may rebind `predictions`; each record comes right after its section."""
     plan = plan_of(CELLS)
     cells = dict(_recording_cells(plan, tmp_path / "src", tmp_path / "in.pkl"))
-    assert sorted(cells) == [2, 4, 7]  # after load (cell 1), evaluate (3) and predict (6)
+    assert sorted(cells) == [2, 7]  # after load (cell 1) and predict (6)
     assert "_nb2prod_fingerprint([rows])" in cells[2]
     assert f"{str(tmp_path / 'src')!r}" in cells[2] and "from nb.contracts import" in cells[2]
-    assert "_nb2prod_metric_values(globals(), ['score'])" in cells[4]
     assert "in ['predictions'] if" in cells[7] and "(rows[:2])" in cells[7]
+    recorded = metrics_record(plan)  # the metrics: the rule verify and the project's test share
+    assert recorded is not None and recorded.after_cell == 3  # after evaluate
 
 
 def test_the_predict_input_is_the_rows_the_model_was_called_with() -> None:
