@@ -90,6 +90,7 @@ def serve(project: Path, host: str, port: int) -> int:
     """Run `bentoml serve` for the project until interrupted; its exit status."""
     project = project.resolve()  # the server runs in the project: relative paths would move
     name, service = service_of(project)
+    require("bentoml", project)  # nb2prod's own extra first: `pip install 'nb2prod[serve]'`
     check_requirements(project)
     check_model(project, name)
     env = child_env(project / "src")

@@ -57,8 +57,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     The script is as rendered, before nb2prod's ruff pass, so it must be clean as written.
     """
     root = tmp_path_factory.mktemp("project")
-    notebook = SimpleNamespace(path=Path("notebooks/shop.ipynb"))
-    context = {"plan": SimpleNamespace(package=PACKAGE, notebook=notebook)}
+    source = SimpleNamespace(path=Path("notebooks/shop.ipynb"))
+    context = {"plan": SimpleNamespace(package=PACKAGE, source=source)}
     rendered = {SCRIPT[1]: _environment().get_template(SCRIPT[0]).render(context)}
     copied = {f"src/{PACKAGE}/data_quality.py": (GENERATE / "runtime/data_quality.py").read_text()}
     for path, text in {**rendered, **copied, **FAKES}.items():
