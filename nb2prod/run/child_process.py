@@ -39,9 +39,17 @@ def child_env(src: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **extra}
 
 
+SRC_BEFORE_CWD = "import sys\nif sys.path[0] == '':\n    sys.path.insert(1, sys.path.pop(0))\n"
+"""`python -c` puts the working folder (the notebook's) first on the path; this moves it
+just behind the generated `src/` (first on PYTHONPATH, see `child_env`), so a
+`<package>.py` beside the notebook cannot shadow the generated package, while the
+notebook's own local modules stay importable."""
+
+
 def child_command(module: str, *arguments: str) -> list[str]:
     """Run `module.main()` (an nb2prod module) in a child interpreter with `arguments`."""
-    return [sys.executable, "-c", f"from {module} import main; main()", *arguments]
+    code = f"{SRC_BEFORE_CWD}from {module} import main\nmain()\n"
+    return [sys.executable, "-c", code, *arguments]
 
 
 class ChildFailed(Exception):

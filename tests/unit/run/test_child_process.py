@@ -32,7 +32,30 @@ def test_child_env_puts_src_first_and_absolute(
 def test_child_command_runs_a_modules_main_with_this_interpreter() -> None:
     """The same Python, so the notebook's packages are there."""
     command = child_command("nb2prod.run.probe", "a", "b")
-    assert command == [sys.executable, "-c", "from nb2prod.run.probe import main; main()", "a", "b"]
+    assert command[0] == sys.executable and command[-2:] == ["a", "b"]
+    assert command[2].endswith("from nb2prod.run.probe import main\nmain()\n")
+
+
+def test_the_generated_package_wins_over_a_module_of_its_name_beside_the_notebook(
+    tmp_path: Path,
+) -> None:
+    """The child runs in the notebook's folder; a `demo.py` there must not stand in for the
+    generated package `demo` (the probe would run the user's file), yet the notebook's
+    own local modules stay importable."""
+    notebook_dir, src = tmp_path / "notebook", tmp_path / "src"
+    (src / "demo").mkdir(parents=True)
+    (src / "demo" / "__init__.py").write_text("WHO = 'generated'\n")
+    notebook_dir.mkdir()
+    (notebook_dir / "demo.py").write_text("WHO = 'the user file'\n")
+    (notebook_dir / "helpers.py").write_text("LOCAL = True\n")
+    code = child_command("json", "x")[2].replace(
+        "from json import main\nmain()", "import demo, helpers; print(demo.WHO, helpers.LOCAL)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=notebook_dir, env=child_env(src),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "generated True\n"), done.stderr
 
 
 def test_run_in_group_returns_output_and_status(tmp_path: Path) -> None:
