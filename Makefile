@@ -45,7 +45,7 @@ demo: venv
 
 test: venv
 	@command -v chromium >/dev/null || scripts/chromium-setup.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # The examples beyond wine_classifier end to end (fresh venv, image): ~5 min more.
 test-slow: venv
