@@ -319,21 +319,13 @@ def _json(data: Any) -> bytes:
     return (json.dumps(data, indent=2) + "\n").encode()
 
 
-TRANSIENT_METADATA = ("orig_nbformat", "orig_nbformat_minor", "signature")
-"""Notebook metadata nbformat never writes to a file."""
-
-
 def stripped_notebook(plan: Plan) -> bytes:
     """The source notebook without outputs or execution counts (see `NotebookSource`),
     written byte for byte as nbformat writes a v4 notebook, without importing nbformat
     (its import costs seconds where Jupyter Server is installed: jsonschema's format
     checkers), which would otherwise be most of a `convert --no-run`."""
     node = copy.deepcopy(plan.source.stripped)
-    metadata = node.get("metadata", {})
-    for key in TRANSIENT_METADATA:
-        metadata.pop(key, None)
     for cell in node.get("cells", []):
-        cell.get("metadata", {}).pop("trusted", None)
         cell["source"] = _lines(cell.get("source", ""))
         for bundle in cell.get("attachments", {}).values():
             for mime, value in bundle.items():

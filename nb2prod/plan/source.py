@@ -40,17 +40,28 @@ def source_of(notebook: Notebook) -> NotebookSource:
     return NotebookSource(notebook.path, notebook.sha256, notebook.cells, _stripped(notebook.node))
 
 
+CELL_RUN_METADATA = ("execution", "trusted")
+"""Cell metadata of a run, not of the notebook."""
+TRANSIENT_METADATA = ("orig_nbformat", "orig_nbformat_minor", "signature")
+"""Notebook metadata nbformat never writes to a file."""
+
+
 def _stripped(node: Any) -> dict[str, Any]:
-    """A plain copy of `node` without outputs: code cells lose their outputs and
-    execution counts, every cell its `execution` timings. Outputs are dropped before
-    copying, since they are most of a notebook's bytes."""
+    """A plain copy of `node` as the project keeps it: code cells lose their outputs and
+    execution counts, every cell its `execution` timings and `trusted` flag, the notebook
+    the metadata nbformat never writes to a file. Outputs are dropped before copying,
+    since they are most of a notebook's bytes."""
     cells = []
     for cell in node.get("cells", []):
         copy = dict(cell)
         if "metadata" in cell:
-            copy["metadata"] = {k: v for k, v in cell["metadata"].items() if k != "execution"}
+            copy["metadata"] = {
+                k: v for k, v in cell["metadata"].items() if k not in CELL_RUN_METADATA
+            }
         if cell.get("cell_type") == "code":
             copy.update(outputs=[], execution_count=None)
         cells.append(copy)
-    plain: dict[str, Any] = json.loads(json.dumps({**node, "cells": cells}, ensure_ascii=False))
+    metadata = {k: v for k, v in node.get("metadata", {}).items() if k not in TRANSIENT_METADATA}
+    stripped = {**node, "metadata": metadata, "cells": cells}
+    plain: dict[str, Any] = json.loads(json.dumps(stripped, ensure_ascii=False))
     return plain

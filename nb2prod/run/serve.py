@@ -48,9 +48,9 @@ def service_of(project: Path) -> tuple[str, str]:
 
 
 def check_model(project: Path, name: str) -> None:
-    """The project's model must be in the local BentoML store before serving (and BentoML
-    installed: without it the store cannot be read, which is not "no model")."""
-    require("bentoml", project)
+    """The project's model must be in the local BentoML store before serving (`serve` has
+    checked BentoML is installed: without it the store cannot be read, which is not "no
+    model")."""
     code = "import sys, bentoml; bentoml.models.get(sys.argv[1])"
     result = subprocess.run(
         [sys.executable, "-c", code, f"{name}:latest"],
