@@ -195,6 +195,10 @@ class InputProfile(Message):
     observed_rows: int
     dtype: str | None = field(default=None, metadata=OMIT_NONE)
     """An array's or tensor's element type."""
+    shape: tuple[int, ...] | None = field(default=None, metadata=OMIT_NONE)
+    """One row's shape, when rows are arrays themselves (`(1, 8, 8)` for an image)."""
+    device: str | None = field(default=None, metadata=OMIT_NONE)
+    """Where a tensor input lived in the notebook (`cpu`, `cuda`)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,8 @@ class ModelInfo(Message):
 
     module: str
     classifier: bool
+    framework: str | None = field(default=None, metadata=OMIT_NONE)
+    """`pytorch` for a torch module (whatever module its class is in), else None."""
 
 
 @dataclass(frozen=True)

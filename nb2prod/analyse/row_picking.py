@@ -279,7 +279,7 @@ def _rows_expression(value: ast.expr) -> bool:
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
         if value.func.attr in ROW_PICKING_METHODS:
             inner = value.func.value
-            return isinstance(inner, ast.Name) or _rows_expression(inner)
+            return isinstance(inner, ast.Name) or _columns_of(inner) or _rows_expression(inner)
         if value.func.attr in LITERAL_BUILDERS and value.args:
             return _rows_expression(value.args[0])
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
@@ -289,6 +289,19 @@ def _rows_expression(value: ast.expr) -> bool:
             and _rows_expression(value.args[0])
         )
     return False
+
+
+def _columns_of(value: ast.expr) -> bool:
+    """`test_df[features]` or `df[["a", "b"]]`: some columns of a named table, every row
+    (before `.head(5)`, which only tables have)."""
+    if not isinstance(value, ast.Subscript) or not isinstance(value.value, ast.Name):
+        return False
+    key = value.slice
+    if isinstance(key, ast.List):
+        return all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in key.elts)
+    return isinstance(key, ast.Name) or (
+        isinstance(key, ast.Constant) and isinstance(key.value, str)
+    )
 
 
 def _shows(node: ast.stmt) -> bool:

@@ -34,6 +34,7 @@ from nb2prod.plan.serving import (
     RequestField,
     Serving,
     data_input_of,
+    framework_of,
     predict_call,
     serving_state_of,
 )
@@ -54,6 +55,7 @@ ALWAYS, WITH_MODEL, WITH_TESTS, WITH_SERVICE, WITH_ONNX = (
     "always", "model", "tests", "service", "onnx"
 )  # fmt: skip
 WITH_REFERENCES, WITH_DATA, WITH_METRICS, WITH_SMOKE = "references", "data", "metrics", "smoke"
+WITH_PICKLED_MODEL, WITH_TORCH_MODEL = "pickled model", "torch model"
 TEMPLATES: dict[str, tuple[str, str]] = {
     "pyproject.toml.j2": ("pyproject.toml", ALWAYS),
     "README.md.j2": ("README.md", ALWAYS),
@@ -61,7 +63,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "src/package/config.py.j2": ("src/{package}/config.py", ALWAYS),
     "src/package/pipeline.py.j2": ("src/{package}/pipeline.py", ALWAYS),
     "src/package/train.py.j2": ("src/{package}/train.py", ALWAYS),
-    "src/package/model_store.py.j2": ("src/{package}/model_store.py", WITH_MODEL),
+    "src/package/model_store.py.j2": ("src/{package}/model_store.py", WITH_PICKLED_MODEL),
+    "src/package/model_store_torch.py.j2": ("src/{package}/model_store.py", WITH_TORCH_MODEL),
     "src/package/schema.py.j2": ("src/{package}/schema.py", WITH_SERVICE),
     "service.py.j2": ("service.py", WITH_SERVICE),
     "bentofile.yaml.j2": ("bentofile.yaml", WITH_SERVICE),
@@ -84,6 +87,7 @@ COPIED: dict[str, tuple[str, str]] = {
     "runtime/contracts.py": ("src/{package}/contracts.py", ALWAYS),
     "runtime/data_quality.py": ("src/{package}/data_quality.py", ALWAYS),
     "runtime/onnx_model.py": ("src/{package}/onnx_model.py", WITH_ONNX),
+    "runtime/torch_model.py": ("src/{package}/torch_model.py", WITH_TORCH_MODEL),
     "runtime/request_guard.py": ("src/{package}/request_guard.py", WITH_SERVICE),
     "static/gitignore": (".gitignore", ALWAYS),
     "static/dockerignore": (".dockerignore", WITH_SERVICE),
@@ -187,7 +191,9 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "serving_state": _serving_state(plan),
         "predict_input": _predict_input(plan),
         "onnx": bool(serving and serving.onnx),
+        "torch": _framework(serving, probe) == "pytorch",
         "serving_call": _serving_call(plan, serving) if serving else "",
+        "training_call": _serving_call(plan, serving, training=True) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
         "metrics_record": metrics_record(plan),  # as verify records the notebook's metrics
         "smoke_margin": SMOKE_MARGIN,
@@ -216,6 +222,8 @@ def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
     enabled = {ALWAYS}
     if plan.model:
         enabled.add(WITH_MODEL)
+        torch = _framework(serving, probe) == "pytorch"
+        enabled.add(WITH_TORCH_MODEL if torch else WITH_PICKLED_MODEL)
     if plan.metrics.sources:
         enabled.add(WITH_METRICS)
     if probe is not None:
@@ -228,7 +236,7 @@ def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         enabled.add(WITH_TESTS)
     if serving is not None:
         enabled.add(WITH_SERVICE)
-        if serving.onnx:
+        if serving.onnx and serving.framework != "pytorch":  # torch_model.py has torch's twin
             enabled.add(WITH_ONNX)
     return enabled
 
@@ -265,11 +273,22 @@ def _serving_state(plan: Plan) -> list[str]:
     return serving_state_of(plan, plan.predict) if plan.predict else []
 
 
-def _serving_call(plan: Plan, serving: Serving) -> str:
+def _serving_call(plan: Plan, serving: Serving, *, training: bool = False) -> str:
+    """The predict step's arguments as the service passes them (or, in `train.py`, as
+    `predict_outputs` does: model, rows, state and config are its parameters)."""
     step = next(s for s in plan.steps if s.function == serving.predict_function)
+    if training:
+        return predict_call(plan, step, model="model", rows="rows", state="state", config="config")
     return predict_call(
         plan, step, model="self.model", rows="to_input(rows)", state="self.state", config="CONFIG"
     )
+
+
+def _framework(serving: Serving | None, probe: ProbeResult | None) -> str:
+    """The model's framework: the service's, else what the probe saw, else `python`."""
+    if serving is not None:
+        return serving.framework
+    return framework_of(probe) if probe is not None else "python"
 
 
 def _out_of_range(serving: Serving) -> dict[str, Any] | None:
@@ -419,7 +438,10 @@ def code_literal(code: str) -> str:
 
 
 def field_call(field: RequestField) -> str:
-    """` = Field(alias=..., ge=..., le=...)` for a request field, or nothing."""
+    """` = Field(alias=..., ge=..., le=...)` for a request field, or nothing (a shaped
+    field's bounds are its elements', in `Value`)."""
+    if field.shape:
+        return ""
     options = []
     if field.alias:
         options.append(f"alias={field.alias!r}")

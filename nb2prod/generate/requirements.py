@@ -138,8 +138,11 @@ def installed_version(name: str) -> str | None:
 
 
 def _pin(name: str) -> str:
+    """`==` the installed version, without its local label: `torch==2.13.0` also takes
+    the `2.13.0+cpu` build of an index that has it, where `==2.13.0+cpu` would fail on
+    PyPI (PEP 440 ignores a candidate's local label when the pin has none)."""
     version = installed_version(name)
-    return f"=={version}" if version else ""
+    return f"=={version.split('+')[0]}" if version else ""
 
 
 def canonical_name(name: str) -> str:

@@ -2,14 +2,19 @@
 
 A notebook predicts on a DataFrame, a 2-D array, a list of rows or a 2-D tensor;
 the service's request is a list of rows, keyed by column name (`x0`, `x1`, ...
-for values without column names). `verify` and the tests turn the notebook's own
-input into such rows to send them through the generated service.
+for values without column names). Rows that are arrays themselves (images: a
+`(N, 1, 8, 8)` tensor) are one field, TENSOR_FIELD, of nested lists. `verify` and the
+tests turn the notebook's own input into such rows to send them through the
+generated service.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+TENSOR_FIELD = "input"
+"""The request field of a row that is an array of 2 or more dimensions itself."""
 
 
 def request_rows(value: Any) -> list[dict[str, Any]]:
@@ -19,6 +24,8 @@ def request_rows(value: Any) -> list[dict[str, Any]]:
             {str(k): plain_value(v) for k, v in row.items()} for row in value.to_dict("records")
         ]
     array = _array(value)
+    if array.ndim > 2:
+        return [{TENSOR_FIELD: row} for row in array.tolist()]
     return [{f"x{i}": plain_value(v) for i, v in enumerate(row)} for row in array.tolist()]
 
 
@@ -27,6 +34,8 @@ def input_schema(value: Any) -> dict[str, str]:
     if hasattr(value, "dtypes") and hasattr(value, "columns"):
         return {str(name): _kind(str(dtype)) for name, dtype in value.dtypes.items()}
     array = _array(value)
+    if array.ndim > 2:
+        return {TENSOR_FIELD: _kind(str(array.dtype))}
     return {f"x{i}": _kind(str(array.dtype)) for i in range(array.shape[1])}
 
 
@@ -46,7 +55,7 @@ def as_array(value: Any) -> Any:
 
 def _array(value: Any) -> Any:
     array = as_array(value)
-    if array is None or array.ndim != 2:
+    if array is None or array.ndim < 2:
         shape = "" if array is None else f" of shape {array.shape}"
         raise TypeError(f"a {type(value).__name__}{shape} is not a table of rows")
     return array

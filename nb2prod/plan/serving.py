@@ -18,6 +18,8 @@ from nb2prod.protocol import InputColumn, PredictArgument, ProbeResult
 
 RANGE_MARGIN = 0.1  # observed range widened by this share of its width on each side
 MAX_BATCH_ROWS = 1000
+MAX_BATCH_VALUES = 1_000_000
+"""Most values one batch request may carry: rows that are images get fewer rows a batch."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class RequestField:
     maximum: float | int | None = None
     categories: tuple[str, ...] = ()
     nullable: bool = False
+    shape: tuple[int, ...] = ()
+    """A row that is an array (an image): its shape; the field holds nested lists."""
 
     @property
     def alias(self) -> str | None:
@@ -38,10 +42,16 @@ class RequestField:
 
     @property
     def annotation(self) -> str:
-        base = self.type_name
+        """The field's type; a shaped field nests lists of `Value`, the schema's bounded
+        element type."""
+        base = "Value" if self.shape else self.type_name
         if self.categories:
             base = "Literal[" + ", ".join(repr(c) for c in self.categories) + "]"
-        return f"{base} | None" if self.nullable else base
+        if self.nullable:
+            base = f"{base} | None"
+        for _ in self.shape:
+            base = f"list[{base}]"
+        return base
 
 
 @dataclass(frozen=True)
@@ -70,12 +80,20 @@ class Serving:
     state: list[str] = field(default_factory=list)  # stored with the model, see serving_state_of
     onnx: bool = False  # serve an ONNX Runtime twin of the model when it agrees with it
     input_dtype: str = "float64"  # of an array or tensor input
+    row_shape: tuple[int, ...] = ()  # one row's shape, when rows are arrays (images)
+    input_device: str = "cpu"  # where the notebook's input tensor lived
+    framework: str = "python"  # "pytorch", "scikit-learn" or "python" (anything else)
     range_margin: float = RANGE_MARGIN
     max_batch_rows: int = MAX_BATCH_ROWS
 
     @property
     def has_literals(self) -> bool:
         return any(f.categories for f in self.fields)
+
+    @property
+    def values_per_row(self) -> int:
+        """How many values one request row holds."""
+        return math.prod(self.row_shape) if self.row_shape else len(self.fields)
 
 
 def data_input_of(plan: Plan, step: Step) -> str:
@@ -121,16 +139,37 @@ def predict_call(plan: Plan, step: Step, *, model: str, rows: str, state: str, c
     return ", ".join(written[a.source](a.name) for a in argument_sources(plan, step))
 
 
+def framework_of(probe: ProbeResult) -> str:
+    """`pytorch` for a torch module, `scikit-learn` for an estimator, else `python`."""
+    if probe.model is None:
+        return "python"
+    if probe.model.framework:
+        return probe.model.framework
+    return "scikit-learn" if probe.model.module.startswith("sklearn") else "python"
+
+
 def onnx_applies(probe: ProbeResult) -> bool:
-    """A scikit-learn classifier on numeric columns, with skl2onnx and onnxruntime at hand."""
+    """A torch module (any input: training exports it and checks the twin), or a
+    scikit-learn classifier on numeric columns; with the converter and ONNX Runtime at
+    hand."""
     import importlib.util
 
     model, profile = probe.model, probe.input
     if model is None or profile is None:
         return False
+
+    def installed(*modules: str) -> bool:
+        return all(importlib.util.find_spec(m) for m in modules)
+
+    if framework_of(probe) == "pytorch":
+        return installed("onnx", "onnxruntime")
     numeric = all(c.type in {"float", "int", "bool"} for c in profile.columns)
-    installed = all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
-    return model.module.startswith("sklearn") and model.classifier and numeric and installed
+    return (
+        model.module.startswith("sklearn")
+        and model.classifier
+        and numeric
+        and installed("skl2onnx", "onnxruntime")
+    )
 
 
 def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True) -> Serving:
@@ -140,8 +179,12 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
     profile, recorded = probe.input, probe.outputs
     if profile is None or recorded is None:
         raise KeyError("input" if profile is None else "outputs")
-    fields = _fields(profile.columns)
-    dtypes = {c.name: _dtype(c) for c in profile.columns}
+    row_shape = tuple(profile.shape or ())
+    fields = _fields(profile.columns, row_shape)
+    dtypes = {
+        c.name: profile.dtype if row_shape and profile.dtype else _dtype(c) for c in profile.columns
+    }
+    values_per_row = math.prod(row_shape) if row_shape else len(fields)
     outputs = [ResponseField(name, output.type) for name, output in recorded.items()]
     predictions = [
         {name: output.values[i] for name, output in recorded.items()}
@@ -164,10 +207,14 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
         state=serving_state_of(plan, step),
         onnx=onnx and onnx_applies(probe),
         input_dtype=profile.dtype or "float64",
+        row_shape=row_shape,
+        input_device=profile.device or "cpu",
+        framework=framework_of(probe),
+        max_batch_rows=max(1, min(MAX_BATCH_ROWS, MAX_BATCH_VALUES // max(1, values_per_row))),
     )
 
 
-def _fields(columns: tuple[InputColumn, ...]) -> list[RequestField]:
+def _fields(columns: tuple[InputColumn, ...], shape: tuple[int, ...] = ()) -> list[RequestField]:
     used: set[str] = set()
     fields: list[RequestField] = []
     for column in columns:
@@ -182,6 +229,7 @@ def _fields(columns: tuple[InputColumn, ...]) -> list[RequestField]:
                 maximum=maximum,
                 categories=column.categories or (),
                 nullable=column.nullable,
+                shape=shape,
             )
         )
     return fields

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from nb2prod.plan.rows import TENSOR_FIELD
 from nb2prod.plan.rows import as_array as _as_array
 from nb2prod.plan.rows import plain_value as _plain
 from nb2prod.protocol import (
@@ -49,6 +50,9 @@ BETWEEN_STEPS = "(between steps)"
 PROBE_TIMEOUT = 900  # seconds the pipeline may run at convert time
 SAMPLE_ROWS = 5
 MAX_CATEGORIES = 50
+FLOAT32_RTOL, FLOAT32_ATOL = 1e-5, 1e-6
+"""How far float32 results of the same rows may drift between batch sizes (BLAS kernels
+differ with the batch's shape)."""
 
 
 def run_probe(src_dir: Path, spec: ProbeSpec, timeout: int = PROBE_TIMEOUT) -> ProbeResult:
@@ -193,7 +197,9 @@ def _with_predict_input(
     if recorded.predict_call is not None and profile is not None:
         checked = True
         try:
-            reason = not_row_wise(data_input, *recorded.predict_call)
+            reason = not_row_wise(
+                data_input, *recorded.predict_call, single_precision=is_torch_module(model)
+            )
         except Exception as error:  # as above: no service, and why
             reason = f"checking it raised {type(error).__name__}: {error}"
     return dataclasses.replace(
@@ -201,10 +207,22 @@ def _with_predict_input(
         input=profile,
         outputs=outputs,
         input_problem=problem,
-        model=ModelInfo(type(model).__module__, hasattr(model, "predict_proba")),
+        model=ModelInfo(
+            type(model).__module__,
+            hasattr(model, "predict_proba"),
+            "pytorch" if is_torch_module(model) else None,
+        ),
         not_row_wise=reason,
         row_wise_checked=checked,
     )
+
+
+def is_torch_module(model: Any) -> bool:
+    """A PyTorch `nn.Module` (without importing torch when the notebook did not)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)
 
 
 def model_problem(name: str, model: Any) -> str | None:
@@ -231,30 +249,35 @@ def model_problem(name: str, model: Any) -> str | None:
 
 def _alike(rows: Any, values: dict[str, Any], fit_tables: list[str]) -> list[Any]:
     """Tables whose rows are the same kind as the predict input: their ranges bound the
-    request's. Frames with the same columns; arrays the model was fitted on, or that
-    hold the input's rows (the table they were picked from)."""
+    request's. Frames with those columns (and maybe more, as `test_df` holds the rows of
+    `test_df[features].head(5)`), cut to them; arrays and tensors of the same row shape
+    the model was fitted on, or that hold the input's rows (the table they were picked
+    from)."""
     import numpy as np
     import pandas as pd
 
     if isinstance(rows, pd.DataFrame):
+        columns = list(rows.columns)
         return [
-            v for v in values.values()
-            if isinstance(v, pd.DataFrame) and list(v.columns) == list(rows.columns)
+            v if list(v.columns) == columns else v[columns]
+            for v in values.values()
+            if isinstance(v, pd.DataFrame) and _has_columns(v, columns)
         ]  # fmt: skip
     array = _as_array(rows)
-    if array is None or array.ndim != 2:
+    if array is None or array.ndim < 2:
         return [rows]
     alike = [array]
+    row_axes = tuple(range(2, array.ndim + 1))
     for name, value in values.items():
         candidate = _as_array(value)
-        if candidate is None or candidate is array or candidate.ndim != 2:
+        if candidate is None or candidate is array or candidate.ndim != array.ndim:
             continue
-        if candidate.shape[1] != array.shape[1] or candidate.dtype.kind not in "biuf":
+        if candidate.shape[1:] != array.shape[1:] or candidate.dtype.kind not in "biuf":
             continue
         fitted_on = name in fit_tables
         holds_rows = (
-            bool((candidate[:, None, :] == array[None, :5, :]).all(-1).any())
-            if len(candidate) * min(len(array), 5) < 5_000_000
+            bool((candidate[:, None] == array[None, :5]).all(row_axes).any())
+            if candidate[0].size * len(candidate) * min(len(array), 5) < 5_000_000
             else False
         )
         if fitted_on or holds_rows:
@@ -263,14 +286,23 @@ def _alike(rows: Any, values: dict[str, Any], fit_tables: list[str]) -> list[Any
 
 
 def not_row_wise(
-    data_input: str, function: Any, arguments: dict[str, Any], outputs: dict[str, Any]
+    data_input: str,
+    function: Any,
+    arguments: dict[str, Any],
+    outputs: dict[str, Any],
+    *,
+    single_precision: bool = False,
 ) -> str | None:
     """Why the predict function cannot serve rows one request at a time, or None.
 
     A service calls it with the request's rows only: it must accept two rows on
-    their own and answer them as it did inside the whole batch.
+    their own and answer them as it did inside the whole batch. A model that computes
+    in float32 (`single_precision`: a torch module) may round a row differently in a
+    smaller batch, within FLOAT32_RTOL.
     """
     import numpy as np
+
+    rtol, atol = (FLOAT32_RTOL, FLOAT32_ATOL) if single_precision else (1e-9, 1e-12)
 
     rows = arguments[data_input]
     few = rows.head(2) if hasattr(rows, "head") else rows[:2]
@@ -282,11 +314,11 @@ def not_row_wise(
     for (name, full), alone in zip(outputs.items(), returned, strict=True):
         if np.ndim(full) == 0:  # `model.predict(X[:1])[0]`: one value, not one per row
             return f"`{name}` is a single value, not one per row (`{_short(full)}`)"
-        expected, got = np.asarray(full)[:2], np.asarray(alone)
+        expected, got = _as_array(full)[:2], _as_array(alone)
         if got.shape != expected.shape:
             return f"on 2 of its rows `{name}` has shape {got.shape}, not {expected.shape}"
         same = (
-            np.allclose(got, expected, rtol=1e-9, atol=1e-12)
+            np.allclose(got, expected, rtol=rtol, atol=atol)
             if got.dtype.kind in "fc"
             else bool((got == expected).all())
         )
@@ -307,7 +339,6 @@ def profile_input(name: str, value: Any, alike: list[Any]) -> dict[str, Any]:
     DataFrame, a 2-D array, a list of rows or a 2-D tensor; anything else is a
     TypeError whose message says why no service can take it.
     """
-    import numpy as np
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
@@ -322,13 +353,15 @@ def profile_input(name: str, value: Any, alike: list[Any]) -> dict[str, Any]:
         }
     kind = _row_kind(value)
     array = _as_array(value)
-    if kind is None or array is None or array.ndim != 2 or array.dtype.kind not in "biuf":
+    if kind is None or array is None or array.ndim < 2 or array.dtype.kind not in "biuf":
         shape = f" of shape {array.shape}" if array is not None else ""
         raise TypeError(
-            f"`{name}` is a {type(value).__name__}{shape}, not a table of numeric rows "
-            "(a DataFrame, a 2-D array, a list of rows or a 2-D tensor)"
+            f"`{name}` is a {type(value).__name__}{shape}, not numeric rows "
+            "(a DataFrame, a list of rows, or an array or tensor of 2 or more dimensions)"
         )
-    arrays = [np.asarray(a) for a in alike]
+    arrays = [_as_array(a) for a in alike]
+    if array.ndim > 2:
+        return _profile_tensor_rows(name, kind, value, array, arrays)
     columns = [
         _column(f"x{i}", [pd.Series(a[:, i]) for a in arrays]) for i in range(array.shape[1])
     ]
@@ -342,8 +375,44 @@ def profile_input(name: str, value: Any, alike: list[Any]) -> dict[str, Any]:
     }
     if kind == "tensor":
         profile["dtype"] = str(value.dtype).removeprefix("torch.")
+        profile["device"] = value.device.type
     elif kind == "ndarray":
         profile["dtype"] = str(array.dtype)
+    return profile
+
+
+def _has_columns(frame: Any, columns: list[Any]) -> bool:
+    return frame.columns.is_unique and set(columns) <= set(frame.columns)
+
+
+def _profile_tensor_rows(
+    name: str, kind: str, value: Any, array: Any, arrays: list[Any]
+) -> dict[str, Any]:
+    """Rows that are themselves arrays (an image per row: `(N, 1, 8, 8)`): one request
+    field, TENSOR_FIELD, holds each row as nested lists of the row's shape; its range is
+    that of every value in the alike arrays."""
+    import numpy as np
+
+    values = np.concatenate([a.reshape(-1) for a in arrays])
+    integers = array.dtype.kind in "biu"
+    column = {
+        "name": TENSOR_FIELD,
+        "nullable": bool(not integers and np.isnan(values).any()),
+        "type": "int" if integers else "float",
+        "min": _plain(np.nanmin(values)),
+        "max": _plain(np.nanmax(values)),
+    }
+    profile = {
+        "name": name,
+        "kind": kind,
+        "columns": [column],
+        "rows": [{TENSOR_FIELD: row.tolist()} for row in array[:SAMPLE_ROWS]],
+        "observed_rows": int(max(len(a) for a in arrays)),
+        "shape": list(array.shape[1:]),
+        "dtype": str(getattr(value, "dtype", array.dtype)).removeprefix("torch."),
+    }
+    if kind == "tensor":
+        profile["device"] = value.device.type
     return profile
 
 

@@ -28,12 +28,13 @@ from typing import Any
 from bentoml.exceptions import BentoMLException
 from pydantic import ValidationError
 
-from .schema import FIELDS, MAX_BATCH_ROWS
+from .schema import MAX_BATCH_ROWS, ROW_DEPTH, VALUES_PER_ROW
 
-MAX_BODY_BYTES = 64 * 1024 + MAX_BATCH_ROWS * len(FIELDS) * 128
+MAX_BODY_BYTES = 64 * 1024 + MAX_BATCH_ROWS * VALUES_PER_ROW * 128
 """Largest request body: room for a full batch at 128 bytes a value."""
-MAX_DEPTH = 3
-"""Deepest nesting of lists and objects in a request (a batch of rows has 2)."""
+MAX_DEPTH = ROW_DEPTH + 2
+"""Deepest nesting of lists and objects in a request: a batch of rows nests one level
+more than a row, and one more is allowed (so a wrong shape gets the schema's reason)."""
 LOG_WINDOW_S, LOG_BURST = 10.0, 10
 """At most LOG_BURST rejection lines per LOG_WINDOW_S seconds; the rest are counted."""
 JSON_TYPES = ("", "application/json")

@@ -146,3 +146,17 @@ def test_picked_values_laid_out_as_rows_move_with_the_picking(source: str) -> No
     sections, _ = split(source, module={"np", "sm"})
     *picking, predict = source.splitlines()
     assert sections == [("select", picking), ("predict", [predict])]
+
+
+@pytest.mark.parametrize(
+    "pick", ["test_df[features].head(5)", 'test_df[["age", "bmi"]].tail(2)', 'df["bmi"].head()']
+)
+def test_rows_of_some_columns_are_picked_rows(pick: str) -> None:
+    """`new = test_df[features].head(5)`: the feature columns of a few rows (the target
+    column left out) are what a request replaces; the scaling after it stays."""
+    source = f"new = {pick}\nscaled = scaler.transform(new)\npred = model(scaled)"
+    assert split(source) == (
+        [("select", [f"new = {pick}"]),
+         ("predict", ["scaled = scaler.transform(new)", "pred = model(scaled)"])],
+        [],
+    )  # fmt: skip

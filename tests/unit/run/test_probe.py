@@ -130,14 +130,14 @@ def test_profile_of_a_list_of_rows() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (np.arange(3), "`X` is a ndarray of shape (3,), not a table of numeric rows"),
-        (np.array([["a", "b"]]), "`X` is a ndarray of shape (1, 2), not a table of numeric rows"),
-        ("text", "`X` is a str, not a table of numeric rows"),
+        (np.arange(3), "`X` is a ndarray of shape (3,), not numeric rows"),
+        (np.array([["a", "b"]]), "`X` is a ndarray of shape (1, 2), not numeric rows"),
+        ("text", "`X` is a str, not numeric rows"),
     ],
 )
 def test_anything_but_numeric_rows_is_a_type_error_saying_why(value: Any, message: str) -> None:
     """The message becomes the reason no service was made."""
-    with pytest.raises(TypeError, match="not a table of numeric rows") as raised:
+    with pytest.raises(TypeError, match="not numeric rows") as raised:
         profile_input("X", value, [value])
     assert str(raised.value).startswith(message)
 

@@ -83,7 +83,7 @@ def call(
 
 def test_the_limits_come_from_the_generated_schema(guard: ModuleType) -> None:
     schema = sys.modules[f"{PACKAGE}.schema"]
-    expected = 64 * 1024 + schema.MAX_BATCH_ROWS * len(schema.FIELDS) * 128
+    expected = 64 * 1024 + schema.MAX_BATCH_ROWS * schema.VALUES_PER_ROW * 128
     assert expected == guard.MAX_BODY_BYTES
 
 

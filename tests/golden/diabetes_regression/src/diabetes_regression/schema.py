@@ -1,7 +1,7 @@
 """Request and response models of the service, from the data the notebook really has.
 
 nb2prod recorded them from `sample` (the predict section's input) and
-from every table with the same columns, 353 rows at most: field types,
+from every table that has those columns, 442 rows at most: field types,
 categories, and ranges widened by 10% of their width on each side (never below
 zero for data that never was). Values outside them get HTTP 400, and so do values of
 the wrong JSON type: the rows are strict (no "13.5" or `false` where a number goes, an
@@ -34,6 +34,9 @@ DTYPES = {
     "bmi_x_bp": "float64",
     "s5_sq": "float64",
 }
+VALUES_PER_ROW = 11
+ROW_DEPTH = 1
+"""How deeply one request row nests: an object."""
 
 
 class DiabetesRegressionRow(BaseModel):

@@ -48,18 +48,21 @@ def collect_metrics(outputs: dict[str, Any]) -> dict[str, float]:
 
 
 def reference_rows(outputs: dict[str, Any]) -> Any:
-    """Rows a faster runtime must agree on: the predict input and every table like it."""
+    """Rows a faster runtime must agree on: the predict input and every table like it
+    (frames with its columns, cut to them)."""
     if PREDICT_INPUT is None:
         return None
     rows = outputs[PREDICT_INPUT]
     if hasattr(rows, "columns"):
         import pandas as pd
 
+        columns = list(rows.columns)
         alike = [
-            value
+            value[columns]
             for value in outputs.values()
             if isinstance(value, pd.DataFrame)
-            and list(value.columns) == list(rows.columns)
+            and value.columns.is_unique
+            and set(columns) <= set(value.columns)
         ]
         return pd.concat(alike, ignore_index=True)
     return rows

@@ -1,0 +1,95 @@
+"""The notebook, run by papermill, and the generated pipeline agree on every metric.
+
+This is `nb2prod verify` inside the project's own tests: papermill runs the
+copy of the notebook in `notebooks/` with the quick parameters and records its
+metrics where and as verify does: one cell inserted right after the section that
+computes them (later cells may rebind their names). The pipeline runs with the same
+parameters. Same code, same seeds, same data: the metrics must be equal, not just close.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import pytest
+from jupyter_client.manager import AsyncKernelManager
+
+from digits_cnn.config import QUICK_OVERRIDES, quick_config
+from digits_cnn.contracts import metric_differences
+from digits_cnn.pipeline import run_pipeline
+from digits_cnn.train import collect_metrics
+
+PROJECT = Path(__file__).resolve().parent.parent
+NOTEBOOK = PROJECT / "notebooks" / "digits_cnn.ipynb"
+RECORD_AFTER_CELL = 12
+"""The metrics are recorded right after this cell of the notebook (counting from 0)."""
+
+RECORD_METRICS = """\
+import json as _nb2prod_json
+import sys as _nb2prod_sys
+_nb2prod_sys.path.insert(0, <src>)
+from digits_cnn.contracts import metric_values as _nb2prod_metric_values
+_nb2prod_sys.path.remove(<src>)
+with open(<record-path>, "w") as _nb2prod_file:
+    _nb2prod_json.dump(_nb2prod_metric_values(globals(), ['accuracy']), _nb2prod_file)
+"""
+"""The inserted cell: the project's `metric_values` (from <src>) reads the metrics, which
+go to <record-path> as JSON; its own names are prefixed, so later cells run as before."""
+
+
+class ThisPythonKernelManager(AsyncKernelManager):
+    """Runs the notebook with this interpreter, the one the pipeline runs with.
+
+    papermill's `python3` is looked up among Jupyter's kernelspecs, where one
+    installed for another Python (`ipykernel install --user`) would win.
+    """
+
+    @property
+    def kernel_spec(self) -> Any:
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.argv = [
+                sys.executable,
+                "-m",
+                "ipykernel_launcher",
+                "-f",
+                "{connection_file}",
+            ]
+        return spec
+
+
+@pytest.mark.notebook
+def test_the_notebook_and_the_pipeline_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    record = tmp_path / "notebook-metrics.json"
+    cell = RECORD_METRICS.replace("<src>", repr(str(PROJECT / "src")))
+    cell = cell.replace("<record-path>", repr(str(record)))
+    notebook.cells.insert(RECORD_AFTER_CELL + 1, nbformat.v4.new_code_cell(cell))
+    source = tmp_path / NOTEBOOK.name
+    nbformat.write(notebook, source)
+    # `!pip` in the notebook must reach this environment's pip, as if it were activated.
+    monkeypatch.setenv(
+        "PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    papermill.execute_notebook(
+        str(source),
+        str(tmp_path / f"executed-{NOTEBOOK.name}"),
+        parameters=QUICK_OVERRIDES,
+        kernel_name="python3",
+        kernel_manager_class=ThisPythonKernelManager,
+        cwd=str(NOTEBOOK.parent),
+        progress_bar=False,
+        request_save_on_cell_execute=False,
+    )
+    notebook_metrics = json.loads(record.read_text())
+    pipeline_metrics = collect_metrics(run_pipeline(quick_config()))
+    # {name: (notebook's, pipeline's)}; NaN on both sides agrees, as in `nb2prod verify`
+    assert metric_differences(notebook_metrics, pipeline_metrics) == {}

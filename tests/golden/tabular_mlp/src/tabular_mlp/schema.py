@@ -1,0 +1,94 @@
+"""Request and response models of the service, from the data the notebook really has.
+
+nb2prod recorded them from `new_patients` (the predict section's input) and
+from every table that has those columns, 442 rows at most: field types,
+categories, and ranges widened by 10% of their width on each side (never below
+zero for data that never was). Values outside them get HTTP 400, and so do values of
+the wrong JSON type: the rows are strict (no "13.5" or `false` where a number goes, an
+integer is fine for a float). Edit to taste.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_BATCH_ROWS = 1000
+"""Most rows one batch request may carry."""
+
+COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+FIELDS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+DTYPES = {
+    "age": "float64",
+    "sex": "float64",
+    "bmi": "float64",
+    "bp": "float64",
+    "s1": "float64",
+    "s2": "float64",
+    "s3": "float64",
+    "s4": "float64",
+    "s5": "float64",
+    "s6": "float64",
+}
+VALUES_PER_ROW = 10
+ROW_DEPTH = 1
+"""How deeply one request row nests: an object."""
+
+
+class TabularMlpRow(BaseModel):
+    """One row of `new_patients`: the model's features, as the notebook had them."""
+
+    # strict: no strings or booleans for numbers; allow_inf_nan: no NaN or 1e999 either.
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+        strict=True,
+        allow_inf_nan=False,
+    )
+
+    age: float = Field(ge=13.0, le=85.0)
+    sex: float = Field(ge=0.9, le=2.1)
+    bmi: float = Field(ge=15.58, le=44.62)
+    bp: float = Field(ge=54.9, le=140.1)
+    s1: float = Field(ge=76.6, le=321.4)
+    s2: float = Field(ge=21.52, le=262.48)
+    s3: float = Field(ge=14.3, le=106.7)
+    s4: float = Field(ge=1.291, le=9.799)
+    s5: float = Field(ge=2.97321, le=6.39189)
+    s6: float = Field(ge=51.4, le=130.6)
+
+
+class TabularMlpPrediction(BaseModel):
+    """What the predict section returns for one row."""
+
+    progression: float
+
+
+def to_input(rows: list[TabularMlpRow]) -> pd.DataFrame:
+    """Rows as the table the predict section expects: same columns, order and dtype.
+
+    One array, one block: a fraction of the cost of building it from records.
+    """
+    values = [[getattr(row, name) for name in FIELDS] for row in rows]
+    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMNS)
+
+
+def to_predictions(values: dict[str, Any]) -> list[TabularMlpPrediction]:
+    """The predict section's outputs (one value per row each) as response models."""
+    columns = {name: _as_array(value).tolist() for name, value in values.items()}
+    count = len(next(iter(columns.values())))
+    return [
+        TabularMlpPrediction(**{name: column[i] for name, column in columns.items()})
+        for i in range(count)
+    ]
+
+
+def _as_array(value: Any) -> np.ndarray:
+    """An output as an array: a torch tensor is detached and moved to the CPU first."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
