@@ -24,6 +24,7 @@ import io
 import os
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -265,16 +266,20 @@ def export(model: torch.nn.Module, example: torch.Tensor, training: bool) -> byt
     was_training = model.training
     model.train(training)
     try:
-        torch.onnx.export(
-            model,
-            (example,),
-            buffer,
-            dynamo=False,  # the TorchScript exporter needs only `onnx`, not `onnxscript`
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-            opset_version=OPSET,
-        )
+        with warnings.catch_warnings():
+            # The TorchScript exporter is deprecated for the dynamo one, which needs
+            # `onnxscript` too; it still exports these modules, so it is kept, quietly.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                model,
+                (example,),
+                buffer,
+                dynamo=False,
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                opset_version=OPSET,
+            )
     finally:
         model.train(was_training)
     return buffer.getvalue()

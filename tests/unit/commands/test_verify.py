@@ -36,6 +36,7 @@ from nb2prod.commands.verify import (
     _typed_parameters,
     _why_no_predictions,
     plan_of,
+    service_tolerance,
     verify,
 )
 from nb2prod.errors import UserError
@@ -525,3 +526,21 @@ def test_a_missing_project_requirement_says_to_install_the_project(
     fix = raised.value.problems[0].fix
     assert fix.startswith("`pip install -e project` (the project with the requirements")
     assert "`scikit-learn==1.5.0` among them" in fix
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({"runtime": "python"}, (0.0, FLOAT_ATOL, None)),
+        ({"runtime": "onnx"}, (0.0, 1e-5, "from the ONNX twin")),  # scikit-learn's twin
+        ({"runtime": "onnx", "onnx": {"rtol": 1e-4, "atol": 1e-5}}, (1e-4, 1e-5, "ONNX twin")),
+        ({"runtime": "torch", "framework": "pytorch"}, (1e-5, 1e-6, "float32")),
+    ],
+)
+def test_the_service_is_held_to_what_training_checked(
+    metadata: dict[str, Any], expected: tuple[float, float, str | None]
+) -> None:
+    """The tolerance comes from the model's metadata, and the report says why."""
+    rtol, atol, why = service_tolerance(metadata)
+    assert (rtol, atol) == expected[:2]
+    assert (why is None) if expected[2] is None else (expected[2] in why)

@@ -30,7 +30,7 @@ def pinned(name: str) -> str:
     """`name==<installed version>`, as the requirements pin it here."""
     version = installed_version(name)
     assert version is not None, f"{name} is a dev dependency of nb2prod"
-    return f"{name}=={version}"
+    return f"{name}=={version.split('+')[0]}"
 
 
 def resolve(
@@ -132,3 +132,16 @@ def test_canonical_name_is_pep_503_without_extras(name: str, canonical: str) -> 
 def test_installed_version_is_none_for_a_missing_distribution() -> None:
     """A missing distribution gets no pin rather than an error."""
     assert installed_version("nosuch-distribution-xyz") is None
+
+
+def test_a_local_build_label_is_not_pinned(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`torch 2.13.0+cpu` is pinned `torch==2.13.0`: PyPI has no `+cpu` build, and the pin
+    still takes it from an index that has (PEP 440 ignores the candidate's label)."""
+    monkeypatch.setattr(
+        "nb2prod.generate.requirements.installed_version",
+        lambda name: "2.13.0+cpu" if name == "torch" else None,
+    )
+    monkeypatch.setattr(
+        "nb2prod.generate.requirements._distributions_of", lambda modules: {"torch": ["torch"]}
+    )
+    assert resolve(["torch"], [], tmp_path)[0] == ["torch==2.13.0"]

@@ -6,11 +6,12 @@ The rest of serving.py works on a built Plan and is covered through conversions
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 
 import pytest
 
-from nb2prod.plan.serving import onnx_applies
+from nb2prod.plan.serving import RequestField, framework_of, onnx_applies
 from nb2prod.protocol import (
     Contracts,
     InputColumn,
@@ -53,3 +54,21 @@ def test_a_scikit_learn_classifier_on_numbers_gets_an_onnx_twin() -> None:
 def test_anything_else_gets_none(record: ProbeResult) -> None:
     """Only what skl2onnx converts without options is twinned."""
     assert not onnx_applies(record)
+
+
+def test_a_torch_module_gets_an_onnx_twin_whatever_its_input() -> None:
+    """Training exports it and checks the twin on the predict code's own results."""
+    record = probe("digits_cnn.pipeline", False, ["float"])
+    torch_record = dataclasses.replace(
+        record, model=ModelInfo("digits_cnn.pipeline", False, "pytorch")
+    )
+    assert framework_of(torch_record) == "pytorch" and framework_of(record) == "python"
+    installed = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime"))
+    assert onnx_applies(torch_record) is installed
+    assert not onnx_applies(record)
+
+
+def test_a_field_of_image_rows_nests_one_list_per_dimension() -> None:
+    image = RequestField("input", "input", "float", 0.0, 1.1, shape=(1, 8, 8))
+    assert image.annotation == "list[list[list[Value]]]"
+    assert RequestField("age", "age", "float", nullable=True).annotation == "float | None"

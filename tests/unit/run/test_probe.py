@@ -270,3 +270,49 @@ def test_run_probe_names_the_step_that_failed(tmp_path: Path) -> None:
         run_probe(tmp_path / "src", spec, timeout=30)
     assert str(failed.value) == "RuntimeError: diverged"
     assert failed.value.function == "train"
+
+
+def test_rows_that_are_images_are_one_field_of_nested_lists() -> None:
+    """A `(N, 1, 2, 2)` input: each row is one value of shape (1, 2, 2); the range covers
+    every value of the alike arrays."""
+    rows = np.arange(16, dtype=np.float32).reshape(4, 1, 2, 2) / 16
+    wider = np.full((3, 1, 2, 2), 2.0, dtype=np.float32)
+    profile = profile_input("X", rows, [rows, wider])
+    assert profile["kind"] == "ndarray" and profile["shape"] == [1, 2, 2]
+    assert profile["dtype"] == "float32" and profile["observed_rows"] == 4
+    [column] = profile["columns"]
+    assert column == {"name": "input", "nullable": False, "type": "float", "min": 0.0, "max": 2.0}
+    assert profile["rows"][1] == {"input": [[[0.25, 0.3125], [0.375, 0.4375]]]}
+
+
+def test_alike_images_have_the_rows_shape_and_hold_its_rows() -> None:
+    rows = np.ones((2, 1, 2, 2))
+    holds = np.concatenate([np.zeros((1, 1, 2, 2)), rows])
+    other_shape = np.ones((2, 1, 3, 3))
+    found = _alike(rows, {"X": rows, "holds": holds, "o": other_shape}, [])
+    assert [a.shape for a in found] == [(2, 1, 2, 2), (3, 1, 2, 2)]
+
+
+def test_alike_frames_may_have_more_columns_cut_to_the_inputs() -> None:
+    """`test_df[features].head(5)`: `test_df` (with its target) bounds the features."""
+    rows = pd.DataFrame({"a": [1], "b": [2]})
+    wider = pd.DataFrame({"target": [0, 0], "b": [9, 8], "a": [7, 6]})
+    found = _alike(rows, {"rows": rows, "df": wider}, [])
+    assert [f.to_dict("list") for f in found] == [{"a": [1], "b": [2]}, {"a": [7, 6], "b": [9, 8]}]
+
+
+def test_float32_results_may_round_differently_in_a_smaller_batch() -> None:
+    """A torch module's float32 kernels: 1e-7 apart is row-wise, 1e-3 is not."""
+    rows = np.array([[1.0], [2.0], [3.0]])
+    full = rows[:, 0] * 100
+
+    def nudged(rows: Any) -> Any:
+        return rows[:, 0] * 100 * (1 + 1e-7)
+
+    assert not_row_wise("rows", nudged, {"rows": rows}, {"p": full}) is not None
+    assert not_row_wise("rows", nudged, {"rows": rows}, {"p": full}, single_precision=True) is None
+
+    def off(rows: Any) -> Any:
+        return rows[:, 0] * 100 * (1 + 1e-3)
+
+    assert not_row_wise("rows", off, {"rows": rows}, {"p": full}, single_precision=True)

@@ -1,0 +1,124 @@
+"""The PyTorch examples as a user runs them: convert, train, serve, and ask.
+
+`digits_cnn` predicts on images, a `(N, 1, 8, 8)` tensor: a request row holds one image
+as nested lists, a wrong shape gets a 400 with one reason. Both examples train a torch
+module whose ONNX twin training checks; the service answers the notebook's own
+predictions for `examples/request.json`. (`make test-slow` also runs both through a
+fresh venv, verify and an image: `test_examples_e2e.py`, `test_example_images.py`.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import EXAMPLES, run_cli, served
+
+pytestmark = pytest.mark.e2e
+
+pytest.importorskip("torch")
+
+
+def _close(got: Any, want: Any, rtol: float, atol: float) -> bool:
+    """Equal JSON, floats within atol + rtol * |want|."""
+    if isinstance(want, dict):
+        return (
+            isinstance(got, dict)
+            and got.keys() == want.keys()
+            and all(_close(got[k], want[k], rtol, atol) for k in want)
+        )
+    if isinstance(want, list):
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(_close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
+        )
+    if isinstance(want, float):
+        return abs(got - want) <= atol + rtol * abs(want)
+    return got == want
+
+
+@pytest.fixture(scope="module", params=["digits_cnn", "tabular_mlp"])
+def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """An example converted and trained, its model in a BentoML store of its own."""
+    name: str = request.param
+    root = tmp_path_factory.mktemp(name)
+    project = root / "project"
+    converted = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
+    assert converted.returncode == 0, converted.stderr
+    package = json.loads((project / "nb2prod.json").read_text())["package"]
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(root / "bentoml"),
+        "PYTHONPATH": f"{project / 'src'}{os.pathsep}{project}",
+        "BENTOML_DO_NOT_TRACK": "True",
+    }
+    training = subprocess.run(
+        [sys.executable, "-m", f"{package}.train", "--output-dir", "artifacts"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert training.returncode == 0, training.stderr[-3000:]
+    return name, project, env, training.stderr
+
+
+def test_training_keeps_a_checked_onnx_twin_and_says_where(trained) -> None:
+    """model.json names the framework, device and class; model.onnx agrees with torch on
+    every reference row, and training prints how to run it with onnxruntime alone."""
+    _, project, _, stderr = trained
+    metadata = json.loads((project / "artifacts" / "model.json").read_text())
+    assert metadata["framework"] == "pytorch" and metadata["device"] == "cpu"
+    assert metadata["runtime"] in {"onnx", "torch"}, metadata
+    twin = metadata["onnx"]
+    assert twin["rows"] > len(json.loads((project / "examples" / "response.json").read_text()))
+    assert twin["max_abs_difference"] <= twin["atol"] + twin["rtol"] * 1e3
+    assert (project / "artifacts" / "model.onnx").is_file()
+    assert "onnxruntime.InferenceSession(" in stderr and "model.onnx" in stderr
+
+    import numpy as np
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(project / "artifacts" / "model.onnx"))
+    shape = [2 if d is None else d for d in twin["input_shape"]]
+    [output] = session.run(None, {"input": np.zeros(shape, dtype=np.float32)})
+    assert output.shape[0] == 2  # the batch dimension is dynamic
+
+
+def test_the_service_answers_the_notebooks_predictions_and_rejects_bad_shapes(trained) -> None:
+    """A real `nb2prod serve`: request.json gets response.json (float32 within the twin's
+    checked tolerance); a row of the wrong shape, depth or range gets a 400 with a reason."""
+    name, project, env, _ = trained
+    request = json.loads((project / "examples" / "request.json").read_text())
+    expected = json.loads((project / "examples" / "response.json").read_text())
+    command = [sys.executable, "-m", "nb2prod", "serve", str(project), "--host", "127.0.0.1"]
+    with served(command, env, project, timeout=180) as url:
+        answer = httpx.post(f"{url}{request['path']}", json=request["body"], timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert _close(answer.json(), expected, rtol=1e-4, atol=1e-5), (answer.json(), expected)
+        one = httpx.post(f"{url}/predict", json=request["body"][0], timeout=30)
+        assert one.status_code == 200 and _close(one.json(), expected[0], 1e-4, 1e-5)
+        for row, reason in _bad_rows(name, request["body"][0]):
+            refused = httpx.post(f"{url}/predict", json=row, timeout=30)
+            assert refused.status_code == 400, (row, refused.text)
+            assert reason in refused.json()["error"], refused.json()
+
+
+def _bad_rows(name: str, row: dict[str, Any]) -> list[tuple[Any, str]]:
+    """Rows a client may get wrong, and a word of the reason each must get."""
+    if name == "tabular_mlp":
+        return [({**row, "bmi": 1e6}, "less than or equal"), ({**row, "age": "61"}, "number")]
+    image = row["input"]
+    short_line = [[image[0][0][:7], *image[0][1:]]]
+    return [
+        ({"input": short_line}, "[0][0] has 7 entries, not 8 (shape (1, 8, 8))"),
+        ({"input": image[0]}, "has 8 entries, not 1"),
+        ({"input": [[[[0.0]] * 8] * 8]}, "is a list, not a number"),
+        ({"input": [[[2.0] * 8] * 8]}, "less than or equal"),
+        ({"input": [[[[[[0.0]]]]]]}, "nested deeper"),
+        ({"image": image}, "input"),
+    ]
