@@ -135,7 +135,9 @@ if ! podman image exists "$BASE"; then
 fi
 
 # ---- 4. site layer: this host's CA certificates, so pip inside builds trusts the proxy ------
-# (test machinery only: a generated Dockerfile never carries certificates)
+# (test machinery only: a generated Dockerfile never carries certificates). pip also trusts
+# host.containers.internal over plain HTTP: the tests serve this machine's PyTorch CPU wheel
+# there as the torch examples' TORCH_INDEX_URL (download.pytorch.org is out of reach).
 find "$ROOT/site" -name '*.crt' -delete
 cp /usr/local/share/ca-certificates/*.crt "$ROOT/site/" 2>/dev/null || true
 put "$ROOT/site/Containerfile" "FROM $BASE
@@ -143,7 +145,8 @@ COPY *.crt /usr/local/share/ca-certificates/
 RUN update-ca-certificates >/dev/null 2>&1
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \\
     REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \\
-    PIP_CERT=/etc/ssl/certs/ca-certificates.crt"
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \\
+    PIP_TRUSTED_HOST=host.containers.internal"
 ls "$ROOT"/site/*.crt >/dev/null 2>&1 || : > "$ROOT/site/none.crt" # COPY needs one match
 SITE_KEY=$(cat "$ROOT"/site/* | sha256sum | cut -c1-12)
 SITE=localhost/nb2prod-pysite:$PYVER-$SITE_KEY

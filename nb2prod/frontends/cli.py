@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nb2prod.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USER_ERROR, UserError
+from nb2prod.errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USER_ERROR, UserError, user_error
 from nb2prod.frontends.console import Style, print_conversion, print_error, print_report
 
 EXIT_INTERNAL = 3
@@ -157,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "docker", "podman"],
         default="auto",
         help="auto: the Docker API if one answers (DOCKER_HOST), else the podman CLI",
+    )
+    image.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Dockerfile ARG, as `docker build --build-arg` (repeatable), e.g. "
+        "TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 for PyTorch's CUDA build",
     )
 
     check = commands.add_parser(
@@ -311,10 +319,24 @@ def _cell_text(value: Any, unit: str) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
+def _key_value(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` of `--build-arg`; a bad one is a usage error (exit 2)."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise user_error(
+            None,
+            "bad-build-arg",
+            f"--build-arg {text!r} is not KEY=VALUE",
+            "write it as --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu",
+        )
+    return key.strip(), value
+
+
 def _image(args: argparse.Namespace, style: Style) -> int:
     from nb2prod.run.image import build_image
     from nb2prod.run.serve import service_of
 
+    build_args = dict(_key_value(text) for text in args.build_arg)
     name, _ = service_of(args.project)
     tag = args.tag or f"{name}:latest"
     print(f"building {tag} from {args.project} ...", file=sys.stderr)
@@ -323,7 +345,9 @@ def _image(args: argparse.Namespace, style: Style) -> int:
         if line.lstrip().upper().startswith("STEP"):
             print(style.dim(f"  {line.strip()}"), file=sys.stderr)
 
-    image_id = build_image(args.project, tag, engine=args.engine, on_line=progress)
+    image_id = build_image(
+        args.project, tag, engine=args.engine, build_args=build_args, on_line=progress
+    )
     print(style.green(f"built {tag} ({image_id[:19]})"))
     print(f"run it: docker run --rm -p 3000:3000 {tag}   (or podman run ...)")
     return EXIT_OK

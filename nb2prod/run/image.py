@@ -113,15 +113,18 @@ def build_image(
     *,
     engine: Engine = "auto",
     network: str | None = None,
+    build_args: dict[str, str] | None = None,
     on_line: Callable[[str], None] | None = None,
     timeout: int = 3600,
 ) -> str:
     """Build PROJECT_DIR/Dockerfile as TAG and return the image id (`sha256:...`).
 
     `network` is the network of the RUN steps (None: the engine's default; "host"
-    avoids a bridge network, which changes the host's firewall rules). `on_line`
-    receives each line of the build log, for progress output.
+    avoids a bridge network, which changes the host's firewall rules). `build_args` are
+    the Dockerfile's ARGs (`TORCH_INDEX_URL`). `on_line` receives each line of the build
+    log, for progress output.
     """
+    args = dict(build_args or {})
     project_dir = Path(project_dir)
     _check_context(project_dir)
     kind, handle = _choose(engine, project_dir, timeout=10)
@@ -138,9 +141,13 @@ def build_image(
 
     with open(log_path, "w", encoding="utf-8") as log:
         if kind == "docker":
-            image_id, error = _build_docker(handle, project_dir, tag, network, timeout, record, log)
+            image_id, error = _build_docker(
+                handle, project_dir, tag, network, args, timeout, record, log
+            )
         else:
-            image_id, error = _build_podman(handle, project_dir, tag, network, timeout, record, log)
+            image_id, error = _build_podman(
+                handle, project_dir, tag, network, args, timeout, record, log
+            )
     if error is not None or not image_id:
         shown = "\n".join(f"    {line}" for line in tail if line.strip())
         raise user_error(
@@ -181,6 +188,7 @@ def _build_docker(
     project_dir: Path,
     tag: str,
     network: str | None,
+    build_args: dict[str, str],
     timeout: int,
     record: Callable[[Iterable[str], Any], None],
     log: Any,
@@ -199,6 +207,7 @@ def _build_docker(
             forcerm=True,
             pull=False,  # do not re-pull a present base; a missing one is still pulled
             network_mode=network,
+            buildargs=build_args or None,
             decode=True,
         ):
             if "stream" in chunk:
@@ -220,6 +229,7 @@ def _build_podman(
     project_dir: Path,
     tag: str,
     network: str | None,
+    build_args: dict[str, str],
     timeout: int,
     record: Callable[[Iterable[str], Any], None],
     log: Any,
@@ -238,6 +248,7 @@ def _build_podman(
         ]
         if network:
             command.append(f"--network={network}")
+        command += [f"--build-arg={key}={value}" for key, value in build_args.items()]
         command.append(str(project_dir))
         record([" ".join(command)], log)
         with subprocess.Popen(

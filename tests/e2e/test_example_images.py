@@ -15,11 +15,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from nb2prod.commands.verify import service_tolerance
 from nb2prod.run import image
 from tests.conftest import (
     EXAMPLES,
@@ -32,15 +35,46 @@ from tests.conftest import (
 
 pytestmark = [pytest.mark.container, pytest.mark.e2e]
 
-NAMES = ["wine_classifier", "diabetes_regression", "messy_churn"]
+NAMES = ["wine_classifier", "diabetes_regression", "messy_churn", "digits_cnn", "tabular_mlp"]
+TORCH = {"digits_cnn", "tabular_mlp"}
+LOCAL_WHEELS = Path("/opt/wheels")
+"""Where this machine keeps its PyTorch CPU wheel (see the env notes)."""
 
 
-@pytest.mark.parametrize(  # wine in `make test`, all three in `make test-slow`
+@pytest.fixture(scope="module")
+def torch_cpu_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """PyTorch's CPU index as the torch Dockerfile's TORCH_INDEX_URL reads it (PEP 503: a
+    page per project linking its files), served from this machine's own CPU wheel at
+    host.containers.internal, which the test base image's pip trusts: the real index,
+    download.pytorch.org, is out of reach here, and PyPI's torch is the CUDA build (GBs)."""
+    wheels = sorted(LOCAL_WHEELS.glob("torch-*+cpu-*.whl"))
+    if not wheels:
+        pytest.skip(f"no PyTorch CPU wheel in {LOCAL_WHEELS}")
+    root = tmp_path_factory.mktemp("torch-index")
+    (root / "torch").mkdir()
+    for wheel in wheels:
+        (root / "torch" / wheel.name).symlink_to(wheel)
+    links = "".join(f'<a href="{w.name}">{w.name}</a>' for w in wheels)
+    (root / "torch" / "index.html").write_text(f"<html><body>{links}</body></html>")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--directory", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"http://host.containers.internal:{port}/"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.parametrize(  # wine in `make test`, every example in `make test-slow`
     "name",
     [pytest.param(n, marks=[] if n == "wine_classifier" else [pytest.mark.slow]) for n in NAMES],
 )
 def test_example_image_serves_the_notebooks_predictions(
-    name: str, podman_env: dict[str, str], tmp_path: Path
+    name: str, podman_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     project = tmp_path / "project"
     converted = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
@@ -50,11 +84,16 @@ def test_example_image_serves_the_notebooks_predictions(
     (project / "notes.csv").write_text("a,b\n1,2\n")  # a stray data file must stay out
 
     tag = f"localhost/nb2prod-example-{name.replace('_', '-')}:test"
-    built = run_cli("image", str(project), "--tag", tag, "--engine", "podman", timeout=1800)
+    build_args = []
+    if name in TORCH:
+        index = request.getfixturevalue("torch_cpu_index")
+        build_args = ["--build-arg", f"TORCH_INDEX_URL={index}"]
+    built = run_cli(
+        "image", str(project), "--tag", tag, "--engine", "podman", *build_args, timeout=1800
+    )
     assert built.returncode == 0, built.stderr
 
     expected = notebook_results(EXAMPLES / f"{name}.ipynb", {}, tmp_path / "papermill", project)
-    runtime = json.loads((project / "artifacts" / "model.json").read_text())["runtime"]
     port = free_port()
     container = image.run_container(tag, env={"BENTOML_PORT": str(port)}, engine="podman")
     try:
@@ -63,10 +102,11 @@ def test_example_image_serves_the_notebooks_predictions(
             f"http://127.0.0.1:{port}/predict_batch", json=expected["rows"], timeout=60
         )
         assert answer.status_code == 200, answer.text
-        tolerance = 1e-5 if runtime == "onnx" else 1e-12
+        metadata = json.loads((project / "artifacts" / "model.json").read_text())
+        rtol, atol, _ = service_tolerance(metadata)
         for key, values in expected["predictions"].items():
             served = [row[key] for row in answer.json()]
-            assert served == pytest.approx(values, rel=1e-9, abs=tolerance), key
+            assert _close(served, values, max(rtol, 1e-9), atol), (key, served, values)
         bad = httpx.post(f"http://127.0.0.1:{port}/predict", json={"x": 1}, timeout=30)
         assert bad.status_code == 400
 
@@ -98,3 +138,16 @@ def test_example_image_serves_the_notebooks_predictions(
             check=False,
         )
         assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def _close(got: Any, want: Any, rtol: float, atol: float) -> bool:
+    """Equal, floats within atol + rtol * |want|, lists element by element."""
+    if isinstance(want, list):
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(_close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
+        )
+    if isinstance(want, float):
+        return abs(got - want) <= atol + rtol * abs(want)
+    return bool(got == want)

@@ -39,12 +39,16 @@ METRICS = {
     "wine_classifier": ["accuracy", "f1_macro"],
     "diabetes_regression": ["rmse", "r2", "mae"],
     "messy_churn": ["accuracy", "roc_auc"],
+    "digits_cnn": ["accuracy"],
+    "tabular_mlp": ["mae", "r2"],
 }
 # Non-default parameters, so the parity check also proves flags reach the code.
 OVERRIDES: dict[str, dict[str, Any]] = {
     "wine_classifier": {"n_estimators": 30, "random_state": 7},
     "diabetes_regression": {"alpha": 0.8, "random_state": 7},
     "messy_churn": {"C": 0.3, "random_state": 3},
+    "digits_cnn": {"epochs": 3, "seed": 1},
+    "tabular_mlp": {"hidden_units": 16, "seed": 7},
 }
 
 

@@ -98,7 +98,16 @@ def test_serve_and_image_defaults() -> None:
     serve = parser.parse_args(["serve", "proj"])
     assert (serve.host, serve.port) == ("127.0.0.1", 3000)
     image = parser.parse_args(["image", "proj"])
-    assert (image.tag, image.engine) == (None, "auto")
+    assert (image.tag, image.engine, image.build_arg) == (None, "auto", [])
+    with_args = parser.parse_args(["image", "proj", "--build-arg", "A=1", "--build-arg", "B=x=y"])
+    assert with_args.build_arg == ["A=1", "B=x=y"]
+
+
+def test_a_build_arg_without_a_value_is_a_user_error(capsys: Output) -> None:
+    """Exit 2 with the fix, before any project is read."""
+    assert main(["image", "no-such-project", "--build-arg", "TORCH_INDEX_URL"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "'TORCH_INDEX_URL' is not KEY=VALUE" in err and "Traceback" not in err
 
 
 # ---- exit codes ---------------------------------------------------------------------------

@@ -202,6 +202,13 @@ def test_a_podman_build_keeps_healthcheck_and_returns_the_image_id(
     assert log[0].split()[1] == "build" and log[1:] == lines[1:]
 
 
+def test_build_args_reach_podman_as_build_arg_flags(podman: Podman, project: Path) -> None:
+    """`--build-arg TORCH_INDEX_URL=...`: the torch Dockerfile's index of PyTorch builds."""
+    build_image(project, "localhost/digits:1", build_args={"TORCH_INDEX_URL": "http://x/cpu"})
+    (command,) = podman.calls
+    assert command[-2:] == ["--build-arg=TORCH_INDEX_URL=http://x/cpu", str(project)]
+
+
 def test_an_image_id_with_its_prefix_is_returned_as_it_is(podman: Podman, project: Path) -> None:
     podman.mode("ok", iid="sha256:def456")
     assert build_image(project, "t", engine="podman") == "sha256:def456"
