@@ -296,7 +296,10 @@ def _out_of_range(serving: Serving) -> dict[str, Any] | None:
     for field in serving.fields:
         if field.maximum is not None and not field.categories:
             span = abs(field.maximum) + 1
-            return {"column": field.column, "value": repr(field.maximum + 10 * span)}
+            value = repr(field.maximum + 10 * span)
+            for length in reversed(field.shape):  # a row that is an array: every value too big
+                value = f"[{value}] * {length}"
+            return {"column": field.column, "value": value}
     return None
 
 

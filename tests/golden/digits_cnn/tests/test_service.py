@@ -95,7 +95,9 @@ def test_routes_answer_and_reject_bad_rows(service_class: Any) -> None:
         too_many = client.post("/predict_batch", json=[ROWS[0]] * (MAX_BATCH_ROWS + 1))
         assert too_many.status_code == 400
         assert client.get("/readyz").status_code == 200
-        out_of_range = client.post("/predict", json={**ROWS[0], "input": 22.1})
+        out_of_range = client.post(
+            "/predict", json={**ROWS[0], "input": [[[22.1] * 8] * 8] * 1}
+        )
         assert out_of_range.status_code == 400 and "less than" in out_of_range.text
 
 

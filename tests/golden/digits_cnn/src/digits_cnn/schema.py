@@ -57,7 +57,7 @@ def check_shape(value: Any, shape: tuple[int, ...], where: str = "") -> None:
     """A ValueError naming the first list that is not one, or not of the shape's length."""
     if not isinstance(value, list):
         kind = "a number" if isinstance(value, (int, float)) else type(value).__name__
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - pydantic makes a 400 of ValueError only
             f"{where or 'the row'} is {kind}, not a list of {shape[0]} (shape {SHAPE})"
         )
     if len(value) != shape[0]:
