@@ -422,7 +422,7 @@ def render(
         HEADING,
         "",
         "Written by `python bench/serve/bench_cnn.py` (see `bench/serve/README.md`); "
-        f"replaced on each run, except the `{KEPT[4:]}` subsection below the table.",
+        f"replaced on each run, except the `{KEPT[4:]}` subsection below the tables.",
         "",
         f"- Command: `python bench/serve/bench_cnn.py --repeat {args.repeat} "
         f"--duration {args.duration:g} --warmup {args.warmup:g}`; measured "
