@@ -311,8 +311,11 @@ def answer_checker(answers: dict[str, Any], agreement: dict[str, float]) -> Any:
                 headers={"Content-Type": "application/json"},
                 method="POST",
             )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                got = json.loads(response.read())
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    got = json.loads(response.read())
+            except (OSError, ValueError) as exc:  # HTTP errors, timeouts, not JSON
+                raise rs.BenchError(f"{label}: row {index}: no answer ({exc})") from exc
             want = answers["probabilities"][index]
             probabilities = got.get("probabilities")
             if got.get("digit") != answers["digits"][index] or len(probabilities or ()) != len(
