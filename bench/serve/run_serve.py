@@ -72,7 +72,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -566,6 +566,7 @@ def run_server(
     warmup: float,
     ready_timeout: float,
     log_dir: Path,
+    check: Callable[[Server, str], None] | None = None,
 ) -> dict[int, Measurement]:
     """One run: start, ready, check, then per level: warm up, load; kill the group.
 
@@ -573,6 +574,10 @@ def run_server(
     batching learns how long to hold requests from the traffic it has just
     seen, so a burst at concurrency 32 makes the next minutes at concurrency 1
     wait for batch-mates that never come.
+
+    ``check(server, answer)``, when given, is called with the running server and
+    its answer to the payload before any load (e.g. to compare answers between
+    servers); it raises BenchError to fail the run.
     """
     server = Server(config, log_dir)
     server.start()
@@ -584,6 +589,8 @@ def run_server(
             f"POST {config.url_path} -> {answer.strip()[:80]}",
             file=sys.stderr,
         )
+        if check is not None:
+            check(server, answer)
         url = server.base_url + config.url_path
         results = {}
         for level in levels:
