@@ -122,3 +122,32 @@ def _bad_rows(name: str, row: dict[str, Any]) -> list[tuple[Any, str]]:
         ({"input": [[[[[[0.0]]]]]]}, "nested deeper"),
         ({"image": image}, "input"),
     ]
+
+
+LOAD_EACH_RUNTIME = """
+import bentoml
+from {package}.model_store import load_model
+stored = bentoml.models.get("{name}:latest")
+print(type(load_model(stored, runtime="torch")).__name__)
+print(type(load_model(stored, runtime="onnx")).__name__)
+try:
+    load_model(stored, runtime="fastest")
+except ValueError as error:
+    print(error)
+"""
+
+
+def test_model_runtime_chooses_the_module_or_its_twin(trained) -> None:
+    """The service's MODEL_RUNTIME: `torch` is the module on the serving device, `onnx` the
+    checked twin; anything else is refused with the choices."""
+    name, project, env, _ = trained
+    package = json.loads((project / "nb2prod.json").read_text())["package"]
+    script = LOAD_EACH_RUNTIME.format(package=package, name=name.replace("_", "-"))
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=project, env=env, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    module, twin, refused = done.stdout.strip().splitlines()[-3:]
+    assert module != "OnnxModule" and twin == "OnnxModule"
+    assert refused == "runtime 'fastest' is not one of best, torch, onnx"

@@ -11,6 +11,7 @@ Invalid requests get HTTP 4xx with a one-line reason (see `request_guard.py`).
 from __future__ import annotations
 
 import gc
+import os
 from typing import Annotated
 
 import bentoml
@@ -38,7 +39,10 @@ class DiabetesRegressionService:
     stored_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 
     def __init__(self) -> None:
-        self.model = load_model(self.stored_model)
+        # MODEL_RUNTIME: "best" (training's choice), "python".
+        self.model = load_model(
+            self.stored_model, runtime=os.environ.get("MODEL_RUNTIME", "best")
+        )
         # Freeze what loading allocated, and collect the oldest generation rarely:
         # BentoML keeps each request's timer alive until its timeout, and default
         # thresholds then scan 100k+ objects mid-request (p99 in the tens of ms).

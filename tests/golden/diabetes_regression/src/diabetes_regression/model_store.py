@@ -18,6 +18,8 @@ MODEL_FILE = "model.pkl"
 STATE_FILE = "state.pkl"
 ONNX_FILE = "model.onnx"
 ARCHIVE = "model.bentomodel"
+RUNTIMES = ("best", "python")
+"""What `load_model` serves: training's choice, the trained object."""
 
 
 def save_model(
@@ -56,8 +58,9 @@ def _without_nones(value: Any) -> Any:
 
 
 def load_model(stored: Any, *, runtime: str = "best") -> Any:
-    """The model of a stored BentoML model (a `BentoModel` or a `Model`): its ONNX twin
-    when one was stored and `runtime` is "best", else the trained object itself."""
+    """The model of a stored BentoML model (a `BentoModel` or a `Model`): the trained object itself."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     folder = Path(stored.path)
     model = pickle.loads((folder / MODEL_FILE).read_bytes())
     return model

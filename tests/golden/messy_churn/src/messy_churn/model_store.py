@@ -22,6 +22,8 @@ MODEL_FILE = "model.pkl"
 STATE_FILE = "state.pkl"
 ONNX_FILE = "model.onnx"
 ARCHIVE = "model.bentomodel"
+RUNTIMES = ("best", "python", "onnx")
+"""What `load_model` serves: training's choice, the trained object, or its ONNX twin."""
 
 
 def save_model(
@@ -63,11 +65,17 @@ def _without_nones(value: Any) -> Any:
 
 def load_model(stored: Any, *, runtime: str = "best") -> Any:
     """The model of a stored BentoML model (a `BentoModel` or a `Model`): its ONNX twin
-    when one was stored and `runtime` is "best", else the trained object itself."""
+    when one was stored and `runtime` is "best" or "onnx", else the trained object itself."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     folder = Path(stored.path)
     model = pickle.loads((folder / MODEL_FILE).read_bytes())
-    if runtime == "best" and (folder / ONNX_FILE).exists():
+    if runtime in ("best", "onnx") and (folder / ONNX_FILE).exists():
         return load_twin((folder / ONNX_FILE).read_bytes(), model)
+    if runtime == "onnx":
+        raise ValueError(
+            f"{stored.tag} has no ONNX twin: see its metadata's runtime_reason"
+        )
     return model
 
 

@@ -38,6 +38,8 @@ STATE_FILE = "state.pkl"
 ONNX_FILE = "model.onnx"
 SERVING_FILE = "serving.json"
 ARCHIVE = "model.bentomodel"
+RUNTIMES = ("best", "torch", "onnx")
+"""What `load_model` serves: training's choice, the module, or its ONNX twin."""
 
 
 def save_model(
@@ -72,7 +74,7 @@ def save_model(
     with bentoml.models.create(MODEL_NAME, metadata=_without_nones(metadata)) as stored:
         Path(stored.path_of(MODEL_FILE)).write_bytes(module_bytes(model))
         Path(stored.path_of(STATE_FILE)).write_bytes(pickle.dumps(state))
-        serving = {"trained_on": trained_on, "runtime": runtime}
+        serving = {"trained_on": trained_on, "runtime": runtime, "reason": why}
         Path(stored.path_of(SERVING_FILE)).write_text(json.dumps(serving))
         if onnx is not None:
             Path(stored.path_of(ONNX_FILE)).write_bytes(onnx)
@@ -99,9 +101,15 @@ def _serving(stored: Any) -> dict[str, str]:
 
 def load_model(stored: Any, *, runtime: str = "best") -> Any:
     """The model of a stored BentoML model (a `BentoModel` or a `Model`), on the serving
-    device; its ONNX twin instead when training chose it and `runtime` is "best"."""
+    device; its ONNX twin instead when `runtime` is "onnx", or "best" and
+    training chose the twin. `runtime` "torch" is the module itself."""
     folder, serving = Path(stored.path), _serving(stored)
-    if runtime == "best" and serving["runtime"] == "onnx":
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
+    if runtime == "onnx" or (runtime == "best" and serving["runtime"] == "onnx"):
+        if not (folder / ONNX_FILE).exists():
+            why = serving.get("reason", "see its metadata's runtime_reason")
+            raise ValueError(f"{stored.tag} has no ONNX twin: {why}")
         return OnnxModule((folder / ONNX_FILE).read_bytes())
     device = serving_device(serving["trained_on"])
     return load_module((folder / MODEL_FILE).read_bytes(), device)
