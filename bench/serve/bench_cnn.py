@@ -73,7 +73,7 @@ import bentoml, torch
 from sklearn.datasets import load_digits
 from digits_cnn.model_store import MODEL_NAME, load_model
 state_out, request, answers_out = sys.argv[1:4]
-model = load_model(bentoml.models.get(MODEL_NAME + ":latest"), runtime="torch")
+model = load_model(bentoml.models.get(MODEL_NAME + ":latest"), runtime="trained")
 torch.save(model.state_dict(), state_out)
 rows = [row["input"] for row in json.load(open(request))["body"]]
 images = torch.tensor(load_digits().images / 16.0, dtype=torch.float32).unsqueeze(1)
@@ -98,7 +98,7 @@ sys.path.insert(0, sys.argv[3])
 import handwritten_torch as hw  # sets torch to 1 thread: time the generated steps first
 sys.stdout = open(os.devnull, "w")  # the predict section prints its digits
 stored = bentoml.models.get(MODEL_NAME + ":latest")
-onnx, module = load_model(stored), load_model(stored, runtime="torch")
+onnx, module = load_model(stored), load_model(stored, runtime="trained")
 torch.set_num_threads(int(sys.argv[4]))
 def us(f, n=2000):
     for _ in range(50): f()

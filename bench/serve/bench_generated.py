@@ -72,7 +72,7 @@ import sys
 import bentoml
 import joblib
 from wine_serving.model_store import load_model
-joblib.dump(load_model(bentoml.models.get("wine-serving:latest"), runtime="python"), sys.argv[1])
+joblib.dump(load_model(bentoml.models.get("wine-serving:latest"), runtime="trained"), sys.argv[1])
 """
 
 # The exported model must be models.py's: same predictions on every row of the data.

@@ -92,7 +92,7 @@ def _predict(
     model_store = importlib.import_module(f"{package}.model_store")
     contracts = importlib.import_module(f"{package}.contracts")
     stored = bentoml.models.get(metadata["bentoml_tag"])
-    model = model_store.load_model(stored, runtime="python")
+    model = model_store.load_model(stored, runtime="trained")
     state = model_store.load_state(stored)
     # The service's call: each argument from where `serving.predict_call` takes it.
     given = {"model": lambda _: model, "rows": lambda _: rows, "state": state.__getitem__}

@@ -71,9 +71,9 @@ else:  # a tensor of rows that are arrays themselves (images): one nested-list f
     print(json.dumps([{{"input": row}} for row in rows.tolist()]))
 """
 """The table each example's model is fitted on, as a request's rows."""
-TRAINING_TABLES = {"tabular_mlp": "train_df"}
-"""Where the training rows are not `X_train` (tabular_mlp's model learns from scaled tensors;
-its service takes the raw rows of `train_df`, cut to the request's columns)."""
+TRAINING_TABLES = {"tabular_mlp": "df"}
+"""Where the training rows are not `X_train`: tabular_mlp's model learns from scaled tensors
+and its service takes raw rows, so every loaded row (`df`, cut to the request's columns)."""
 
 
 def _run(

@@ -128,7 +128,7 @@ LOAD_EACH_RUNTIME = """
 import bentoml
 from {package}.model_store import load_model
 stored = bentoml.models.get("{name}:latest")
-print(type(load_model(stored, runtime="torch")).__name__)
+print(type(load_model(stored, runtime="trained")).__name__)
 print(type(load_model(stored, runtime="onnx")).__name__)
 try:
     load_model(stored, runtime="fastest")
@@ -138,7 +138,7 @@ except ValueError as error:
 
 
 def test_model_runtime_chooses_the_module_or_its_twin(trained) -> None:
-    """The service's MODEL_RUNTIME: `torch` is the module on the serving device, `onnx` the
+    """The service's MODEL_RUNTIME: `trained` is the module on the serving device, `onnx` the
     checked twin; anything else is refused with the choices."""
     name, project, env, _ = trained
     package = json.loads((project / "nb2prod.json").read_text())["package"]
@@ -150,4 +150,4 @@ def test_model_runtime_chooses_the_module_or_its_twin(trained) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     module, twin, refused = done.stdout.strip().splitlines()[-3:]
     assert module != "OnnxModule" and twin == "OnnxModule"
-    assert refused == "runtime 'fastest' is not one of best, torch, onnx"
+    assert refused == "runtime 'fastest' is not one of best, trained, onnx"

@@ -39,7 +39,7 @@ class DiabetesRegressionService:
     stored_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 
     def __init__(self) -> None:
-        # MODEL_RUNTIME: "best" (training's choice), "python".
+        # MODEL_RUNTIME: "best" (training's choice), "trained" (the model as trained).
         self.model = load_model(
             self.stored_model, runtime=os.environ.get("MODEL_RUNTIME", "best")
         )

@@ -43,7 +43,7 @@ class MessyChurnService:
     stored_model = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 
     def __init__(self) -> None:
-        # MODEL_RUNTIME: "best" (training's choice, `model.json`'s `runtime`), "python" or "onnx".
+        # MODEL_RUNTIME: "best" (training's choice, `model.json`'s `runtime`), "trained" (the model as trained) or "onnx" (its ONNX twin).
         self.model = load_model(
             self.stored_model, runtime=os.environ.get("MODEL_RUNTIME", "best")
         )

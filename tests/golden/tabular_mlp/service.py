@@ -49,7 +49,7 @@ class TabularMlpService:
         # One thread per request: torch's default (one per core) splits each small input
         # over threads that then spin (bench/serve: 4-5x the req/s on the digits CNN).
         torch.set_num_threads(int(os.environ.get("TORCH_NUM_THREADS", "1")))
-        # MODEL_RUNTIME: "best" (training's choice, `model.json`'s `runtime`), "torch" or "onnx".
+        # MODEL_RUNTIME: "best" (training's choice, `model.json`'s `runtime`), "trained" (the model as trained) or "onnx" (its ONNX twin).
         self.model = load_model(
             self.stored_model, runtime=os.environ.get("MODEL_RUNTIME", "best")
         )

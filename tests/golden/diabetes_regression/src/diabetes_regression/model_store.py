@@ -18,7 +18,7 @@ MODEL_FILE = "model.pkl"
 STATE_FILE = "state.pkl"
 ONNX_FILE = "model.onnx"
 ARCHIVE = "model.bentomodel"
-RUNTIMES = ("best", "python")
+RUNTIMES = ("best", "trained")
 """What `load_model` serves: training's choice, the trained object."""
 
 

@@ -38,7 +38,7 @@ STATE_FILE = "state.pkl"
 ONNX_FILE = "model.onnx"
 SERVING_FILE = "serving.json"
 ARCHIVE = "model.bentomodel"
-RUNTIMES = ("best", "torch", "onnx")
+RUNTIMES = ("best", "trained", "onnx")
 """What `load_model` serves: training's choice, the module, or its ONNX twin."""
 
 
@@ -102,7 +102,7 @@ def _serving(stored: Any) -> dict[str, str]:
 def load_model(stored: Any, *, runtime: str = "best") -> Any:
     """The model of a stored BentoML model (a `BentoModel` or a `Model`), on the serving
     device; its ONNX twin instead when `runtime` is "onnx", or "best" and
-    training chose the twin. `runtime` "torch" is the module itself."""
+    training chose the twin. `runtime` "trained" is the module itself."""
     folder, serving = Path(stored.path), _serving(stored)
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")

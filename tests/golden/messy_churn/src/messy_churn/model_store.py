@@ -22,7 +22,7 @@ MODEL_FILE = "model.pkl"
 STATE_FILE = "state.pkl"
 ONNX_FILE = "model.onnx"
 ARCHIVE = "model.bentomodel"
-RUNTIMES = ("best", "python", "onnx")
+RUNTIMES = ("best", "trained", "onnx")
 """What `load_model` serves: training's choice, the trained object, or its ONNX twin."""
 
 
