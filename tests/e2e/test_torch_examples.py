@@ -84,7 +84,8 @@ def test_training_keeps_a_checked_onnx_twin_and_says_where(trained) -> None:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(project / "artifacts" / "model.onnx"))
-    shape = [2 if d is None else d for d in twin["input_shape"]]
+    shape = [2 if d == "batch" else d for d in twin["input_shape"]]
+    assert metadata["input"]["shape"][0] == "batch"
     [output] = session.run(None, {"input": np.zeros(shape, dtype=np.float32)})
     assert output.shape[0] == 2  # the batch dimension is dynamic
 

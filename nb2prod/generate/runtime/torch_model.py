@@ -215,7 +215,7 @@ def _checked_twin(model: torch.nn.Module, predict: Predict, rows: Any) -> TwinCh
         "rtol": RTOL,
         "atol": ATOL,
         "max_abs_difference": worst,
-        "input_shape": [None, *example.shape[1:]],
+        "input_shape": ["batch", *example.shape[1:]],
         "input_dtype": str(example.dtype).removeprefix("torch."),
         "torch_ms_per_row": round(torch_ms, 4),
         "onnx_ms_per_row": round(onnx_ms, 4),

@@ -26,7 +26,7 @@ from messy_churn.config import (
     from_namespace,
     quick_config,
 )
-from messy_churn.contracts import metric_values
+from messy_churn.contracts import describe, metric_values
 from messy_churn.model_store import save_model
 from messy_churn.pipeline import run_pipeline
 
@@ -68,6 +68,17 @@ def reference_rows(outputs: dict[str, Any]) -> Any:
     return rows
 
 
+def input_signature(outputs: dict[str, Any]) -> dict[str, Any] | None:
+    """What the predict section takes: its type, shape (rows first, as "batch"), dtype
+    or columns and dtypes."""
+    if PREDICT_INPUT is None:
+        return None
+    described = describe(outputs[PREDICT_INPUT])
+    if described.get("shape"):
+        described["shape"] = ["batch", *described["shape"][1:]]
+    return described
+
+
 def code_version() -> str | None:
     """The git commit of the code that trained, when it runs from a git checkout."""
     try:
@@ -101,6 +112,7 @@ def save_artifacts(
         "code_version": code_version(),
         "nb2prod_version": NB2PROD_VERSION,
         "python": platform.python_version(),
+        "input": input_signature(outputs),
     }
     state = {name: outputs[name] for name in SERVING_STATE}
     metadata = save_model(

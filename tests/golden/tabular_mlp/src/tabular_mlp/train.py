@@ -28,7 +28,7 @@ from tabular_mlp.config import (
     from_namespace,
     quick_config,
 )
-from tabular_mlp.contracts import metric_values
+from tabular_mlp.contracts import describe, metric_values
 from tabular_mlp.model_store import save_model
 from tabular_mlp.pipeline import predict, run_pipeline
 from tabular_mlp.torch_model import make_deterministic
@@ -96,6 +96,17 @@ def predict_outputs(
     }
 
 
+def input_signature(outputs: dict[str, Any]) -> dict[str, Any] | None:
+    """What the predict section takes: its type, shape (rows first, as "batch"), dtype
+    or columns and dtypes."""
+    if PREDICT_INPUT is None:
+        return None
+    described = describe(outputs[PREDICT_INPUT])
+    if described.get("shape"):
+        described["shape"] = ["batch", *described["shape"][1:]]
+    return described
+
+
 def code_version() -> str | None:
     """The git commit of the code that trained, when it runs from a git checkout."""
     try:
@@ -129,6 +140,7 @@ def save_artifacts(
         "code_version": code_version(),
         "nb2prod_version": NB2PROD_VERSION,
         "python": platform.python_version(),
+        "input": input_signature(outputs),
     }
     state = {name: outputs[name] for name in SERVING_STATE}
     metadata = save_model(
