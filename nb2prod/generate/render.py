@@ -38,6 +38,7 @@ from nb2prod.plan.serving import (
     predict_call,
     serving_state_of,
 )
+from nb2prod.plan.skipped_cells import rewritten_skipped_cells, skipped_cells
 from nb2prod.protocol import ProbeResult
 
 LINE_LENGTH = 88
@@ -196,6 +197,8 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "training_call": _serving_call(plan, serving, training=True) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
         "metrics_record": metrics_record(plan),  # as verify records the notebook's metrics
+        "skipped_cells": skipped_cells(plan),  # as verify runs them: allowed to fail
+        "skipped_as_run": rewritten_skipped_cells(plan),
         "smoke_margin": SMOKE_MARGIN,
         "metric_directions": {
             name: metric_direction(name)

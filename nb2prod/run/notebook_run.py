@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from nb2prod.generate.install_hints import (
 from nb2prod.plan.build import Plan, data_step_position
 from nb2prod.plan.metrics_record import MetricsRecord, metrics_record
 from nb2prod.plan.serving import data_input_of
+from nb2prod.plan.skipped_cells import ALLOWED_TO_FAIL, without_installs
 from nb2prod.read.roles import PREDICT, SKIP
 
 IMPORT_CONTRACTS = """\
@@ -78,7 +78,6 @@ RECORD_TAG = "nb2prod-record"
 
 SKIPPED_TAG = "nb2prod-skipped"
 SKIPPED_TIMEOUT = 120  # seconds a skipped cell may run under verify
-ALLOWED_TO_FAIL = "raises-exception"
 """nbclient's tag: an error in the cell does not stop the run."""
 
 
@@ -251,22 +250,9 @@ def _mark_cells(node: Any, plan: Plan, recorded: MetricsRecord | None) -> None:
             cell.source = bind_in_cell(cell.source, shown[1], plan.model or "") or cell.source
         if index in scores:  # printed scores, named as in the generated code
             cell.source = scores[index]
-        if plan.cell_roles.get(index) == SKIP:
+        if plan.cell_roles.get(index) == SKIP:  # see plan/skipped_cells.py
             cell["metadata"].setdefault("tags", []).extend([ALLOWED_TO_FAIL, SKIPPED_TAG])
-            cell.source = _without_installs(cell.source)
-
-
-INSTALL_LINE = re.compile(r"^(\s*)([!%]\s*(pip|conda|mamba|apt(-get)?|brew)\b.*)$", re.M)
-
-
-def _without_installs(source: str) -> str:
-    """A skipped cell's `!pip install ...` lines as comments: a skipped cell may run, but
-    must not change the environment verify runs in (the project lists what it needs)."""
-    if source.lstrip().startswith(("%%bash", "%%sh", "%%script", "%%system")):
-        return "# not run by nb2prod verify (a shell cell):\n" + "".join(
-            f"# {line}\n" for line in source.splitlines()
-        )
-    return INSTALL_LINE.sub(r"\1pass  # not run by nb2prod verify: \2", source)
+            cell.source = without_installs(cell.source)
 
 
 def _first_line_as_written(notebook: Path, index: int | None, run_source: str) -> str:

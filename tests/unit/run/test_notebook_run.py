@@ -34,7 +34,6 @@ from nb2prod.run.notebook_run import (
     _recording_cells,
     _skipped_failures,
     _tag_parameters,
-    _without_installs,
     run_notebook,
 )
 from tests.conftest import ROOT
@@ -75,30 +74,6 @@ def test_a_skipped_cell_gets_its_own_time_and_the_rest_the_full_timeout() -> Non
     assert per_cell({}) == 1800
     assert _cell_timeout(60, 120)({"metadata": {"tags": [SKIPPED_TAG]}}) == 60
     assert _cell_timeout(60, 0)({"metadata": {"tags": [SKIPPED_TAG]}}) == 60  # 0: no limit
-
-
-@pytest.mark.parametrize(
-    ("source", "run"),
-    [
-        ("!pip install xgboost", "pass  # not run by nb2prod verify: !pip install xgboost"),
-        ("%pip install -q a b", "pass  # not run by nb2prod verify: %pip install -q a b"),
-        (
-            "if True:\n    !apt-get install -y x",
-            "if True:\n    pass  # not run by nb2prod verify: !apt-get install -y x",
-        ),
-        ("! conda install y\nx = 1", "pass  # not run by nb2prod verify: ! conda install y\nx = 1"),
-        ("!ls data\nimport pip", "!ls data\nimport pip"),
-    ],
-)
-def test_a_skipped_cell_installs_nothing(source: str, run: str) -> None:
-    """The project lists what it needs; verify must not change the environment it checks."""
-    assert _without_installs(source) == run
-
-
-def test_a_skipped_shell_cell_does_not_run_at_all() -> None:
-    assert _without_installs("%%bash\napt-get install -y x\n") == (
-        "# not run by nb2prod verify (a shell cell):\n# %%bash\n# apt-get install -y x\n"
-    )
 
 
 def test_cells_are_numbered_and_skipped_cells_may_fail() -> None:

@@ -30,6 +30,10 @@ NOTEBOOK = PROJECT / "notebooks" / "wine_classifier.ipynb"
 RECORD_AFTER_CELL = 11
 """The metrics are recorded right after this cell of the notebook (counting from 0)."""
 
+SKIPPED_CELLS = []
+"""Cells tagged skip: they run (one that changed the data would show here), but may fail, as
+under `nb2prod verify` (a download, a plot needing a package this project does not list)."""
+
 RECORD_METRICS = """\
 import json as _nb2prod_json
 import sys as _nb2prod_sys
@@ -69,6 +73,8 @@ def test_the_notebook_and_the_pipeline_agree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
+    for index in SKIPPED_CELLS:
+        notebook.cells[index].metadata.setdefault("tags", []).append("raises-exception")
     record = tmp_path / "notebook-metrics.json"
     cell = RECORD_METRICS.replace("<src>", repr(str(PROJECT / "src")))
     cell = cell.replace("<record-path>", repr(str(record)))
