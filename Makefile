@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 # sources re-installs, and so rebuilds it.
 EXTENSION_SOURCES := $(wildcard jupyter_extension/src/*.ts jupyter_extension/style/*) \
 	jupyter_extension/package.json jupyter_extension/yarn.lock jupyter_extension/tsconfig.json
+# PyTorch for the deep-learning examples, installed before the dev extra: pinned, pip takes this
+# machine's local CPU build; an open range would pull a CUDA build of several GB.
 TORCH_VERSION ?= 2.13.0
 DEMO_NOTEBOOK ?= examples/wine_classifier.ipynb
 DEMO_OUT ?= demo-output/wine-classifier
@@ -23,8 +25,6 @@ $(STAMP): pyproject.toml $(EXTENSION_SOURCES)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	rm -rf jupyter_extension/labextension
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# PyTorch for the deep-learning examples, pinned first: this machine's pip takes the
-	# CPU build from its local wheels; an open range would pull a CUDA build of several GB.
 	$(BIN)/python -m pip install --quiet 'torch==$(TORCH_VERSION)'
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
