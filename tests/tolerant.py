@@ -119,3 +119,23 @@ def file_difference(relative: str, generated: str, expected: str, rtol: float = 
             return text_difference(generated, expected, rtol)
         return json_difference(a, b, rtol=rtol) or text_difference(generated, expected, rtol)
     return text_difference(generated, expected, rtol)
+
+
+def within(got: Any, want: Any, rtol: float, atol: float) -> bool:
+    """`got` is `want` (parsed JSON: dicts, lists, values), each float within
+    atol + rtol * |want|: how a served answer meets what training checked its runtime to."""
+    if isinstance(want, dict):
+        return (
+            isinstance(got, dict)
+            and got.keys() == want.keys()
+            and all(within(got[k], want[k], rtol, atol) for k in want)
+        )
+    if isinstance(want, list):
+        return (
+            isinstance(got, list)
+            and len(got) == len(want)
+            and all(within(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
+        )
+    if isinstance(want, float) and isinstance(got, (int, float)):
+        return abs(got - want) <= atol + rtol * abs(want)
+    return bool(got == want)

@@ -17,7 +17,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +31,7 @@ from tests.conftest import (
     run_cli,
     train_generated,
 )
+from tests.tolerant import within
 
 pytestmark = [pytest.mark.container, pytest.mark.e2e]
 
@@ -106,7 +106,7 @@ def test_example_image_serves_the_notebooks_predictions(
         rtol, atol, _ = service_tolerance(metadata)
         for key, values in expected["predictions"].items():
             served = [row[key] for row in answer.json()]
-            assert _close(served, values, max(rtol, 1e-9), atol), (key, served, values)
+            assert within(served, values, max(rtol, 1e-9), atol), (key, served, values)
         bad = httpx.post(f"http://127.0.0.1:{port}/predict", json={"x": 1}, timeout=30)
         assert bad.status_code == 400
 
@@ -138,16 +138,3 @@ def test_example_image_serves_the_notebooks_predictions(
             check=False,
         )
         assert lint.returncode == 0, lint.stdout + lint.stderr
-
-
-def _close(got: Any, want: Any, rtol: float, atol: float) -> bool:
-    """Equal, floats within atol + rtol * |want|, lists element by element."""
-    if isinstance(want, list):
-        return (
-            isinstance(got, list)
-            and len(got) == len(want)
-            and all(_close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
-        )
-    if isinstance(want, float):
-        return abs(got - want) <= atol + rtol * abs(want)
-    return bool(got == want)

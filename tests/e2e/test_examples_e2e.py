@@ -23,6 +23,7 @@ import pytest
 
 from nb2prod.commands.verify import service_tolerance
 from tests.conftest import EXAMPLES, bentoml_server, notebook_results, run_cli
+from tests.tolerant import within
 
 pytestmark = pytest.mark.e2e
 
@@ -190,7 +191,7 @@ def test_the_served_model_predicts_what_the_notebook_predicted(installed_project
         # labels exact; floats within what training checked the runtime it serves to
         rtol, atol, _ = service_tolerance(metadata)
         for key, values in expected["predictions"].items():
-            assert _close(served[key], values, max(rtol, 1e-9), atol), (key, served[key], values)
+            assert within(served[key], values, max(rtol, 1e-9), atol), (key, served[key], values)
         for start in range(0, len(training_rows), 500):  # every row the model learned from
             chunk = training_rows[start : start + 500]
             accepted = httpx.post(f"{url}/predict_batch", json=chunk, timeout=60)
@@ -200,19 +201,6 @@ def test_the_served_model_predicts_what_the_notebook_predicted(installed_project
             rejected = httpx.post(f"{url}/predict", json=bad, timeout=30)
             assert rejected.status_code == 400 and rejected.json()["error"], rejected.text
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200  # survived them
-
-
-def _close(got: Any, want: Any, rtol: float, atol: float) -> bool:
-    """Equal, floats within atol + rtol * |want|, lists element by element."""
-    if isinstance(want, list):
-        return (
-            isinstance(got, list)
-            and len(got) == len(want)
-            and all(_close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
-        )
-    if isinstance(want, float):
-        return abs(got - want) <= atol + rtol * abs(want)
-    return bool(got == want)
 
 
 def project_package(project: Path) -> str:

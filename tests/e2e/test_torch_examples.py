@@ -19,29 +19,11 @@ import httpx
 import pytest
 
 from tests.conftest import EXAMPLES, run_cli, served
+from tests.tolerant import within
 
 pytestmark = pytest.mark.e2e
 
 pytest.importorskip("torch")
-
-
-def _close(got: Any, want: Any, rtol: float, atol: float) -> bool:
-    """Equal JSON, floats within atol + rtol * |want|."""
-    if isinstance(want, dict):
-        return (
-            isinstance(got, dict)
-            and got.keys() == want.keys()
-            and all(_close(got[k], want[k], rtol, atol) for k in want)
-        )
-    if isinstance(want, list):
-        return (
-            isinstance(got, list)
-            and len(got) == len(want)
-            and all(_close(g, w, rtol, atol) for g, w in zip(got, want, strict=True))
-        )
-    if isinstance(want, float):
-        return abs(got - want) <= atol + rtol * abs(want)
-    return got == want
 
 
 @pytest.fixture(scope="module", params=["digits_cnn", "tabular_mlp"])
@@ -100,9 +82,9 @@ def test_the_service_answers_the_notebooks_predictions_and_rejects_bad_shapes(tr
     with served(command, env, project, timeout=180) as url:
         answer = httpx.post(f"{url}{request['path']}", json=request["body"], timeout=30)
         assert answer.status_code == 200, answer.text
-        assert _close(answer.json(), expected, rtol=1e-4, atol=1e-5), (answer.json(), expected)
+        assert within(answer.json(), expected, rtol=1e-4, atol=1e-5), (answer.json(), expected)
         one = httpx.post(f"{url}/predict", json=request["body"][0], timeout=30)
-        assert one.status_code == 200 and _close(one.json(), expected[0], 1e-4, 1e-5)
+        assert one.status_code == 200 and within(one.json(), expected[0], 1e-4, 1e-5)
         for row, reason in _bad_rows(name, request["body"][0]):
             refused = httpx.post(f"{url}/predict", json=row, timeout=30)
             assert refused.status_code == 400, (row, refused.text)
