@@ -26,7 +26,12 @@ pytestmark = pytest.mark.e2e
 pytest.importorskip("torch")
 
 
-@pytest.fixture(scope="module", params=["digits_cnn", "tabular_mlp"])
+@pytest.fixture(
+    scope="module",
+    # digits (rows that are images) in `make test`; tabular_mlp (a frame scaled by the predict
+    # code) in `make test-slow`, where test_examples_e2e.py also runs both in a fresh venv
+    params=["digits_cnn", pytest.param("tabular_mlp", marks=pytest.mark.slow)],
+)
 def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """An example converted and trained, its model in a BentoML store of its own."""
     name: str = request.param
