@@ -5,10 +5,11 @@ the notebook with papermill and compare its metrics with the pipeline's. They fo
 one rule (`plan/metrics_record.py`), so a project verify passes does not fail its own
 CI: printed scores are named as in the pipeline, a later (skipped) cell that rebinds a
 metric does not change what is recorded, and nb2prod's score for a notebook that
-computes no metric is computed in the notebook too, and a metric that is NaN on both
-sides agrees, as verify counts it. Each notebook here is one that verify passes
-(tests/e2e/test_trust.py); the generated test runs for real with pytest in the project,
-with this interpreter and the project's `src/` on the path.
+computes no metric is computed in the notebook too, a metric that is NaN on both
+sides agrees, as verify counts it, and a skipped cell may fail, as verify lets it. Each
+notebook here is one that verify passes (tests/e2e/test_trust.py); the generated test runs
+for real with pytest in the project, with this interpreter and the project's `src/` on the
+path.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ NOTEBOOKS = {
     "shown": NO_METRIC_SHOWN_PREDICTION,  # no metric: nb2prod's score step
     "nan": [  # a NaN metric: equal to the pipeline's NaN, as in verify
         ("rows = [1.0, 2.0, float('nan')]", ["nb2prod:load"]),
+        # a skipped cell may fail, as in verify (a plot needing a package not installed)
+        ("raise ModuleNotFoundError('no matplotlib here')", ["skip"]),
         ("mean = sum(rows) / len(rows)", ["nb2prod:evaluate"]),
     ],
 }
