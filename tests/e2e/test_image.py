@@ -57,6 +57,7 @@ def render_templates(
         "python_version": "3.11",
         "service_class": service_class,
         "port": 3000,
+        "torch": False,  # a scikit-learn project: no PyTorch index (test_example_images has one)
     }
     text = env.get_template("Dockerfile.j2").render(context)
     (target / "Dockerfile").write_text(text.rstrip("\n") + "\n")
