@@ -358,15 +358,15 @@ def test_quick_without_a_quick_line_is_an_error(projects: dict[str, Path]) -> No
 
 
 def test_skipped_cells_never_install_or_run_shell_cells() -> None:
-    from nb2prod.run.notebook_run import _without_installs
+    from nb2prod.plan.skipped_cells import without_installs
 
-    assert _without_installs("import x\n!pip install -q torchmetrics\nx.run()") == (
+    assert without_installs("import x\n!pip install -q torchmetrics\nx.run()") == (
         "import x\npass  # not run by nb2prod verify: !pip install -q torchmetrics\nx.run()"
     )
-    assert _without_installs("if ok:\n    %pip install a") == (
+    assert without_installs("if ok:\n    %pip install a") == (
         "if ok:\n    pass  # not run by nb2prod verify: %pip install a"
     )
-    assert _without_installs("%%bash\nrm -rf data").startswith("# not run by nb2prod verify")
+    assert without_installs("%%bash\nrm -rf data").startswith("# not run by nb2prod verify")
 
 
 def test_rows_picked_inside_the_models_call_are_served_and_compared(
