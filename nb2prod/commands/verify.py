@@ -55,13 +55,11 @@ from nb2prod.read.notebook import load_notebook
 from nb2prod.read.roles import EVALUATE, PREDICT
 from nb2prod.run.child_process import child_env, kill_group, start_child
 from nb2prod.run.notebook_run import SKIPPED_TIMEOUT, NotebookRun, run_notebook
+from nb2prod.run.probe import FLOAT32_ATOL, FLOAT32_RTOL
 
 FLOAT_ATOL = 1e-12
 SERVICE_ATOL = 1e-5
 """A service answering from the ONNX twin: training checked its probabilities to this."""
-FLOAT32_RTOL, FLOAT32_ATOL = 1e-5, 1e-6
-"""A torch model computes in float32, and its kernels round a row differently in a batch
-of another size: the service batches requests its own way."""
 
 
 @dataclass
@@ -438,6 +436,8 @@ def service_tolerance(metadata: dict[str, Any]) -> tuple[float, float, str | Non
     if metadata.get("runtime") == "onnx":
         return 0.0, SERVICE_ATOL, "the service answers from the ONNX twin training checked to this"
     if metadata.get("framework") == "pytorch":
+        # float32 kernels round a row differently in a batch of another size, and the
+        # service batches requests its own way
         return FLOAT32_RTOL, FLOAT32_ATOL, "float32 rounds differently in the service's batches"
     return 0.0, FLOAT_ATOL, None
 

@@ -192,7 +192,7 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "serving_state": _serving_state(plan),
         "predict_input": _predict_input(plan),
         "onnx": bool(serving and serving.onnx),
-        "torch": _framework(serving, probe) == "pytorch",
+        "torch": _is_torch(probe),
         "serving_call": _serving_call(plan, serving) if serving else "",
         "training_call": _serving_call(plan, serving, training=True) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
@@ -225,8 +225,7 @@ def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
     enabled = {ALWAYS}
     if plan.model:
         enabled.add(WITH_MODEL)
-        torch = _framework(serving, probe) == "pytorch"
-        enabled.add(WITH_TORCH_MODEL if torch else WITH_PICKLED_MODEL)
+        enabled.add(WITH_TORCH_MODEL if _is_torch(probe) else WITH_PICKLED_MODEL)
     if plan.metrics.sources:
         enabled.add(WITH_METRICS)
     if probe is not None:
@@ -239,7 +238,7 @@ def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         enabled.add(WITH_TESTS)
     if serving is not None:
         enabled.add(WITH_SERVICE)
-        if serving.onnx and serving.framework != "pytorch":  # torch_model.py has torch's twin
+        if serving.onnx and not _is_torch(probe):  # torch_model.py has torch's twin
             enabled.add(WITH_ONNX)
     return enabled
 
@@ -287,11 +286,9 @@ def _serving_call(plan: Plan, serving: Serving, *, training: bool = False) -> st
     )
 
 
-def _framework(serving: Serving | None, probe: ProbeResult | None) -> str:
-    """The model's framework: the service's, else what the probe saw, else `python`."""
-    if serving is not None:
-        return serving.framework
-    return framework_of(probe) if probe is not None else "python"
+def _is_torch(probe: ProbeResult | None) -> bool:
+    """A PyTorch model, as the probe saw it (a service is only built from a probe)."""
+    return probe is not None and framework_of(probe) == "pytorch"
 
 
 def _out_of_range(serving: Serving) -> dict[str, Any] | None:

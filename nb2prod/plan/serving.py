@@ -82,7 +82,6 @@ class Serving:
     input_dtype: str = "float64"  # of an array or tensor input
     row_shape: tuple[int, ...] = ()  # one row's shape, when rows are arrays (images)
     input_device: str = "cpu"  # where the notebook's input tensor lived
-    framework: str = "python"  # "pytorch", "scikit-learn" or "python" (anything else)
     range_margin: float = RANGE_MARGIN
     max_batch_rows: int = MAX_BATCH_ROWS
 
@@ -209,7 +208,6 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
         input_dtype=profile.dtype or "float64",
         row_shape=row_shape,
         input_device=profile.device or "cpu",
-        framework=framework_of(probe),
         max_batch_rows=max(1, min(MAX_BATCH_ROWS, MAX_BATCH_VALUES // max(1, values_per_row))),
     )
 
