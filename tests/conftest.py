@@ -9,9 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +218,117 @@ def notebook_results(
     plan = plan_of(project, read_manifest(project))
     run = run_notebook(notebook, plan, parameters, workdir, project_src=project / "src")
     return {"metrics": run.metrics, "rows": run.rows, "predictions": run.predictions}
+
+
+# ---- slow preparations, started early (issue 12: `make test` time) ----
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """Slow work of a module's fixture (a fresh venv, a built wheel) that needs nothing from
+    the tests before it: `work(early, folder)` runs in the background from the session's
+    first test on, when a selected test of `module` uses `fixture`, after the preparations
+    it `needs`."""
+
+    module: str
+    fixture: str
+    work: Callable[[Early, Path], Any]
+    needs: tuple[str, ...] = ()
+
+
+PREPARATIONS: dict[str, Preparation] = {}
+"""name -> Preparation; test modules register theirs when they are imported."""
+
+
+class Early:
+    """Runs the preparations one at a time in a background thread, in the order the tests
+    first need them, while the tests go on: most tests wait on child processes of their
+    own, which leaves a core idle. A fixture takes its preparation's result with `result`
+    (waiting for it, or raising what stopped it). The work runs child processes only
+    through `run`, so the session can stop them if it ends first, with the environment and
+    working folder the session began with (`environ`, `cwd`): tests change both for a
+    while, in this same process."""
+
+    def __init__(self, factory: pytest.TempPathFactory, items: Sequence[pytest.Item]) -> None:
+        self.items = items
+        self.environ = dict(os.environ)
+        self.cwd = Path.cwd()
+        self._factory = factory
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early")
+        self._futures: dict[str, Future[Any]] = {}
+        self._running: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def start(self, name: str) -> None:
+        if name in self._futures:
+            return
+        preparation = PREPARATIONS[name]
+        for need in preparation.needs:
+            self.start(need)
+        folder = self._factory.mktemp(name.replace(":", "-"))
+        self._futures[name] = self._pool.submit(preparation.work, self, folder)
+
+    def result(self, name: str) -> Any:
+        self.start(name)
+        future = self._futures[name]
+        if threading.current_thread().name.startswith("early") and not future.done():
+            raise RuntimeError(f"{name} is needed before it was prepared")  # see `needs`
+        return future.result()
+
+    def run(
+        self, command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900
+    ) -> subprocess.CompletedProcess[str]:
+        """`subprocess.run(command, capture_output=True, text=True)`, stoppable by `close`."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the session is over")
+            process = subprocess.Popen(
+                command, cwd=cwd, env=self.environ if env is None else env, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            )  # fmt: skip
+            self._running.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            stdout, stderr = process.communicate()
+            raise AssertionError(f"{command} ran past {timeout} s:\n{stdout}{stderr}") from None
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    def close(self) -> None:
+        """Stop what is still running (tests that needed it failed or were interrupted)."""
+        with self._lock:
+            self._closed = True
+            for process in self._running:
+                _kill_group(process)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def early(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The session's preparations, started at its first test in the order the selected tests
+    first use them."""
+    items = request.session.items
+    first_use: dict[str, int] = {}
+    for index, item in enumerate(items):
+        module = getattr(getattr(item, "module", None), "__name__", None)
+        for name, preparation in PREPARATIONS.items():
+            if module == preparation.module and preparation.fixture in item.fixturenames:
+                first_use.setdefault(name, index)
+    prepared = Early(tmp_path_factory, items)
+    try:
+        for name in sorted(first_use, key=first_use.__getitem__):
+            prepared.start(name)
+        yield prepared
+    finally:
+        prepared.close()
