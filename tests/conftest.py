@@ -68,12 +68,20 @@ def make_notebook(path: Path, cells: list[tuple[str, list[str]] | str], **metada
     return path
 
 
-def generated_env(project: Path, bentoml_home: Path) -> dict[str, str]:
-    """Environment that runs a generated project's code with this interpreter."""
+def generated_env(
+    project: Path,
+    bentoml_home: Path,
+    environ: dict[str, str] | None = None,
+    path: list[str] | None = None,
+) -> dict[str, str]:
+    """Environment that runs a generated project's code with this interpreter: os.environ
+    (or `environ`) and sys.path (or `path`) with the project's src/ first."""
     return {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "BENTOML_HOME": str(bentoml_home),
-        "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(project / "src"), *(sys.path if path is None else path)]
+        ),
         "NO_COLOR": "1",
     }
 
@@ -225,10 +233,10 @@ def notebook_results(
 
 @dataclass(frozen=True)
 class Preparation:
-    """Slow work of a module's fixture (a fresh venv, a built wheel) that needs nothing from
-    the tests before it: `work(early, folder)` runs in the background from the session's
-    first test on, when a selected test of `module` uses `fixture`, after the preparations
-    it `needs`."""
+    """Slow work of a module's fixture (a fresh venv, a built wheel, converted notebooks) that
+    needs nothing from the tests before it: `work(early, folder)` runs in the background
+    from the session's first test on, when a selected test of `module` uses `fixture`, after
+    the preparations of the module's fixtures it `needs`."""
 
     module: str
     fixture: str
@@ -236,8 +244,21 @@ class Preparation:
     needs: tuple[str, ...] = ()
 
 
-PREPARATIONS: dict[str, Preparation] = {}
-"""name -> Preparation; test modules register theirs when they are imported."""
+PREPARATIONS: dict[tuple[str, str], Preparation] = {}
+"""(module, fixture) -> Preparation; test modules register theirs with `@prepares`."""
+
+
+def prepares(fixture: str, needs: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+    """Register `work(early, folder)` as the preparation of its module's `fixture`, which
+    takes the result with `early.result(__name__, fixture)`."""
+
+    def register(work: Callable[[Early, Path], Any]) -> Callable[[Early, Path], Any]:
+        PREPARATIONS[(work.__module__, fixture)] = Preparation(
+            work.__module__, fixture, work, needs
+        )
+        return work
+
+    return register
 
 
 class Early:
@@ -245,36 +266,50 @@ class Early:
     first need them, while the tests go on: most tests wait on child processes of their
     own, which leaves a core idle. A fixture takes its preparation's result with `result`
     (waiting for it, or raising what stopped it). The work runs child processes only
-    through `run`, so the session can stop them if it ends first, with the environment and
-    working folder the session began with (`environ`, `cwd`): tests change both for a
-    while, in this same process."""
+    through `run`, so the session can stop them if it ends first, with the environment,
+    working folder and sys.path the session began with (`environ`, `cwd`, `path`): tests
+    change them for a while, in this same process."""
 
     def __init__(self, factory: pytest.TempPathFactory, items: Sequence[pytest.Item]) -> None:
         self.items = items
         self.environ = dict(os.environ)
         self.cwd = Path.cwd()
+        self.path = list(sys.path)
         self._factory = factory
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early")
-        self._futures: dict[str, Future[Any]] = {}
+        self._futures: dict[tuple[str, str], Future[Any]] = {}
         self._running: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self._closed = False
 
-    def start(self, name: str) -> None:
-        if name in self._futures:
+    def start(self, module: str, fixture: str) -> None:
+        if (module, fixture) in self._futures:
             return
-        preparation = PREPARATIONS[name]
+        preparation = PREPARATIONS[(module, fixture)]
         for need in preparation.needs:
-            self.start(need)
-        folder = self._factory.mktemp(name.replace(":", "-"))
-        self._futures[name] = self._pool.submit(preparation.work, self, folder)
+            self.start(module, need)
+        folder = self._factory.mktemp(f"{module.rsplit('.', 1)[-1]}-{fixture}")
+        self._futures[module, fixture] = self._pool.submit(preparation.work, self, folder)
 
-    def result(self, name: str) -> Any:
-        self.start(name)
-        future = self._futures[name]
+    def result(self, module: str, fixture: str) -> Any:
+        """What `fixture` of `module` was prepared as (waiting for it if need be)."""
+        self.start(module, fixture)
+        future = self._futures[module, fixture]
         if threading.current_thread().name.startswith("early") and not future.done():
-            raise RuntimeError(f"{name} is needed before it was prepared")  # see `needs`
+            raise RuntimeError(f"{fixture} is needed before it was prepared")  # see `needs`
         return future.result()
+
+    def cli(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+        """`run_cli(*args)` as the session began: its environment and working folder."""
+        command = [sys.executable, "-m", "nb2prod", *args]
+        return self.run(command, self.cwd, {**self.environ, "NO_COLOR": "1"}, timeout)
+
+    def train(self, project: Path, package: str, output_dir: str, bentoml_home: Path) -> None:
+        """`train_generated` with `generated_env(project, bentoml_home)` as the session began."""
+        env = generated_env(project, bentoml_home, self.environ, self.path)
+        command = [sys.executable, "-m", f"{package}.train", "--output-dir", output_dir]
+        trained = self.run(command, project, env)
+        assert trained.returncode == 0, trained.stderr
 
     def run(
         self, command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900
@@ -319,16 +354,16 @@ def early(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     """The session's preparations, started at its first test in the order the selected tests
     first use them."""
     items = request.session.items
-    first_use: dict[str, int] = {}
+    first_use: dict[tuple[str, str], int] = {}
     for index, item in enumerate(items):
         module = getattr(getattr(item, "module", None), "__name__", None)
-        for name, preparation in PREPARATIONS.items():
-            if module == preparation.module and preparation.fixture in item.fixturenames:
-                first_use.setdefault(name, index)
+        for fixture in getattr(item, "fixturenames", ()):
+            if (module, fixture) in PREPARATIONS:
+                first_use.setdefault((module, fixture), index)
     prepared = Early(tmp_path_factory, items)
     try:
-        for name in sorted(first_use, key=first_use.__getitem__):
-            prepared.start(name)
+        for module, fixture in sorted(first_use, key=first_use.__getitem__):
+            prepared.start(module, fixture)
         yield prepared
     finally:
         prepared.close()

@@ -23,11 +23,10 @@ import pytest
 from nb2prod.commands.verify import service_tolerance
 from tests.conftest import (
     EXAMPLES,
-    PREPARATIONS,
     Early,
-    Preparation,
     bentoml_server,
     notebook_results,
+    prepares,
     run_cli,
 )
 from tests.tolerant import within
@@ -98,6 +97,7 @@ def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess
     return result
 
 
+@prepares("installed_project")
 def _install_examples(early: Early, folder: Path) -> dict[str, Any]:
     """One fresh venv (not nb2prod's) with each selected example converted and installed with
     its test extra: each brings the same pinned packages, so one install of them serves all
@@ -113,11 +113,10 @@ def _install_examples(early: Early, folder: Path) -> dict[str, Any]:
     for name in dict.fromkeys(names):
         root = folder / name
         root.mkdir()
-        command = [sys.executable, "-m", "nb2prod", "convert", str(EXAMPLES / f"{name}.ipynb")]
-        env = {**early.environ, "NO_COLOR": "1"}  # as run_cli runs it
+        notebook = str(EXAMPLES / f"{name}.ipynb")
         pip = [str(prepared["python"]), "-m", "pip", "install", "--quiet"]
         try:
-            converted = early.run([*command, "-o", str(root / "project")], early.cwd, env)
+            converted = early.cli("convert", notebook, "-o", str(root / "project"))
             assert converted.returncode == 0, converted.stderr
             _ok(early.run([*pip, f"{root / 'project'}[test]"], cwd=root))
         except AssertionError as error:
@@ -125,10 +124,6 @@ def _install_examples(early: Early, folder: Path) -> dict[str, Any]:
         else:
             prepared[name] = root
     return prepared
-
-
-# Built in the background from the session's start (tests/conftest.py: Early).
-PREPARATIONS["examples:installed"] = Preparation(__name__, "installed_project", _install_examples)
 
 
 @pytest.fixture(
@@ -140,9 +135,10 @@ PREPARATIONS["examples:installed"] = Preparation(__name__, "installed_project", 
     ],
 )
 def installed_project(request: pytest.FixtureRequest, early: Early):
-    """An example converted and installed with its test extra into the fresh venv."""
+    """An example converted and installed with its test extra into the fresh venv (in the
+    background from the session's start: tests/conftest.py, Early)."""
     name: str = request.param
-    prepared = early.result("examples:installed")
+    prepared = early.result(__name__, "installed_project")
     root = prepared[name]
     if isinstance(root, AssertionError):
         raise root

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, PREPARATIONS, ROOT, Early, Preparation
+from tests.conftest import EXAMPLES, ROOT, Early, prepares
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +46,7 @@ def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[s
     return done
 
 
+@prepares("dist")
 def _build_dist(early: Early, folder: Path) -> dict[str, Path]:
     """The sdist built from this tree, and the wheel built from the sdist alone."""
     _ok(early.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(folder),
@@ -61,9 +62,10 @@ def _build_dist(early: Early, folder: Path) -> dict[str, Path]:
     return {"sdist": sdist, "wheel": next(folder.glob("nb2prod-*.whl"))}
 
 
+@prepares("user", needs=("dist",))
 def _make_user(early: Early, home: Path) -> dict[str, Path]:
     """A fresh venv with the wheel and the notebook's packages, and a folder to work in."""
-    wheel = early.result("installed:dist")["wheel"]
+    wheel = early.result(__name__, "dist")["wheel"]
     _ok(early.run([sys.executable, "-m", "venv", str(home / "venv")], cwd=home))
     python = home / "venv" / "bin" / "python"
     _ok(early.run([str(python), *PIP_INSTALL, str(wheel), *NOTEBOOK_PACKAGES], cwd=home))
@@ -73,23 +75,17 @@ def _make_user(early: Early, home: Path) -> dict[str, Path]:
     return {"home": home, "bin": python.parent, "work": work}
 
 
-# Both are built in the background from the session's start (tests/conftest.py: Early).
-PREPARATIONS["installed:dist"] = Preparation(__name__, "dist", _build_dist)
-PREPARATIONS["installed:user"] = Preparation(
-    __name__, "user", _make_user, needs=("installed:dist",)
-)
-
-
 @pytest.fixture(scope="module")
 def dist(early: Early) -> dict[str, Path]:
-    """The sdist built from this tree, and the wheel built from the sdist alone."""
-    return early.result("installed:dist")
+    """The sdist built from this tree, and the wheel built from the sdist alone (built in the
+    background from the session's start: tests/conftest.py, Early)."""
+    return early.result(__name__, "dist")
 
 
 @pytest.fixture(scope="module")
 def user(early: Early, dist: dict[str, Path]) -> dict[str, Path]:
     """A fresh venv with the wheel and the notebook's packages, and a folder to work in."""
-    return early.result("installed:user")
+    return early.result(__name__, "user")
 
 
 def _env(user: dict[str, Path]) -> dict[str, str]:
