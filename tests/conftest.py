@@ -264,8 +264,9 @@ def prepares(fixture: str, needs: tuple[str, ...] = ()) -> Callable[[Callable], 
 class Early:
     """Runs the preparations one at a time in a background thread, in the order the tests
     first need them, while the tests go on: most tests wait on child processes of their
-    own, which leaves a core idle. A fixture takes its preparation's result with `result`
-    (waiting for it, or raising what stopped it). The work runs child processes only
+    own, which leaves a core idle; the preparations' processes run niced, so they take only
+    what the tests leave. A fixture takes its preparation's result with `result` (waiting
+    for it, or raising what stopped it). The work runs child processes only
     through `run`, so the session can stop them if it ends first, with the environment,
     working folder and sys.path the session began with (`environ`, `cwd`, `path`): tests
     change them for a while, in this same process."""
@@ -281,6 +282,7 @@ class Early:
         self._running: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self._waiting = 0  # fixtures waiting for a preparation
 
     def start(self, module: str, fixture: str) -> None:
         if (module, fixture) in self._futures:
@@ -292,12 +294,23 @@ class Early:
         self._futures[module, fixture] = self._pool.submit(preparation.work, self, folder)
 
     def result(self, module: str, fixture: str) -> Any:
-        """What `fixture` of `module` was prepared as (waiting for it if need be)."""
+        """What `fixture` of `module` was prepared as (waiting for it if need be: meanwhile
+        the preparations' processes run at the tests' priority)."""
         self.start(module, fixture)
         future = self._futures[module, fixture]
-        if threading.current_thread().name.startswith("early") and not future.done():
+        if future.done():
+            return future.result()
+        if threading.current_thread().name.startswith("early"):
             raise RuntimeError(f"{fixture} is needed before it was prepared")  # see `needs`
-        return future.result()
+        with self._lock:
+            self._waiting += 1
+            for process in self._running:
+                _set_niceness(process, 0)
+        try:
+            return future.result()
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
     def cli(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
         """`run_cli(*args)` as the session began: its environment and working folder."""
@@ -322,6 +335,8 @@ class Early:
                 command, cwd=cwd, env=self.environ if env is None else env, text=True,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
             )  # fmt: skip
+            if not self._waiting:
+                _set_niceness(process, NICENESS)
             self._running.add(process)
         try:
             stdout, stderr = process.communicate(timeout=timeout)
@@ -341,6 +356,19 @@ class Early:
             for process in self._running:
                 _kill_group(process)
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+NICENESS = 10
+"""Of the preparations' processes while no test waits for them: the tests' processes come
+first, the preparations take the CPU the tests leave."""
+
+
+def _set_niceness(process: subprocess.Popen[str], niceness: int) -> None:
+    """Of the process's group (its children too); raising priority back may be refused to a
+    user who is not root, and the process may have ended: then as it is."""
+    if process.poll() is None:
+        with suppress(OSError):
+            os.setpriority(os.PRIO_PGRP, process.pid, niceness)
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:
