@@ -250,7 +250,8 @@ PREPARATIONS: dict[tuple[str, str], Preparation] = {}
 
 def prepares(fixture: str, needs: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """Register `work(early, folder)` as the preparation of its module's `fixture`, which
-    takes the result with `early.result(__name__, fixture)`."""
+    takes the result with `early.result(__name__, fixture)`; `fixture[value]` prepares a
+    parametrized fixture for that value only (selected tests using that value start it)."""
 
     def register(work: Callable[[Early, Path], Any]) -> Callable[[Early, Path], Any]:
         PREPARATIONS[(work.__module__, fixture)] = Preparation(
@@ -385,9 +386,12 @@ def early(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     first_use: dict[tuple[str, str], int] = {}
     for index, item in enumerate(items):
         module = getattr(getattr(item, "module", None), "__name__", None)
+        params = getattr(getattr(item, "callspec", None), "params", {})
         for fixture in getattr(item, "fixturenames", ()):
-            if (module, fixture) in PREPARATIONS:
-                first_use.setdefault((module, fixture), index)
+            # a parametrized fixture's preparation may be one value's: "trained[digits_cnn]"
+            for key in ((module, fixture), (module, f"{fixture}[{params.get(fixture)}]")):
+                if key in PREPARATIONS:
+                    first_use.setdefault(key, index)
     prepared = Early(tmp_path_factory, items)
     try:
         for module, fixture in sorted(first_use, key=first_use.__getitem__):
