@@ -9,9 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +68,20 @@ def make_notebook(path: Path, cells: list[tuple[str, list[str]] | str], **metada
     return path
 
 
-def generated_env(project: Path, bentoml_home: Path) -> dict[str, str]:
-    """Environment that runs a generated project's code with this interpreter."""
+def generated_env(
+    project: Path,
+    bentoml_home: Path,
+    environ: dict[str, str] | None = None,
+    path: list[str] | None = None,
+) -> dict[str, str]:
+    """Environment that runs a generated project's code with this interpreter: os.environ
+    (or `environ`) and sys.path (or `path`) with the project's src/ first."""
     return {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "BENTOML_HOME": str(bentoml_home),
-        "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(project / "src"), *(sys.path if path is None else path)]
+        ),
         "NO_COLOR": "1",
     }
 
@@ -215,3 +226,176 @@ def notebook_results(
     plan = plan_of(project, read_manifest(project))
     run = run_notebook(notebook, plan, parameters, workdir, project_src=project / "src")
     return {"metrics": run.metrics, "rows": run.rows, "predictions": run.predictions}
+
+
+# ---- slow preparations, started early (issue 12: `make test` time) ----
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """Slow work of a module's fixture (a fresh venv, a built wheel, converted notebooks) that
+    needs nothing from the tests before it: `work(early, folder)` runs in the background
+    from the session's first test on, when a selected test of `module` uses `fixture`, after
+    the preparations of the module's fixtures it `needs`."""
+
+    module: str
+    fixture: str
+    work: Callable[[Early, Path], Any]
+    needs: tuple[str, ...] = ()
+
+
+PREPARATIONS: dict[tuple[str, str], Preparation] = {}
+"""(module, fixture) -> Preparation; test modules register theirs with `@prepares`."""
+
+
+def prepares(fixture: str, needs: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+    """Register `work(early, folder)` as the preparation of its module's `fixture`, which
+    takes the result with `early.result(__name__, fixture)`; `fixture[value]` prepares a
+    parametrized fixture for that value only (selected tests using that value start it)."""
+
+    def register(work: Callable[[Early, Path], Any]) -> Callable[[Early, Path], Any]:
+        PREPARATIONS[(work.__module__, fixture)] = Preparation(
+            work.__module__, fixture, work, needs
+        )
+        return work
+
+    return register
+
+
+class Early:
+    """Runs the preparations one at a time in a background thread, in the order the tests
+    first need them, while the tests go on: most tests wait on child processes of their
+    own, which leaves a core idle; the preparations' processes run niced, so they take only
+    what the tests leave. A fixture takes its preparation's result with `result` (waiting
+    for it, or raising what stopped it). The work runs child processes only
+    through `run`, so the session can stop them if it ends first, with the environment,
+    working folder and sys.path the session began with (`environ`, `cwd`, `path`): tests
+    change them for a while, in this same process."""
+
+    def __init__(self, factory: pytest.TempPathFactory, items: Sequence[pytest.Item]) -> None:
+        self.items = items
+        self.environ = dict(os.environ)
+        self.cwd = Path.cwd()
+        self.path = list(sys.path)
+        self._factory = factory
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early")
+        self._futures: dict[tuple[str, str], Future[Any]] = {}
+        self._running: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._waiting = 0  # fixtures waiting for a preparation
+
+    def start(self, module: str, fixture: str) -> None:
+        if (module, fixture) in self._futures:
+            return
+        preparation = PREPARATIONS[(module, fixture)]
+        for need in preparation.needs:
+            self.start(module, need)
+        folder = self._factory.mktemp(f"{module.rsplit('.', 1)[-1]}-{fixture}")
+        self._futures[module, fixture] = self._pool.submit(preparation.work, self, folder)
+
+    def result(self, module: str, fixture: str) -> Any:
+        """What `fixture` of `module` was prepared as (waiting for it if need be: meanwhile
+        the preparations' processes run at the tests' priority)."""
+        self.start(module, fixture)
+        future = self._futures[module, fixture]
+        if future.done():
+            return future.result()
+        if threading.current_thread().name.startswith("early"):
+            raise RuntimeError(f"{fixture} is needed before it was prepared")  # see `needs`
+        with self._lock:
+            self._waiting += 1
+            for process in self._running:
+                _set_niceness(process, 0)
+        try:
+            return future.result()
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def cli(self, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+        """`run_cli(*args)` as the session began: its environment and working folder."""
+        command = [sys.executable, "-m", "nb2prod", *args]
+        return self.run(command, self.cwd, {**self.environ, "NO_COLOR": "1"}, timeout)
+
+    def train(self, project: Path, package: str, output_dir: str, bentoml_home: Path) -> None:
+        """`train_generated` with `generated_env(project, bentoml_home)` as the session began."""
+        env = generated_env(project, bentoml_home, self.environ, self.path)
+        command = [sys.executable, "-m", f"{package}.train", "--output-dir", output_dir]
+        trained = self.run(command, project, env)
+        assert trained.returncode == 0, trained.stderr
+
+    def run(
+        self, command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900
+    ) -> subprocess.CompletedProcess[str]:
+        """`subprocess.run(command, capture_output=True, text=True)`, stoppable by `close`."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the session is over")
+            process = subprocess.Popen(
+                command, cwd=cwd, env=self.environ if env is None else env, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            )  # fmt: skip
+            if not self._waiting:
+                _set_niceness(process, NICENESS)
+            self._running.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            stdout, stderr = process.communicate()
+            raise AssertionError(f"{command} ran past {timeout} s:\n{stdout}{stderr}") from None
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    def close(self) -> None:
+        """Stop what is still running (tests that needed it failed or were interrupted)."""
+        with self._lock:
+            self._closed = True
+            for process in self._running:
+                _kill_group(process)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+NICENESS = 10
+"""Of the preparations' processes while no test waits for them: the tests' processes come
+first, the preparations take the CPU the tests leave."""
+
+
+def _set_niceness(process: subprocess.Popen[str], niceness: int) -> None:
+    """Of the process's group (its children too); raising priority back may be refused to a
+    user who is not root, and the process may have ended: then as it is."""
+    if process.poll() is None:
+        with suppress(OSError):
+            os.setpriority(os.PRIO_PGRP, process.pid, niceness)
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def early(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The session's preparations, started at its first test in the order the selected tests
+    first use them."""
+    items = request.session.items
+    first_use: dict[tuple[str, str], int] = {}
+    for index, item in enumerate(items):
+        module = getattr(getattr(item, "module", None), "__name__", None)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for fixture in getattr(item, "fixturenames", ()):
+            # a parametrized fixture's preparation may be one value's: "trained[digits_cnn]"
+            for key in ((module, fixture), (module, f"{fixture}[{params.get(fixture)}]")):
+                if key in PREPARATIONS:
+                    first_use.setdefault(key, index)
+    prepared = Early(tmp_path_factory, items)
+    try:
+        for module, fixture in sorted(first_use, key=first_use.__getitem__):
+            prepared.start(module, fixture)
+        yield prepared
+    finally:
+        prepared.close()

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import venv
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,14 @@ import pandas as pd
 import pytest
 
 from nb2prod.commands.verify import service_tolerance
-from tests.conftest import EXAMPLES, bentoml_server, notebook_results, run_cli
+from tests.conftest import (
+    EXAMPLES,
+    Early,
+    bentoml_server,
+    notebook_results,
+    prepares,
+    run_cli,
+)
 from tests.tolerant import within
 
 pytestmark = pytest.mark.e2e
@@ -83,17 +89,41 @@ def _run(
     result = subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=env
     )
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return _ok(result)
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, f"{result.args} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
 
-@pytest.fixture(scope="module")
-def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One fresh venv (not nb2prod's) that the examples' projects are installed into: each
-    brings the same pinned packages, so one install of them serves all three."""
-    env_dir = tmp_path_factory.mktemp("examples") / "venv"
-    venv.create(env_dir, with_pip=True)
-    return env_dir / "bin" / "python"
+@prepares("installed_project")
+def _install_examples(early: Early, folder: Path) -> dict[str, Any]:
+    """One fresh venv (not nb2prod's) with each selected example converted and installed with
+    its test extra: each brings the same pinned packages, so one install of them serves all
+    three. {"python": the venv's python, name: the example's folder (its project in
+    `project/`), or what stopped its conversion or install, for its tests to raise}."""
+    names = [
+        item.callspec.params["installed_project"]
+        for item in early.items
+        if item.module is sys.modules[__name__] and "installed_project" in item.fixturenames
+    ]
+    _ok(early.run([sys.executable, "-m", "venv", str(folder / "venv")], cwd=folder))
+    prepared: dict[str, Any] = {"python": folder / "venv" / "bin" / "python"}
+    for name in dict.fromkeys(names):
+        root = folder / name
+        root.mkdir()
+        notebook = str(EXAMPLES / f"{name}.ipynb")
+        pip = [str(prepared["python"]), "-m", "pip", "install", "--quiet"]
+        try:
+            converted = early.cli("convert", notebook, "-o", str(root / "project"))
+            assert converted.returncode == 0, converted.stderr
+            _ok(early.run([*pip, f"{root / 'project'}[test]"], cwd=root))
+        except AssertionError as error:
+            prepared[name] = error
+        else:
+            prepared[name] = root
+    return prepared
 
 
 @pytest.fixture(
@@ -104,17 +134,15 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for n in sorted(OVERRIDES)
     ],
 )
-def installed_project(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fresh_venv: Path
-):
-    """An example converted and installed with its test extra into the fresh venv."""
+def installed_project(request: pytest.FixtureRequest, early: Early):
+    """An example converted and installed with its test extra into the fresh venv (in the
+    background from the session's start: tests/conftest.py, Early)."""
     name: str = request.param
-    root = tmp_path_factory.mktemp(name)
-    project = root / "project"
-    result = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
-    assert result.returncode == 0, result.stderr
-    _run([str(fresh_venv), "-m", "pip", "install", "--quiet", f"{project}[test]"], cwd=root)
-    return name, project, fresh_venv, root
+    prepared = early.result(__name__, "installed_project")
+    root = prepared[name]
+    if isinstance(root, AssertionError):
+        raise root
+    return name, root / "project", prepared["python"], root
 
 
 def test_verify_passes_with_non_default_parameters(installed_project) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,16 +40,58 @@ NOTEBOOKS = {
 }
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_the_generated_notebook_regression_test_passes(name: str, tmp_path: Path) -> None:
-    project = tmp_path / name
-    convert(make_notebook(tmp_path / f"{name}.ipynb", NOTEBOOKS[name]), project, service=False)
+def _convert_and_start(name: str, root: Path) -> subprocess.Popen[str]:
+    """Convert the notebook, then start its project's regression test with pytest, its
+    output going to `root`/stdout and `root`/stderr."""
+    project = root / name
+    convert(make_notebook(root / f"{name}.ipynb", NOTEBOOKS[name]), project, service=False)
     assert (project / "tests" / "test_notebook_regression.py").exists()
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
-         str(tmp_path / "basetemp"), "tests/test_notebook_regression.py"],
-        cwd=project, env=generated_env(project, tmp_path / "bentoml"),
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
-    assert "1 passed" in result.stdout
+    with open(root / "stdout", "w") as stdout, open(root / "stderr", "w") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
+             str(root / "basetemp"), "tests/test_notebook_regression.py"],
+            cwd=project, env=generated_env(project, root / "bentoml"),
+            stdout=stdout, stderr=stderr, text=True,
+        )  # fmt: skip
+
+
+Started = tuple[Path, "subprocess.Popen[str] | Exception"]
+
+
+@pytest.fixture(scope="module")
+def started(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Started]]:
+    """Each selected notebook converted and its generated test started, side by side: the
+    next converts while the earlier ones run (each mostly waits on its kernel). A case's
+    failure to convert is kept for its own test to raise."""
+    names = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec")
+    ]
+    runs: dict[str, Started] = {}
+    try:
+        for name in names:
+            root = tmp_path_factory.mktemp(name)
+            try:
+                runs[name] = (root, _convert_and_start(name, root))
+            except Exception as error:  # reported by the case's own test
+                runs[name] = (root, error)
+        yield runs
+    finally:
+        for _, run in runs.values():
+            if isinstance(run, subprocess.Popen) and run.poll() is None:
+                run.kill()
+                run.wait()
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_the_generated_notebook_regression_test_passes(name: str, started) -> None:
+    root, run = started[name]
+    if isinstance(run, Exception):
+        raise run
+    run.wait(timeout=600)
+    stdout, stderr = (root / "stdout").read_text(), (root / "stderr").read_text()
+    assert run.returncode == 0, stdout[-5000:] + stderr[-3000:]
+    assert "1 passed" in stdout

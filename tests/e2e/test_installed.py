@@ -15,13 +15,12 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, Early, prepares
 
 pytestmark = pytest.mark.e2e
 
@@ -47,34 +46,46 @@ def _ok(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[s
     return done
 
 
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+@prepares("dist")
+def _build_dist(early: Early, folder: Path) -> dict[str, Path]:
     """The sdist built from this tree, and the wheel built from the sdist alone."""
-    folder = tmp_path_factory.mktemp("dist")
-    _ok(_run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(folder),
-              str(ROOT)], cwd=folder))  # fmt: skip
+    _ok(early.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "-o", str(folder),
+                   str(ROOT)], cwd=folder))  # fmt: skip
     sdist = next(folder.glob("nb2prod-*.tar.gz"))
     # No index and no Node.js: PATH holds python alone, so an npm step would fail the build.
     bare = folder / "bare-path"
     bare.mkdir()
     (bare / "python").symlink_to(sys.executable)
-    env = {**os.environ, "PATH": str(bare), "PIP_NO_INDEX": "1"}
-    _ok(_run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-              "-w", str(folder), str(sdist)], cwd=folder, env=env))  # fmt: skip
+    env = {**early.environ, "PATH": str(bare), "PIP_NO_INDEX": "1"}
+    _ok(early.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                   "-w", str(folder), str(sdist)], cwd=folder, env=env))  # fmt: skip
     return {"sdist": sdist, "wheel": next(folder.glob("nb2prod-*.whl"))}
 
 
-@pytest.fixture(scope="module")
-def user(tmp_path_factory: pytest.TempPathFactory, dist: dict[str, Path]) -> dict[str, Path]:
+@prepares("user", needs=("dist",))
+def _make_user(early: Early, home: Path) -> dict[str, Path]:
     """A fresh venv with the wheel and the notebook's packages, and a folder to work in."""
-    home = tmp_path_factory.mktemp("user")
-    venv.create(home / "venv", with_pip=True)
+    wheel = early.result(__name__, "dist")["wheel"]
+    _ok(early.run([sys.executable, "-m", "venv", str(home / "venv")], cwd=home))
     python = home / "venv" / "bin" / "python"
-    _ok(_run([str(python), *PIP_INSTALL, str(dist["wheel"]), *NOTEBOOK_PACKAGES], cwd=home))
+    _ok(early.run([str(python), *PIP_INSTALL, str(wheel), *NOTEBOOK_PACKAGES], cwd=home))
     work = home / "work"
     work.mkdir()
     shutil.copy(EXAMPLES / NOTEBOOK, work / NOTEBOOK)
     return {"home": home, "bin": python.parent, "work": work}
+
+
+@pytest.fixture(scope="module")
+def dist(early: Early) -> dict[str, Path]:
+    """The sdist built from this tree, and the wheel built from the sdist alone (built in the
+    background from the session's start: tests/conftest.py, Early)."""
+    return early.result(__name__, "dist")
+
+
+@pytest.fixture(scope="module")
+def user(early: Early, dist: dict[str, Path]) -> dict[str, Path]:
+    """A fresh venv with the wheel and the notebook's packages, and a folder to work in."""
+    return early.result(__name__, "user")
 
 
 def _env(user: dict[str, Path]) -> dict[str, str]:

@@ -17,20 +17,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, free_port, generated_env, run_cli, train_generated
+from tests.conftest import EXAMPLES, Early, free_port, generated_env, prepares
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("serve")
+@prepares("trained")
+def _convert_and_train(early: Early, root: Path) -> Path:
     project = root / "project"
-    converted = run_cli("convert", str(EXAMPLES / "wine_classifier.ipynb"), "-o", str(project))
+    converted = early.cli("convert", str(EXAMPLES / "wine_classifier.ipynb"), "-o", str(project))
     assert converted.returncode == 0, converted.stderr
-    env = generated_env(project, root / "bentoml")
-    train_generated(project, "wine_classifier", str(root / "artifacts"), env)
-    return project, env
+    early.train(project, "wine_classifier", str(root / "artifacts"), root / "bentoml")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(early: Early) -> tuple[Path, dict[str, str]]:
+    """The example converted and trained (in the background from the session's start:
+    tests/conftest.py, Early), and the environment that runs its code."""
+    root = early.result(__name__, "trained")
+    return root / "project", generated_env(root / "project", root / "bentoml")
 
 
 def _processes() -> dict[int, tuple[int, int, str]]:

@@ -13,17 +13,41 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import EXAMPLES, run_cli, served
+from tests.conftest import EXAMPLES, PREPARATIONS, Early, prepares, served
 from tests.tolerant import within
 
 pytestmark = pytest.mark.e2e
 
 pytest.importorskip("torch")
+
+
+def _convert_and_train(early: Early, root: Path, name: str) -> tuple[Path, dict[str, str], str]:
+    """`name`'s example converted and trained, its model in a BentoML store of its own."""
+    project = root / "project"
+    converted = early.cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
+    assert converted.returncode == 0, converted.stderr
+    package = json.loads((project / "nb2prod.json").read_text())["package"]
+    env = {
+        **early.environ,
+        "BENTOML_HOME": str(root / "bentoml"),
+        "PYTHONPATH": f"{project / 'src'}{os.pathsep}{project}",
+        "BENTOML_DO_NOT_TRACK": "True",
+    }
+    command = [sys.executable, "-m", f"{package}.train", "--output-dir", "artifacts"]
+    training = early.run(command, project, env, timeout=600)
+    assert training.returncode == 0, training.stderr[-3000:]
+    return project, env, training.stderr
+
+
+@prepares("trained[digits_cnn]")
+def _digits(early: Early, root: Path) -> tuple[Path, dict[str, str], str]:
+    return _convert_and_train(early, root, "digits_cnn")
 
 
 @pytest.fixture(
@@ -32,26 +56,13 @@ pytest.importorskip("torch")
     # code) in `make test-slow`, where test_examples_e2e.py also runs both in a fresh venv
     params=["digits_cnn", pytest.param("tabular_mlp", marks=pytest.mark.slow)],
 )
-def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """An example converted and trained, its model in a BentoML store of its own."""
+def trained(request: pytest.FixtureRequest, early: Early, tmp_path_factory: pytest.TempPathFactory):
+    """An example converted and trained (digits in the background from the session's start:
+    tests/conftest.py, Early)."""
     name: str = request.param
-    root = tmp_path_factory.mktemp(name)
-    project = root / "project"
-    converted = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
-    assert converted.returncode == 0, converted.stderr
-    package = json.loads((project / "nb2prod.json").read_text())["package"]
-    env = {
-        **os.environ,
-        "BENTOML_HOME": str(root / "bentoml"),
-        "PYTHONPATH": f"{project / 'src'}{os.pathsep}{project}",
-        "BENTOML_DO_NOT_TRACK": "True",
-    }
-    training = subprocess.run(
-        [sys.executable, "-m", f"{package}.train", "--output-dir", "artifacts"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert training.returncode == 0, training.stderr[-3000:]
-    return name, project, env, training.stderr
+    if (__name__, f"trained[{name}]") in PREPARATIONS:
+        return name, *early.result(__name__, f"trained[{name}]")
+    return name, *_convert_and_train(early, tmp_path_factory.mktemp(name), name)
 
 
 def test_training_keeps_a_checked_onnx_twin_and_says_where(trained) -> None:

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import generated_env, make_notebook, run_cli, train_generated
+from tests.conftest import (
+    Early,
+    generated_env,
+    make_notebook,
+    prepares,
+    run_cli,
+    train_generated,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -196,18 +203,23 @@ NOTEBOOKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("trust")
-
+@prepares("projects")
+def _convert_all(early: Early, root: Path) -> dict[str, Path]:
     def convert(name: str) -> Path:
         notebook = make_notebook(root / f"{name}.ipynb", NOTEBOOKS[name])
-        result = run_cli("convert", str(notebook), "-o", str(root / name), timeout=300)
+        result = early.cli("convert", str(notebook), "-o", str(root / name), timeout=300)
         assert result.returncode == 0, result.stderr
         return root / name
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # each convert is a process: two cores
         return dict(zip(NOTEBOOKS, pool.map(convert, NOTEBOOKS), strict=True))
+
+
+@pytest.fixture(scope="module")
+def projects(early: Early) -> dict[str, Path]:
+    """Every notebook above converted (in the background from the session's start:
+    tests/conftest.py, Early)."""
+    return early.result(__name__, "projects")
 
 
 def _verify(project: Path, *arguments: str) -> tuple[int, str, dict]:

@@ -8,20 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, make_notebook, run_cli
+from tests.conftest import EXAMPLES, Early, make_notebook, prepares, run_cli
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("verify")
+@prepares("converted")
+def _convert_examples(early: Early, root: Path) -> dict[str, Path]:
     projects = {}
     for name in ("wine_classifier", "diabetes_regression"):
-        result = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(root / name))
+        result = early.cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(root / name))
         assert result.returncode == 0, result.stderr
         projects[name] = root / name
     return projects
+
+
+@pytest.fixture(scope="module")
+def converted(early: Early) -> dict[str, Path]:
+    """Two examples converted (in the background from the session's start:
+    tests/conftest.py, Early); tests copy them before they change them."""
+    return early.result(__name__, "converted")
 
 
 def _copy(project: Path, tmp_path: Path) -> Path:

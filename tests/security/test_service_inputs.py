@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import (
+    Early,
     bentoml_server,
     generated_env,
     make_notebook,
-    run_cli,
-    train_generated,
+    prepares,
 )
 
 pytestmark = pytest.mark.e2e
@@ -60,16 +60,22 @@ NOTEBOOK = [
 ]
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("service-inputs")
+@prepares("project")
+def _convert_and_train(early: Early, root: Path) -> Path:
     notebook = make_notebook(root / "iris_service.ipynb", NOTEBOOK)
     project = root / "project"
-    converted = run_cli("convert", str(notebook), "-o", str(project))
+    converted = early.cli("convert", str(notebook), "-o", str(project))
     assert converted.returncode == 0, converted.stderr
-    env = generated_env(project, root / "bentoml")
-    train_generated(project, PACKAGE, str(root / "artifacts"), env)
-    return project, env
+    early.train(project, PACKAGE, str(root / "artifacts"), root / "bentoml")
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(early: Early) -> tuple[Path, dict[str, str]]:
+    """The notebook converted and trained (in the background from the session's start:
+    tests/conftest.py, Early), and the environment that runs its code."""
+    root = early.result(__name__, "project")
+    return root / "project", generated_env(root / "project", root / "bentoml")
 
 
 @pytest.fixture(scope="module")

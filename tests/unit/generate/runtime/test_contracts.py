@@ -101,29 +101,39 @@ print(json.dumps({name: fingerprint(values) for name, values in namespace["VALUE
 """
 
 
-def _hashes(seed: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONHASHSEED": seed}
-    result = subprocess.run(
-        [sys.executable, "-c", HASH, str(ROOT), VALUES],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+@pytest.fixture(scope="module")
+def hashes_of_two_processes() -> tuple[dict[str, str], dict[str, str]]:
+    """The fingerprints of VALUES from two fresh interpreters with different string-hash
+    seeds, run side by side; both tests below read them (each child imports torch, slow)."""
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", HASH, str(ROOT), VALUES],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        for seed in ("1", "2")
+    ]
+    try:
+        outputs = [child.communicate(timeout=300) for child in children]
+    finally:
+        for child in children:
+            child.kill()  # only if still running (a timeout)
+    for child, (_, stderr) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, stderr
+    return json.loads(outputs[0][0]), json.loads(outputs[1][0])
 
 
-def test_equal_data_hashes_alike_in_two_processes() -> None:
-    first, second = _hashes("1"), _hashes("2")
+def test_equal_data_hashes_alike_in_two_processes(hashes_of_two_processes) -> None:
+    first, second = hashes_of_two_processes
     assert first == second
     assert len(set(first.values())) == len(first)  # and the cases do not collide
 
 
-def test_tensors_hash_alike_in_two_processes() -> None:
+def test_tensors_hash_alike_in_two_processes(hashes_of_two_processes) -> None:
     pytest.importorskip("torch")
-    first, second = _hashes("3"), _hashes("4")
+    first, second = hashes_of_two_processes
     tensors = {name for name in first if name.startswith("tensor")}
     assert len(tensors) == 5
     assert {n: first[n] for n in tensors} == {n: second[n] for n in tensors}
