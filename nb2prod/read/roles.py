@@ -79,6 +79,10 @@ class Section:
     title: str | None = None  # from the markdown cell just above it
     kale_skip: bool = False
     """Ends with a cell tagged Kale's `skip`, which skips that cell only."""
+    kale_names: list[str] = field(default_factory=list)
+    """The Kale step names (`step:NAME`, `block:NAME`) its cells declare."""
+    prev: list[str] = field(default_factory=list)
+    """Kale's `prev:NAME` tags of its cells: the steps it runs after, as written."""
 
     @property
     def kept(self) -> bool:
@@ -140,6 +144,7 @@ def read_roles(notebook: Notebook) -> RoleReading:
             sections.append(current)
         current.cells.append(cell)
         current.kale_skip = kale and role.name == SKIP and "skip" in cell.tags
+        _add_kale_links(current, cell)
         roles_by_cell[cell.index] = role.function_name
         pending_title = None
     if not explicit and not problems:
@@ -156,6 +161,17 @@ def read_roles(notebook: Notebook) -> RoleReading:
             )
         )
     return RoleReading(sections, problems, roles_by_cell, explicit)
+
+
+def _add_kale_links(section: Section, cell: Cell) -> None:
+    """Record the Kale step names and `prev:` edges `cell` declares on its section."""
+    for tag in cell.tags:
+        name, _, value = tag.strip().partition(":")
+        value = value.strip()
+        if name in ("step", "block") and value and value not in section.kale_names:
+            section.kale_names.append(value)
+        elif name == "prev" and value and value not in section.prev:
+            section.prev.append(value)
 
 
 def cell_role(cell: Cell, problems: list[Problem]) -> Role | None:
