@@ -139,6 +139,7 @@ def read_roles(notebook: Notebook) -> RoleReading:
             current is None
             or role != current.role
             or (role.name == TEST and cell.index in explicit)
+            or _new_kale_step(cell, current)
         ):
             current = Section(role, title=pending_title)
             sections.append(current)
@@ -161,6 +162,13 @@ def read_roles(notebook: Notebook) -> RoleReading:
             )
         )
     return RoleReading(sections, problems, roles_by_cell, explicit)
+
+
+def _new_kale_step(cell: Cell, current: Section) -> bool:
+    """`cell` names a Kale step its section is not: Kale runs each step as its own task
+    (`step:feature_a` and `step:feature_b` are two, though both mean preprocessing)."""
+    names = [t.split(":", 1)[1].strip() for t in cell.tags if t.startswith(("step:", "block:"))]
+    return bool(names) and bool(current.kale_names) and names[0] not in current.kale_names
 
 
 def _add_kale_links(section: Section, cell: Cell) -> None:
