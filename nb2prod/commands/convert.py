@@ -20,6 +20,7 @@ from nb2prod.generate.install_hints import (
     install_line,
     missing_module,
     not_installed,
+    require,
 )
 from nb2prod.generate.render import falls_short, render_project, render_sources, smoke_metrics
 from nb2prod.generate.write import MANIFEST, WriteReport, check_output, write_project
@@ -36,6 +37,7 @@ from nb2prod.plan.build import (
 from nb2prod.plan.serving import Serving, build_serving, data_input_of
 from nb2prod.protocol import ProbeResult, ProbeSpec, ProbeStep, ProtocolError
 from nb2prod.read.notebook import Notebook, load_notebook
+from nb2prod.run.kfp_compile import PIPELINE_YAML, compile_pipeline, no_pipeline_error
 from nb2prod.run.probe import PROBE_TIMEOUT, ProbeFailed, run_probe
 
 
@@ -78,6 +80,7 @@ def convert(
     service: bool = True,
     onnx: bool = True,
     run_pipeline: bool = True,
+    kfp: bool = False,
     timeout: int = PROBE_TIMEOUT,
     announce: Callable[[str], None] | None = None,
     analysis: Analysis | None = None,
@@ -88,7 +91,8 @@ def convert(
     with what it started after `timeout` seconds) to record the references its tests
     compare with and the service's schema; `announce` is told before it runs, since
     that runs the notebook's own code. `analysis` is one made earlier (the server's, as it
-    accepted the job): used while the notebook still holds what was analysed.
+    accepted the job): used while the notebook still holds what was analysed. With
+    `kfp`, the Kubeflow pipeline is compiled into `pipelines/pipeline.yaml` (kfp SDK).
     """
     notebook = load_notebook(notebook_path)
     check_output(output, notebook_path)
@@ -97,6 +101,10 @@ def convert(
     plan = plan_from(analysis, name)
     if plan.blocking:
         raise UserError(notebook_path, plan.blocking)
+    if kfp:  # before the probe runs: a missing extra or model stops at once
+        require("kfp", notebook_path)
+        if not plan.model:
+            raise no_pipeline_error(notebook_path)
     problems = list(plan.problems)
     probe: ProbeResult | None = None
     serving: Serving | None = None
@@ -122,6 +130,8 @@ def convert(
     if probe is not None:
         problems.extend(_weak_quick_run(plan, probe))
     files = render_project(plan, problems, serving, probe)
+    if kfp:
+        files[PIPELINE_YAML] = compile_pipeline(files, notebook_path)
     manifest = {
         "source": {"path": notebook_path.name, "sha256": notebook.sha256},
         "project": plan.project,

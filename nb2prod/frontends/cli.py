@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the model as trained, without its ONNX Runtime twin",
     )
     convert.add_argument(
+        "--kfp",
+        action="store_true",
+        help="compile the Kubeflow training pipeline into pipelines/pipeline.yaml "
+        "(needs the kfp SDK: pip install 'nb2prod[kfp]')",
+    )
+    convert.add_argument(
         "--timeout",
         type=int,
         default=900,
@@ -256,6 +262,7 @@ def _convert(args: argparse.Namespace, style: Style) -> int:
         service=not args.no_service,
         onnx=not args.no_onnx,
         run_pipeline=not args.no_run,
+        kfp=args.kfp,
         timeout=args.timeout,
         announce=lambda line: print(f"nb2prod: {line}", file=sys.stderr, flush=True),
     )

@@ -31,6 +31,7 @@ EXTRA_OF_MODULE = {
     "docker": "image",
     "jupyterlab": "lab",
     "jupyter_server": "lab",
+    "kfp": "kfp",
 }
 
 _NO_MODULE = re.compile(r"No module named '([^']+)'")

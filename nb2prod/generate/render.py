@@ -27,6 +27,7 @@ from nb2prod import __version__
 from nb2prod.analyse.names import imported_modules
 from nb2prod.analyse.role_outputs import looks_like_metric
 from nb2prod.errors import Problem
+from nb2prod.generate.kfp_pipeline import kfp_pipeline
 from nb2prod.generate.requirements import installed_version, resolve_requirements
 from nb2prod.plan.build import Plan, Step, data_step_position
 from nb2prod.plan.metrics_record import metrics_record
@@ -82,6 +83,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "scripts/check_data_quality.py.j2": ("scripts/check_data_quality.py", WITH_DATA),
     "scripts/test_model_inference.py.j2": ("scripts/test_model_inference.py", WITH_SERVICE),
     "github/workflows/ml-validation.yml.j2": (".github/workflows/ml-validation.yml", ALWAYS),
+    "pipelines/pipeline.py.j2": ("pipelines/pipeline.py", WITH_MODEL),
 }
 GENERATE = Path(__file__).parent
 COPIED: dict[str, tuple[str, str]] = {
@@ -90,6 +92,7 @@ COPIED: dict[str, tuple[str, str]] = {
     "runtime/onnx_model.py": ("src/{package}/onnx_model.py", WITH_ONNX),
     "runtime/torch_model.py": ("src/{package}/torch_model.py", WITH_TORCH_MODEL),
     "runtime/request_guard.py": ("src/{package}/request_guard.py", WITH_SERVICE),
+    "runtime/kfp_values.py": ("src/{package}/kfp_values.py", WITH_MODEL),
     "static/gitignore": (".gitignore", ALWAYS),
     "static/dockerignore": (".dockerignore", WITH_SERVICE),
 }
@@ -205,6 +208,9 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
             for name in smoke_metrics(probe.metrics.defaults if probe else {})
         },
         "features": _enabled(plan, serving, probe),
+        "kfp": kfp_pipeline(plan) if plan.model else None,
+        "image_variable": f"{plan.package.upper()}_IMAGE",
+        "kfp_requirement": _pinned("kfp"),
     }
 
 

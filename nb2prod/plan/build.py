@@ -129,6 +129,9 @@ class Step:
     """The step nb2prod adds to score a model when no section computes a metric."""
     shown_predictions: tuple[int, str] | None = None
     """For a predict step whose cell shows the model's call: (cell, the name it got)."""
+    after: tuple[str, ...] = ()
+    """Functions of the steps Kale's `prev:` tags say this one runs after (besides the
+    steps whose outputs it reads): a Kubeflow pipeline keeps that edge."""
 
     @property
     def cell_span(self) -> str:
@@ -277,6 +280,9 @@ def _analyse(notebook: Notebook) -> Analysis:
     names = _function_names(pipeline_codes, taken | TEMPLATE_NAMES, scoring)
     _template_name_clashes(kept, problems)
     with_body = [code for code in pipeline_codes if code.body]
+    kale_functions = {
+        kale_name: names[id(code)] for code in with_body for kale_name in code.section.kale_names
+    }  # the last function of each Kale step: what a step after it waits for
     steps: list[Step] = []
     for code in with_body:
         step = _step(code, names[id(code)])
@@ -290,6 +296,7 @@ def _analyse(notebook: Notebook) -> Analysis:
                 shown_predictions=next(((c, shown[c]) for c in step.cells if c in shown), None)
                 if predicts
                 else None,
+                after=_after(code, kale_functions, step.function),
             )
         )
     tests = [
@@ -532,6 +539,13 @@ def _step(code: SectionCode, function: str) -> Step:
         title=code.section.title,
         body=_join_body(code),
     )
+
+
+def _after(code: SectionCode, kale_functions: dict[str, str], function: str) -> tuple[str, ...]:
+    """The functions of the Kale steps `code`'s section names in `prev:` tags; a name
+    with no kept code (a skipped step, the parameters) has nothing to wait for."""
+    found = (kale_functions.get(name) for name in code.section.prev)
+    return tuple(dict.fromkeys(f for f in found if f is not None and f != function))
 
 
 def _join_body(code: SectionCode) -> str:

@@ -79,6 +79,10 @@ class Section:
     title: str | None = None  # from the markdown cell just above it
     kale_skip: bool = False
     """Ends with a cell tagged Kale's `skip`, which skips that cell only."""
+    kale_names: list[str] = field(default_factory=list)
+    """The Kale step names (`step:NAME`, `block:NAME`) its cells declare."""
+    prev: list[str] = field(default_factory=list)
+    """Kale's `prev:NAME` tags of its cells: the steps it runs after, as written."""
 
     @property
     def kept(self) -> bool:
@@ -135,11 +139,13 @@ def read_roles(notebook: Notebook) -> RoleReading:
             current is None
             or role != current.role
             or (role.name == TEST and cell.index in explicit)
+            or _new_kale_step(cell, current)
         ):
             current = Section(role, title=pending_title)
             sections.append(current)
         current.cells.append(cell)
         current.kale_skip = kale and role.name == SKIP and "skip" in cell.tags
+        _add_kale_links(current, cell)
         roles_by_cell[cell.index] = role.function_name
         pending_title = None
     if not explicit and not problems:
@@ -156,6 +162,24 @@ def read_roles(notebook: Notebook) -> RoleReading:
             )
         )
     return RoleReading(sections, problems, roles_by_cell, explicit)
+
+
+def _new_kale_step(cell: Cell, current: Section) -> bool:
+    """`cell` names a Kale step its section is not: Kale runs each step as its own task
+    (`step:feature_a` and `step:feature_b` are two, though both mean preprocessing)."""
+    names = [t.split(":", 1)[1].strip() for t in cell.tags if t.startswith(("step:", "block:"))]
+    return bool(names) and bool(current.kale_names) and names[0] not in current.kale_names
+
+
+def _add_kale_links(section: Section, cell: Cell) -> None:
+    """Record the Kale step names and `prev:` edges `cell` declares on its section."""
+    for tag in cell.tags:
+        name, _, value = tag.strip().partition(":")
+        value = value.strip()
+        if name in ("step", "block") and value and value not in section.kale_names:
+            section.kale_names.append(value)
+        elif name == "prev" and value and value not in section.prev:
+            section.prev.append(value)
 
 
 def cell_role(cell: Cell, problems: list[Problem]) -> Role | None:

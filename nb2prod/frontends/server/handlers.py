@@ -1,8 +1,9 @@
 """REST handlers: `check` answers at once; `convert` and `verify` start jobs.
 
     POST /nb2prod/check    {"path": NB[, "notebook": {...}]} -> `nb2prod check --json`'s report
-    POST /nb2prod/convert  {"path": NB[, "output": DIR]}    -> 202 {"job": ...}; analyses
-           the notebook at once (400: what blocks it), the job converts from that analysis
+    POST /nb2prod/convert  {"path": NB[, "output": DIR][, "kfp": BOOL]} -> 202 {"job": ...};
+           analyses the notebook at once (400: what blocks it), the job converts from that
+           analysis; `"kfp": true` also compiles pipelines/pipeline.yaml (`convert --kfp`)
     POST /nb2prod/verify   {"path": DIR}                     -> 202 {"job": ...}
     GET    /nb2prod/jobs/ID -> {"job": ...}: poll while its status is queued or running
     DELETE /nb2prod/jobs/ID -> {"job": ...}: cancel it (killed with what it started)
@@ -151,13 +152,16 @@ class ConvertHandler(Nb2prodHandler):
             # checked as if the client had named it (it may be a link out of the root)
             output_name = default_output(notebook).relative_to(self.root).as_posix()
         output = self.inside_root(output_name, must_exist=False)
+        kfp = body.get("kfp", False)
+        if not isinstance(kfp, bool):
+            raise web.HTTPError(400, "`kfp` must be true or false")
         try:
             analysis = await asyncio.to_thread(_preflight, notebook)
         except UserError as error:
             self.user_error(error)
             return
         self.start_job(
-            "convert", notebook, output, run_convert, self.root, notebook, output, analysis
+            "convert", notebook, output, run_convert, self.root, notebook, output, analysis, kfp
         )
 
 

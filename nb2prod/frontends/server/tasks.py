@@ -78,15 +78,15 @@ def unpack_analysis(packed: bytes | None) -> Analysis | None:
 
 
 def run_convert(
-    root: Path, notebook: Path, output: Path, analysis: bytes | None = None
+    root: Path, notebook: Path, output: Path, analysis: bytes | None = None, kfp: bool = False
 ) -> dict[str, Any]:
-    """`nb2prod convert NOTEBOOK -o OUTPUT --json`, with the files named for the client;
-    from `analysis` (`pack_analysis`) when the notebook has not changed since."""
+    """`nb2prod convert NOTEBOOK -o OUTPUT --json [--kfp]`, with the files named for the
+    client; from `analysis` (`pack_analysis`) when the notebook has not changed since."""
     from nb2prod.commands.convert import convert
 
     try:
         _still_inside(root, notebook, output)
-        conversion = convert(notebook, output, analysis=unpack_analysis(analysis))
+        conversion = convert(notebook, output, analysis=unpack_analysis(analysis), kfp=kfp)
     except UserError as error:
         return {"error": error_json(error, root)}
     except ModuleNotFoundError as error:
