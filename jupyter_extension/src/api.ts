@@ -83,8 +83,21 @@ export function doctor(path?: string): Promise<IDiagnosis> {
   );
 }
 
-export async function startConvert(path: string, output: string): Promise<IJob<IConversion>> {
-  return (await post<{ job: IJob<IConversion> }>('convert', { path, output })).job;
+/**
+ * Start a convert job; `kfp` also compiles the Kubeflow pipeline (`convert --kfp`). Left
+ * out when false: the server then keeps the project's earlier choice.
+ */
+export async function startConvert(
+  path: string,
+  output: string,
+  kfp = false
+): Promise<IJob<IConversion>> {
+  return (
+    await post<{ job: IJob<IConversion> }>(
+      'convert',
+      kfp ? { path, output, kfp } : { path, output }
+    )
+  ).job;
 }
 
 export async function startVerify(project: string): Promise<IJob<IVerification>> {

@@ -33,6 +33,8 @@ const STEP_LABELS: Record<StepName, string> = {
 export interface IExportOptions {
   output: string;
   verify: boolean;
+  /** Also compile the Kubeflow pipeline (`convert --kfp`: pipelines/pipeline.yaml). */
+  kfp: boolean;
 }
 
 /** What the export needs from the rest of the extension. */
@@ -41,7 +43,7 @@ export interface IExportServices {
   panel: RolesPanel;
 }
 
-/** The form of the first dialog: output folder and the regression check. */
+/** The form of the first dialog: output folder, the regression check, the Kubeflow pipeline. */
 class ExportForm extends Widget {
   constructor(defaultOutput: string) {
     super();
@@ -53,6 +55,7 @@ class ExportForm extends Widget {
       'aria-describedby': 'jp-nb2prod-output-help'
     });
     this.verify = h('input', { type: 'checkbox', class: 'jp-nb2prod-verify' });
+    this.kfp = h('input', { type: 'checkbox', class: 'jp-nb2prod-kfp' });
     this.node.append(
       h('label', {}, 'Output folder (relative to the server root)', this.output),
       h(
@@ -65,16 +68,27 @@ class ExportForm extends Widget {
         { class: 'jp-nb2prod-check' },
         this.verify,
         ' Run the regression check (papermill runs the notebook; takes longer)'
+      ),
+      h(
+        'label',
+        { class: 'jp-nb2prod-check' },
+        this.kfp,
+        ' Compile the Kubeflow pipeline (pipelines/pipeline.yaml; needs nb2prod[kfp] on the server)'
       )
     );
   }
 
   getValue(): IExportOptions {
-    return { output: this.output.value.trim(), verify: this.verify.checked };
+    return {
+      output: this.output.value.trim(),
+      verify: this.verify.checked,
+      kfp: this.kfp.checked
+    };
   }
 
   private readonly output: HTMLInputElement;
   private readonly verify: HTMLInputElement;
+  private readonly kfp: HTMLInputElement;
 }
 
 /** The body of the progress dialog: the steps, then the outcome. */
@@ -182,14 +196,16 @@ export async function exportNotebook(
   try {
     progress.set('analyse', 'running');
     await notebook.context.save();
-    const job = await api.startConvert(path, options.output).catch((error: unknown) => {
-      if (blocksExport(error)) {
-        notebookBlocks = true;
-        const { problems } = error;
-        throw new api.Nb2prodError(`${problems.length} problem(s) block the export`, problems);
-      }
-      throw error;
-    });
+    const job = await api
+      .startConvert(path, options.output, options.kfp)
+      .catch((error: unknown) => {
+        if (blocksExport(error)) {
+          notebookBlocks = true;
+          const { problems } = error;
+          throw new api.Nb2prodError(`${problems.length} problem(s) block the export`, problems);
+        }
+        throw error;
+      });
     progress.set('analyse', 'done');
 
     step = 'generate';

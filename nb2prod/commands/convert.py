@@ -80,7 +80,7 @@ def convert(
     service: bool = True,
     onnx: bool = True,
     run_pipeline: bool = True,
-    kfp: bool = False,
+    kfp: bool | None = None,
     timeout: int = PROBE_TIMEOUT,
     announce: Callable[[str], None] | None = None,
     analysis: Analysis | None = None,
@@ -92,7 +92,8 @@ def convert(
     compare with and the service's schema; `announce` is told before it runs, since
     that runs the notebook's own code. `analysis` is one made earlier (the server's, as it
     accepted the job): used while the notebook still holds what was analysed. With
-    `kfp`, the Kubeflow pipeline is compiled into `pipelines/pipeline.yaml` (kfp SDK).
+    `kfp`, the Kubeflow pipeline is compiled into `pipelines/pipeline.yaml` (kfp SDK);
+    None keeps the project's choice (compiled again when an earlier convert compiled it).
     """
     notebook = load_notebook(notebook_path)
     check_output(output, notebook_path)
@@ -101,6 +102,8 @@ def convert(
     plan = plan_from(analysis, name)
     if plan.blocking:
         raise UserError(notebook_path, plan.blocking)
+    if kfp is None:
+        kfp = _compiled_pipeline_before(output)
     if kfp:  # before the probe runs: a missing extra or model stops at once
         require("kfp", notebook_path)
         if not plan.model:
@@ -371,3 +374,13 @@ def _cached_probe(output: Path, source_sha256: str) -> ProbeResult | None:
         return ProbeResult.from_json(manifest.get("probe"))
     except ProtocolError:
         return None
+
+
+def _compiled_pipeline_before(output: Path) -> bool:
+    """An earlier convert of this project compiled the Kubeflow pipeline: a re-export that
+    does not ask again keeps it, rather than removing a file the user asked for."""
+    try:
+        manifest = json.loads((output / MANIFEST).read_text())
+        return PIPELINE_YAML in manifest.get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -84,9 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument(
         "--kfp",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="compile the Kubeflow training pipeline into pipelines/pipeline.yaml "
-        "(needs the kfp SDK: pip install 'nb2prod[kfp]')",
+        "(needs the kfp SDK: pip install 'nb2prod[kfp]'); later conversions keep it "
+        "until --no-kfp",
     )
     convert.add_argument(
         "--timeout",

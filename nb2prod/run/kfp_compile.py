@@ -56,5 +56,5 @@ def no_pipeline_error(notebook: Path) -> UserError:
         notebook,
         "no-training-pipeline",
         "--kfp builds the Kubeflow training pipeline, and this notebook trains no model",
-        "tag the cell that fits the model `nb2prod:train`, or convert without --kfp",
+        "tag the cell that fits the model `nb2prod:train`, or convert with --no-kfp",
     )

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLES, generated_env, make_notebook, run_cli
+from tests.conftest import EXAMPLES, Early, generated_env, make_notebook, prepares, run_cli
 
 pytestmark = pytest.mark.e2e
 pytest.importorskip("kfp")
@@ -71,17 +71,53 @@ def _check_same_as_training(
         }
 
 
-def test_wine_pipeline_compiles_runs_locally_and_equals_training(tmp_path: Path) -> None:
-    project = tmp_path / "wine"
-    _convert(EXAMPLES / "wine_classifier.ipynb", project)
-    written = (project / "pipelines" / "pipeline.yaml").read_bytes()
-    env = generated_env(project, tmp_path / "bentoml")
-    again = tmp_path / "again.yaml"
-    subprocess.run(
-        [sys.executable, "pipelines/pipeline.py", "--output", str(again)],
-        cwd=project, env=env, check=True, capture_output=True, timeout=120,
+@prepares("wine_pipeline")
+def _wine_pipeline(early: Early, root: Path) -> dict[str, Any]:
+    """wine_classifier converted with --kfp, its pipeline compiled again by the project's own
+    command, trained with --quick and run under kfp.local with --quick: in the background
+    from the session's start (tests/conftest.py, Early), as it runs nine Python processes."""
+    project = root / "wine"
+    converted = early.cli(
+        "convert", str(EXAMPLES / "wine_classifier.ipynb"), "-o", str(project), "--kfp"
+    )
+    assert converted.returncode == 0, converted.stderr
+    env = generated_env(project, root / "bentoml", early.environ, early.path)
+    again = root / "again.yaml"
+    compiled = early.run(
+        [sys.executable, "pipelines/pipeline.py", "--output", str(again)], project, env
+    )
+    assert compiled.returncode == 0, compiled.stderr
+    trained = root / "trained"
+    training = early.run(
+        [sys.executable, "-m", "wine_classifier.train", "--quick", "--output-dir", str(trained)],
+        project, env,
     )  # fmt: skip
-    assert again.read_bytes() == written
+    assert training.returncode == 0, training.stderr[-3000:]
+    run = early.run(
+        [sys.executable, "pipelines/pipeline.py", "--local", "--quick",
+         "--pipeline-root", str(root / "kfp-root")],
+        project, env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return {
+        "written": (project / "pipelines" / "pipeline.yaml").read_bytes(),
+        "again": again.read_bytes(),
+        "metrics": json.loads((trained / "metrics.json").read_text()),
+        "model": json.loads((trained / "model.json").read_text()),
+        "summary": json.loads(run.stdout.strip().splitlines()[-1]),
+    }
+
+
+@pytest.fixture(scope="module")
+def wine_pipeline(early: Early) -> dict[str, Any]:
+    return early.result(__name__, "wine_pipeline")
+
+
+def test_wine_pipeline_compiles_runs_locally_and_equals_training(
+    wine_pipeline: dict[str, Any],
+) -> None:
+    written = wine_pipeline["written"]
+    assert wine_pipeline["again"] == written
     spec = yaml.safe_load(written)
     tasks = spec["root"]["dag"]["tasks"]
     assert set(tasks) == {
@@ -95,8 +131,8 @@ def test_wine_pipeline_compiles_runs_locally_and_equals_training(tmp_path: Path)
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     assert parameters["n_estimators"] == {"defaultValue": 50.0, "isOptional": True,
                                           "parameterType": "NUMBER_INTEGER"}  # fmt: skip
-    metrics, model, summary = _train_and_run_pipeline(project, "wine_classifier", tmp_path)
-    _check_same_as_training(metrics, model, summary)
+    summary = wine_pipeline["summary"]
+    _check_same_as_training(wine_pipeline["metrics"], wine_pipeline["model"], summary)
     assert summary["model"]["metadata"]["parameters"]["n_estimators"] == 10  # the quick run
 
 

@@ -152,8 +152,8 @@ class ConvertHandler(Nb2prodHandler):
             # checked as if the client had named it (it may be a link out of the root)
             output_name = default_output(notebook).relative_to(self.root).as_posix()
         output = self.inside_root(output_name, must_exist=False)
-        kfp = body.get("kfp", False)
-        if not isinstance(kfp, bool):
+        kfp = body.get("kfp")  # absent: the project's earlier choice (`convert` without --kfp)
+        if kfp is not None and not isinstance(kfp, bool):
             raise web.HTTPError(400, "`kfp` must be true or false")
         try:
             analysis = await asyncio.to_thread(_preflight, notebook)

@@ -78,7 +78,7 @@ def unpack_analysis(packed: bytes | None) -> Analysis | None:
 
 
 def run_convert(
-    root: Path, notebook: Path, output: Path, analysis: bytes | None = None, kfp: bool = False
+    root: Path, notebook: Path, output: Path, analysis: bytes | None = None, kfp: bool | None = None
 ) -> dict[str, Any]:
     """`nb2prod convert NOTEBOOK -o OUTPUT --json [--kfp]`, with the files named for the
     client; from `analysis` (`pack_analysis`) when the notebook has not changed since."""

@@ -68,7 +68,9 @@ def tags_on_disk(path: Path) -> list[list[str]]:
     return [list(cell.get("metadata", {}).get("tags", [])) for cell in cells]
 
 
-def start_export(page: Any, output: str, *, verify: bool = False, via: str = "toolbar") -> None:
+def start_export(
+    page: Any, output: str, *, verify: bool = False, kfp: bool = False, via: str = "toolbar"
+) -> None:
     """Export from the notebook's toolbar button or the File menu, with these answers."""
     if via == "toolbar":
         page.locator(f'{NOTEBOOK} .jp-Toolbar-item[data-jp-item-name="nb2prod-export"]').click()
@@ -79,6 +81,7 @@ def start_export(page: Any, output: str, *, verify: bool = False, via: str = "to
     form.wait_for()
     form.locator(".jp-nb2prod-output").fill(output)
     form.locator(".jp-nb2prod-verify").set_checked(verify)
+    form.locator(".jp-nb2prod-kfp").set_checked(kfp)
     page.locator(".jp-Dialog .jp-mod-accept").click()
 
 
@@ -129,7 +132,7 @@ def test_export_writes_the_project_and_opens_a_generated_file(page: Any, lab: La
     widen_panel(page)
     page.screenshot(path=screenshot_path("panel.png", readme=True))
 
-    start_export(page, "exported/messy", verify=True)
+    start_export(page, "exported/messy", verify=True, kfp=True)
     success = page.locator(".jp-Dialog .jp-nb2prod-success")
     success.wait_for(timeout=180_000)
     page.locator(".jp-Dialog-content").screenshot(
@@ -143,6 +146,7 @@ def test_export_writes_the_project_and_opens_a_generated_file(page: Any, lab: La
         for name in success.locator(".jp-nb2prod-file").all_inner_texts()
     ]
     assert files and all((project / name).is_file() for name in files), files
+    assert "pipelines/pipeline.yaml" in files  # the Kubeflow pipeline box was ticked
     pipeline = next(name for name in files if name.endswith("pipeline.py"))
     for step in ("analyse", "generate", "verify"):
         assert page.locator(f'[data-step="{step}"][data-state="done"]').count() == 1, step

@@ -178,11 +178,15 @@ async def test_malformed_requests_get_400(api: Any, served_root: Path) -> None:
     deep = "[" * 100_000 + "]" * 100_000  # nesting Python's JSON reader cannot follow
     assert (await api("check", method="POST", body=deep)).code == 400
     assert (await api("check", {"path": "x" * 5000 + ".ipynb"})).code == 400  # name too long
+    not_a_flag = {"path": "wine_classifier.ipynb", "kfp": "yes"}
+    assert (await api("convert", not_a_flag)).code == 400
 
 
 async def test_convert_then_verify_as_jobs(api: Any, wait_for_job: Any, served_root: Path) -> None:
     """The whole export: a job converts (the server answers meanwhile), another verifies."""
-    response = await api("convert", {"path": "diabetes_regression.ipynb", "output": "out/diab"})
+    response = await api(
+        "convert", {"path": "diabetes_regression.ipynb", "output": "out/diab", "kfp": True}
+    )
     assert response.code == 202
     job = body_of(response)["job"]
     assert job["kind"] == "convert" and job["status"] in ("queued", "running")
@@ -197,6 +201,7 @@ async def test_convert_then_verify_as_jobs(api: Any, wait_for_job: Any, served_r
     assert result["output_path"] == result["output"] == "out/diab"
     assert str(served_root) not in json.dumps(result), "no absolute server path in a result"
     assert "out/diab/nb2prod.json" in result["files"]
+    assert "out/diab/pipelines/pipeline.yaml" in result["files"]  # "kfp": true compiles it
     for name in result["files"]:
         assert (served_root / name).is_file(), name
 

@@ -19,6 +19,7 @@ from nb2prod import __version__
 from nb2prod.commands.convert import (
     _cached_probe,
     _check_model,
+    _compiled_pipeline_before,
     _missing,
     _no_service,
     _printed_non_numbers,
@@ -207,3 +208,17 @@ def test_a_pipeline_stopped_by_an_import_names_the_cell_and_the_pip_line() -> No
     extra = _missing(plan, "bentoml", train)  # imported by generated code, not the notebook
     assert extra.fix == "`pip install 'nb2prod[serve]'`, then convert again"
     assert extra.cell is not None and extra.cell.index == 2
+
+
+def test_a_project_whose_pipeline_was_compiled_keeps_it_on_a_plain_convert(
+    tmp_path: Path,
+) -> None:
+    """`convert` without --kfp/--no-kfp keeps the earlier choice: a re-export does not
+    remove pipelines/pipeline.yaml, which the user asked for once."""
+    assert not _compiled_pipeline_before(tmp_path)  # no project yet
+    (tmp_path / MANIFEST).write_text(json.dumps({"files": {"src/x.py": "0"}}))
+    assert not _compiled_pipeline_before(tmp_path)
+    (tmp_path / MANIFEST).write_text(json.dumps({"files": {"pipelines/pipeline.yaml": "0"}}))
+    assert _compiled_pipeline_before(tmp_path)
+    (tmp_path / MANIFEST).write_text("[1, 2]")  # damaged: the writer reports it, not this
+    assert not _compiled_pipeline_before(tmp_path)
