@@ -132,6 +132,7 @@ def ask_service(out: Path, env: dict[str, str], records: list[dict[str, Any]]) -
     return answered.json()
 
 
+@pytest.mark.slow  # starting Ray took 35-150 s on the shared 2-core machine
 def test_ray_job_gives_the_local_batch_predictions(
     project: tuple[Path, dict[str, str]], rows: Path
 ) -> None:
