@@ -58,6 +58,7 @@ ALWAYS, WITH_MODEL, WITH_TESTS, WITH_SERVICE, WITH_ONNX = (
 )  # fmt: skip
 WITH_REFERENCES, WITH_DATA, WITH_METRICS, WITH_SMOKE = "references", "data", "metrics", "smoke"
 WITH_PICKLED_MODEL, WITH_TORCH_MODEL = "pickled model", "torch model"
+WITH_TABLE_ROWS = "table rows"  # a service whose rows are table rows, not arrays (images)
 TEMPLATES: dict[str, tuple[str, str]] = {
     "pyproject.toml.j2": ("pyproject.toml", ALWAYS),
     "README.md.j2": ("README.md", ALWAYS),
@@ -68,6 +69,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "src/package/model_store.py.j2": ("src/{package}/model_store.py", WITH_PICKLED_MODEL),
     "src/package/model_store_torch.py.j2": ("src/{package}/model_store.py", WITH_TORCH_MODEL),
     "src/package/schema.py.j2": ("src/{package}/schema.py", WITH_SERVICE),
+    "src/package/predict_batch.py.j2": ("src/{package}/predict_batch.py", WITH_SERVICE),
     "service.py.j2": ("service.py", WITH_SERVICE),
     "bentofile.yaml.j2": ("bentofile.yaml", WITH_SERVICE),
     "requirements.txt.j2": ("requirements.txt", WITH_SERVICE),
@@ -82,6 +84,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "tests/test_notebook_regression.py.j2": ("tests/test_notebook_regression.py", WITH_METRICS),
     "scripts/check_data_quality.py.j2": ("scripts/check_data_quality.py", WITH_DATA),
     "scripts/test_model_inference.py.j2": ("scripts/test_model_inference.py", WITH_SERVICE),
+    "scripts/batch_ray.py.j2": ("scripts/batch_ray.py", WITH_TABLE_ROWS),
     "github/workflows/ml-validation.yml.j2": (".github/workflows/ml-validation.yml", ALWAYS),
     "pipelines/pipeline.py.j2": ("pipelines/pipeline.py", WITH_MODEL),
 }
@@ -93,10 +96,14 @@ COPIED: dict[str, tuple[str, str]] = {
     "runtime/torch_model.py": ("src/{package}/torch_model.py", WITH_TORCH_MODEL),
     "runtime/request_guard.py": ("src/{package}/request_guard.py", WITH_SERVICE),
     "runtime/kfp_values.py": ("src/{package}/kfp_values.py", WITH_MODEL),
+    "runtime/batch_io.py": ("src/{package}/batch_io.py", WITH_SERVICE),
+    "runtime/batch_scoring.py": ("src/{package}/batch_scoring.py", WITH_SERVICE),
     "static/gitignore": (".gitignore", ALWAYS),
     "static/dockerignore": (".dockerignore", WITH_SERVICE),
 }
 """Files under `nb2prod/generate/` copied as they are (no Jinja, no ruff), like TEMPLATES."""
+BATCH_EXTRA_FILES = ("src/{package}/batch_io.py", "scripts/batch_ray.py")
+"""Files whose imports beyond the core ones (pyarrow, ray) are the `batch`/`ray` extras."""
 PORT = 3000
 SOURCES = "src/"
 """The folder of the package's own modules: all the probe runs."""
@@ -131,7 +138,7 @@ def render_project(
     # The notebook's own imports count even when the code no longer names them:
     # `load_diabetes(as_frame=True)` needs pandas without importing it.
     sources = {**python_files, **{p: d.decode() for p, d in copied.items() if p.endswith(".py")}}
-    trees = [_parse(text) for path, text in sources.items() if not path.startswith("tests/")]
+    trees = [_parse(text) for path, text in sources.items() if _core_code(path, plan.package)]
     found = dict.fromkeys([*imported_modules(trees), *plan.modules])
     modules = [m for m in found if m not in {plan.package, "service"}]
     # uvicorn's fast event loop and HTTP parser: bench/serve measured p99 at 32 concurrent
@@ -145,6 +152,9 @@ def render_project(
     if WITH_METRICS in enabled:  # the notebook regression test runs it with papermill
         test_tools += ["papermill", "ipykernel", "jupyter_client"]
     context["test_requirements"] = [_pinned(name) for name in test_tools]
+    # Parquet and Ray are for batch scoring only: extras, out of the service's image
+    context["batch_requirements"] = [_pinned("pyarrow")] if serving else []
+    context["ray_requirements"] = [_pinned("ray").replace("ray", "ray[data]", 1)] if serving else []
 
     files: dict[str, bytes] = {path: text.encode() for path, text in python_files.items()}
     files.update(copied)
@@ -198,6 +208,7 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "torch": _is_torch(probe),
         "serving_call": _serving_call(plan, serving) if serving else "",
         "training_call": _serving_call(plan, serving, training=True) if serving else "",
+        "batch_call": _serving_call(plan, serving, batch=True) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
         "metrics_record": metrics_record(plan),  # as verify records the notebook's metrics
         "skipped_cells": skipped_cells(plan),  # as verify runs them: allowed to fail
@@ -211,6 +222,7 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "kfp": kfp_pipeline(plan) if plan.model else None,
         "image_variable": f"{plan.package.upper()}_IMAGE",
         "kfp_requirement": _pinned("kfp"),
+        "pyarrow_requirement": _pinned("pyarrow"),
     }
 
 
@@ -244,6 +256,8 @@ def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         enabled.add(WITH_TESTS)
     if serving is not None:
         enabled.add(WITH_SERVICE)
+        if not serving.row_shape:
+            enabled.add(WITH_TABLE_ROWS)
         if serving.onnx and not _is_torch(probe):  # torch_model.py has torch's twin
             enabled.add(WITH_ONNX)
     return enabled
@@ -273,6 +287,14 @@ def copied_files(enabled: set[str], package: str, under: str = "") -> dict[str, 
     }
 
 
+def _core_code(path: str, package: str) -> bool:
+    """Whether the imports of a generated file are core requirements: not the tests', nor
+    those of batch scoring's Parquet and Ray parts (extras, see BATCH_EXTRA_FILES)."""
+    return not path.startswith("tests/") and path not in {
+        name.format(package=package) for name in BATCH_EXTRA_FILES
+    }
+
+
 def _predict_input(plan: Plan) -> str | None:
     return data_input_of(plan, plan.predict) if plan.predict else None
 
@@ -281,12 +303,20 @@ def _serving_state(plan: Plan) -> list[str]:
     return serving_state_of(plan, plan.predict) if plan.predict else []
 
 
-def _serving_call(plan: Plan, serving: Serving, *, training: bool = False) -> str:
+def _serving_call(
+    plan: Plan, serving: Serving, *, training: bool = False, batch: bool = False
+) -> str:
     """The predict step's arguments as the service passes them (or, in `train.py`, as
-    `predict_outputs` does: model, rows, state and config are its parameters)."""
+    `predict_outputs` does: model, rows, state and config are its parameters; or, in
+    `predict_batch.py`, as the service but for rows read from a file)."""
     step = next(s for s in plan.steps if s.function == serving.predict_function)
     if training:
         return predict_call(plan, step, model="model", rows="rows", state="state", config="config")
+    if batch:
+        rows = "input_of(rows)"
+        return predict_call(
+            plan, step, model="self.model", rows=rows, state="self.state", config="CONFIG"
+        )
     return predict_call(
         plan, step, model="self.model", rows="to_input(rows)", state="self.state", config="CONFIG"
     )
