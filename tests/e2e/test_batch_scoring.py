@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nb2prod.commands.convert import convert
 from nb2prod.commands.verify import service_tolerance
-from tests.conftest import EXAMPLES, bentoml_server, generated_env, train_generated
+from tests.conftest import EXAMPLES, Early, bentoml_server, generated_env, prepares
 
 PACKAGE, PROJECT = "wine_classifier", "wine-classifier"
 ROWS = 100_000
@@ -35,13 +34,23 @@ measured by scoring one row): measured 24 MB (CSV) to 62 MB (Parquet) for 10,000
 chunks of 14 float columns; a run holding the whole file would exceed it."""
 
 
+@prepares("project")
+def _convert_and_train(early: Early, root: Path) -> Path:
+    """wine_classifier converted and trained, in the background from the session's start
+    (tests/conftest.py, Early)."""
+    converted = early.cli(
+        "convert", str(EXAMPLES / "wine_classifier.ipynb"), "-o", str(root / "out")
+    )
+    assert converted.returncode == 0, converted.stderr
+    early.train(root / "out", PACKAGE, "artifacts", root / "bentoml")
+    return root
+
+
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("batch")
-    convert(EXAMPLES / "wine_classifier.ipynb", root / "out")
+def project(early: Early) -> tuple[Path, dict[str, str]]:
+    root = early.result(__name__, "project")
     env = generated_env(root / "out", root / "bentoml")
     env["RAY_USAGE_STATS_ENABLED"] = "0"
-    train_generated(root / "out", PACKAGE, "artifacts", env)
     return root / "out", env
 
 
