@@ -220,11 +220,11 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
             for name in smoke_metrics(probe.metrics.defaults if probe else {})
         },
         "features": _enabled(plan, serving, probe),
-        "k8s": _kubernetes(probe),
+        "k8s": kubernetes_context(probe),
     }
 
 
-def _kubernetes(probe: ProbeResult | None) -> dict[str, Any]:
+def kubernetes_context(probe: ProbeResult | None) -> dict[str, Any]:
     """What the manifests in deploy/k8s/ read: sizes and times from `kubernetes.py`."""
     framework = framework_of(probe) if probe is not None else "python"
     return {
