@@ -1,9 +1,10 @@
 """What the generated Kubernetes manifests (`deploy/k8s/`) are sized and timed by.
 
 The numbers are measured, not guessed: the served example images were run under podman
-(`podman kube play` of the generated Deployment, one worker) and their cgroup memory read
-after the model loaded and after 200 requests (memory.usage_in_bytes, page cache of the
-loaded libraries included, which is what a memory limit counts before the kernel reclaims
+(`podman run --read-only` and `podman kube play` of the generated Deployment, one worker)
+and their cgroup memory read after the model loaded and after requests
+(memory.usage_in_bytes and its peak; page cache of the loaded libraries included when the
+container read them first, which is what a memory limit counts before the kernel reclaims
 it). The rule turns the framework's measured base into requests and limits, so a user reads
 one place to see why a pod asks for what it asks.
 """
@@ -25,9 +26,10 @@ TERMINATION_GRACE_S = 30
 """Room for the preStop sleep, then the longest request still in flight, then shutdown."""
 
 MEASURED_MIB: dict[str, int] = {"scikit-learn": 340, "pytorch": 1082, "python": 340}
-"""cgroup memory of a served example image, after load and 200 requests (MiB):
-wine_classifier (scikit-learn, ONNX twin) 326-340, digits_cnn (PyTorch CPU) 1031-1082,
-of which 445 page cache of torch's libraries. Other frameworks get the scikit-learn base."""
+"""cgroup memory of a served example image, after load and requests (MiB), the highest seen:
+wine_classifier (scikit-learn, ONNX twin) 326-340; digits_cnn (PyTorch CPU) 560 resident, up
+to 1082 when torch's libraries sit in the pod's page cache (a fresh node reads them in; the
+limit counts them). Other frameworks get the scikit-learn base."""
 HEADROOM = 1.25
 """Request = measured x HEADROOM: room for larger batches and allocator growth."""
 LIMIT_FACTOR = 1.5
