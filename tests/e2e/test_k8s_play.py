@@ -100,6 +100,8 @@ def test_kube_play_serves_the_example_response(
             assert answer.status_code == 200, answer.text
         assert within(answer.json(), expected, max(rtol, 1e-9), atol), (answer.json(), expected)
 
+        # podman runs no lifecycle hooks: the preStop command must at least run in the image
+        podman("exec", names, *container["lifecycle"]["preStop"]["exec"]["command"])
         inspected = json.loads(podman("inspect", names).stdout)[0]
         assert inspected["HostConfig"]["Memory"] == limit  # the limit is enforced ...
         assert inspected["HostConfig"]["ReadonlyRootfs"] is True
