@@ -165,8 +165,9 @@ def play_overlay(project: Path, tag: str, port: int) -> Path:
 
 @contextmanager
 def kube_played(deployment: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """`podman kube play` the file; yield the pod's id and the service container's name; always
-    `podman kube down` (and show the container's log when something failed)."""
+    """`podman kube play` the file; yield the pod's id and the service container's name;
+    always `podman kube down`, and keep the container's log when something failed (a
+    failing tear-down is reported only when nothing failed before it)."""
     played = podman("kube", "play", "--network=host", str(deployment), check=False)
     try:
         assert played.returncode == 0, played.stderr
@@ -180,9 +181,11 @@ def kube_played(deployment: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
             (tmp_path / "container.log").write_text(log.stdout + log.stderr)
             print(f"container log ({tmp_path / 'container.log'}):\n{log.stderr[-3000:]}")
             raise
-    finally:
-        down = podman("kube", "down", str(deployment), check=False)
-        assert down.returncode == 0, down.stderr
+    except BaseException:
+        podman("kube", "down", str(deployment), check=False)
+        raise
+    down = podman("kube", "down", str(deployment), check=False)
+    assert down.returncode == 0, down.stderr
 
 
 def wait_ready(url: str, names: str, timeout: float) -> None:

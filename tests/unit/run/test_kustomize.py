@@ -51,8 +51,9 @@ def test_the_example_overlay_sets_namespace_image_and_replicas(tmp_path: Path) -
     ]
     assert all(o["metadata"]["namespace"] == PROJECT for o in objects[1:])
     assert "namespace" not in objects[0]["metadata"]
-    deployment = objects[1]
-    assert deployment["spec"]["replicas"] == 3
+    deployment, hpa = objects[1], objects[3]
+    assert "replicas" not in deployment["spec"]  # the autoscaler owns the count
+    assert hpa["spec"]["minReplicas"] == 3 and hpa["spec"]["maxReplicas"] == 10
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == f"registry.example.com/ml/{PROJECT}:0.1.0"
 
@@ -65,12 +66,14 @@ def test_a_strategic_merge_patch_merges_by_key_and_deletes(tmp_path: Path) -> No
     (overlay / "kustomization.yaml").write_text(
         "resources: [../../base]\npatches:\n  - path: play.yaml\n"
         f"images:\n  - name: {PROJECT}\n    newName: localhost/demo\n    newTag: test\n"
+        f"replicas:\n  - name: {PROJECT}\n    count: 1\n"
     )
     objects = build(overlay)
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert "ports" not in container
+    assert deployment["spec"]["replicas"] == 1
     assert container["imagePullPolicy"] == "Never"
     assert container["image"] == "localhost/demo:test"
     assert container["env"] == [
