@@ -25,7 +25,7 @@ PRESTOP_SLEEP_S = 5
 TERMINATION_GRACE_S = 30
 """Room for the preStop sleep, then the longest request still in flight, then shutdown."""
 
-MEASURED_MIB: dict[str, int] = {"scikit-learn": 481, "pytorch": 1082, "python": 481}
+MEASURED_MIB: dict[str, int] = {"scikit-learn": 481, "pytorch": 1082}
 """cgroup memory of a served example image, after load and requests (MiB), the highest seen:
 scikit-learn examples 302-330 resident (diabetes_regression 302, messy_churn 312,
 wine_classifier 330), wine_classifier up to 481 with its libraries in the pod's page cache;
@@ -48,16 +48,19 @@ class Resources:
     request_mib: int
     limit_mib: int
     measured_mib: int
+    measured_as: str
+    """The measured framework the sizes come from (`scikit-learn` for unmeasured ones)."""
 
 
 def resources_for(framework: str, model_bytes: int = 0) -> Resources:
     """The rule: the framework's measured base, plus twice the model archive (the worker
     holds it once, and once more while loading), x HEADROOM for the request, x LIMIT_FACTOR
     for the limit, each rounded up to STEP_MIB."""
-    measured = MEASURED_MIB.get(framework, MEASURED_MIB["python"])
+    measured_as = framework if framework in MEASURED_MIB else "scikit-learn"
+    measured = MEASURED_MIB[measured_as]
     base = measured + 2 * model_bytes / 2**20
     request = _round_up(base * HEADROOM)
-    return Resources(request, _round_up(request * LIMIT_FACTOR), measured)
+    return Resources(request, _round_up(request * LIMIT_FACTOR), measured, measured_as)
 
 
 def _round_up(mib: float) -> int:

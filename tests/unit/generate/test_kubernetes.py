@@ -20,10 +20,12 @@ def test_requests_and_limits_follow_the_measured_base() -> None:
     torch = resources_for("pytorch")
     assert torch.request_mib >= MEASURED_MIB["pytorch"] * 1.25
     assert torch.limit_mib >= torch.request_mib * 1.5
-    assert resources_for("xgboost") == resources_for("python")  # unmeasured: the base
+    unmeasured = resources_for("python")
+    assert unmeasured.measured_as == "scikit-learn"
+    assert unmeasured.request_mib == sklearn.request_mib
 
 
-@pytest.mark.parametrize("framework", sorted(MEASURED_MIB))
+@pytest.mark.parametrize("framework", [*sorted(MEASURED_MIB), "python"])
 def test_sizes_are_whole_steps_and_grow_with_the_model(framework: str) -> None:
     small, big = resources_for(framework), resources_for(framework, model_bytes=500 * 2**20)
     for size in (small.request_mib, small.limit_mib, big.request_mib, big.limit_mib):
