@@ -7,7 +7,8 @@
 #
 # For CI and `make test` on a Debian 12 host as root, with no Docker engine and no container
 # registry (only the Debian and PyPI mirrors are reachable). It
-#   1. installs podman, buildah, runc and mmdebstrap from Debian when missing (one apt-get update);
+#   1. installs podman, buildah, runc, mmdebstrap, catatonit (the pause binary `podman kube play`
+#      needs) and slirp4netns from Debian when missing (one apt-get update);
 #   2. writes podman's config under $NB2PROD_PODMAN_ROOT (default /var/tmp/nb2prod-podman), never
 #      in system files, and blocks the public registries so a missing base image fails at once;
 #   3. builds, once, a stand-in for `python:3.11-slim` (Debian bookworm minbase from the Debian
@@ -56,7 +57,7 @@ if [[ $MODE == stop ]]; then stop_socket; log "socket stopped"; exit 0; fi
 
 # ---- 1. tools -------------------------------------------------------------------------------
 need=()
-for tool in podman buildah runc mmdebstrap; do
+for tool in podman buildah runc mmdebstrap catatonit slirp4netns; do
   command -v "$tool" >/dev/null || need+=("$tool")
 done
 if ((${#need[@]})); then

@@ -27,6 +27,7 @@ from nb2prod import __version__
 from nb2prod.analyse.names import imported_modules
 from nb2prod.analyse.role_outputs import looks_like_metric
 from nb2prod.errors import Problem
+from nb2prod.generate import kubernetes
 from nb2prod.generate.kfp_pipeline import kfp_pipeline
 from nb2prod.generate.requirements import installed_version, resolve_requirements
 from nb2prod.plan.build import Plan, Step, data_step_position
@@ -74,6 +75,20 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "bentofile.yaml.j2": ("bentofile.yaml", WITH_SERVICE),
     "requirements.txt.j2": ("requirements.txt", WITH_SERVICE),
     "Dockerfile.j2": ("Dockerfile", WITH_SERVICE),
+    "deploy/k8s/README.md.j2": ("deploy/k8s/README.md", WITH_SERVICE),
+    "deploy/k8s/base/kustomization.yaml.j2": ("deploy/k8s/base/kustomization.yaml", WITH_SERVICE),
+    "deploy/k8s/base/deployment.yaml.j2": ("deploy/k8s/base/deployment.yaml", WITH_SERVICE),
+    "deploy/k8s/base/service.yaml.j2": ("deploy/k8s/base/service.yaml", WITH_SERVICE),
+    "deploy/k8s/base/hpa.yaml.j2": ("deploy/k8s/base/hpa.yaml", WITH_SERVICE),
+    "deploy/k8s/base/pdb.yaml.j2": ("deploy/k8s/base/pdb.yaml", WITH_SERVICE),
+    "deploy/k8s/overlays/example/kustomization.yaml.j2": (
+        "deploy/k8s/overlays/example/kustomization.yaml",
+        WITH_SERVICE,
+    ),
+    "deploy/k8s/overlays/example/namespace.yaml.j2": (
+        "deploy/k8s/overlays/example/namespace.yaml",
+        WITH_SERVICE,
+    ),
     "tests/conftest.py.j2": ("tests/conftest.py", ALWAYS),
     "tests/test_training.py.j2": ("tests/test_training.py", ALWAYS),
     "tests/test_notebook_checks.py.j2": ("tests/test_notebook_checks.py", WITH_TESTS),
@@ -223,6 +238,26 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "image_variable": f"{plan.package.upper()}_IMAGE",
         "kfp_requirement": _pinned("kfp"),
         "pyarrow_requirement": _pinned("pyarrow"),
+        "k8s": kubernetes_context(probe),
+    }
+
+
+def kubernetes_context(probe: ProbeResult | None) -> dict[str, Any]:
+    """What the manifests in deploy/k8s/ read: sizes and times from `kubernetes.py`."""
+    framework = framework_of(probe) if probe is not None else "python"
+    return {
+        "version": kubernetes.KUBERNETES_VERSION,
+        "framework": framework,
+        "resources": kubernetes.resources_for(framework),
+        "measured": kubernetes.MEASURED_MIB,
+        "headroom": kubernetes.HEADROOM,
+        "limit_factor": kubernetes.LIMIT_FACTOR,
+        "step_mib": kubernetes.STEP_MIB,
+        "cpu_request": kubernetes.CPU_REQUEST,
+        "cpu_limit": kubernetes.CPU_LIMIT,
+        "traffic_timeout": kubernetes.TRAFFIC_TIMEOUT_S,
+        "prestop_sleep": kubernetes.PRESTOP_SLEEP_S,
+        "grace": kubernetes.TERMINATION_GRACE_S,
     }
 
 
