@@ -117,8 +117,15 @@ COPIED: dict[str, tuple[str, str]] = {
     "static/dockerignore": (".dockerignore", WITH_SERVICE),
 }
 """Files under `nb2prod/generate/` copied as they are (no Jinja, no ruff), like TEMPLATES."""
-BATCH_EXTRA_FILES = ("src/{package}/batch_io.py", "scripts/batch_ray.py")
-"""Files whose imports beyond the core ones (pyarrow, ray) are the `batch`/`ray` extras."""
+EXTRA_FILES = (
+    "src/{package}/batch_io.py",
+    "scripts/batch_ray.py",
+    "src/{package}/kfp_values.py",
+    "pipelines/pipeline.py",
+)
+"""Files whose imports beyond the core ones are extras, never the service's requirements:
+`batch`/`ray` (pyarrow, ray) and `kfp` (kfp; kfp_values' lazy joblib and torch imports
+are met by the model's own framework)."""
 PORT = 3000
 SOURCES = "src/"
 """The folder of the package's own modules: all the probe runs."""
@@ -324,9 +331,10 @@ def copied_files(enabled: set[str], package: str, under: str = "") -> dict[str, 
 
 def _core_code(path: str, package: str) -> bool:
     """Whether the imports of a generated file are core requirements: not the tests', nor
-    those of batch scoring's Parquet and Ray parts (extras, see BATCH_EXTRA_FILES)."""
+    those of batch scoring's Parquet and Ray parts or of the Kubeflow pipeline (extras, see
+    EXTRA_FILES)."""
     return not path.startswith("tests/") and path not in {
-        name.format(package=package) for name in BATCH_EXTRA_FILES
+        name.format(package=package) for name in EXTRA_FILES
     }
 
 

@@ -57,3 +57,16 @@ def test_every_template_has_something_to_fill_in() -> None:
         if not any(tag in path.read_text() for tag in ("{{", "{%"))
     ]
     assert static == [], "copy these from nb2prod/generate/ instead (render.COPIED)"
+
+
+def test_the_imports_of_extras_are_not_the_services_requirements() -> None:
+    """kfp (the pipeline), pyarrow and ray (batch scoring), and kfp_values' lazy torch and
+    joblib imports belong to the project's extras: pinned in the core requirements, they
+    would put kfp and torch into a scikit-learn model's serving image."""
+    from nb2prod.generate.render import EXTRA_FILES, _core_code
+
+    for name in EXTRA_FILES:
+        assert not _core_code(name.format(package=PACKAGE), PACKAGE), name
+    assert not _core_code("tests/test_service.py", PACKAGE)
+    for core in ("service.py", f"src/{PACKAGE}/pipeline.py", f"src/{PACKAGE}/predict_batch.py"):
+        assert _core_code(core, PACKAGE), core

@@ -1,0 +1,98 @@
+"""Batch scoring of wine-classifier: the service's predictions for every row of a file.
+
+    wine-classifier-predict --input rows.parquet --output predictions.parquet
+
+runs it a chunk at a time (see `batch_scoring.py`); `scripts/batch_ray.py` runs it
+on a Ray cluster. Both call `Scorer.predict_frame`, which runs the notebook's predict section as `service.py`
+does: the same function, stored state and config, on rows checked against the service's
+own row model (`WineClassifierRow`), so each row gets the prediction a request gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bentoml
+import numpy as np
+import pandas as pd
+
+from wine_classifier.batch_io import (
+    BadInput,
+    Place,
+    check_frame,
+    output_frame,
+    rules_of,
+)
+from wine_classifier.batch_scoring import main as run
+from wine_classifier.config import Config
+from wine_classifier.model_store import MODEL_NAME, load_model
+from wine_classifier.pipeline import predict
+from wine_classifier.schema import COLUMNS, DTYPES, WineClassifierRow
+
+CONFIG = Config()
+RULES = rules_of(WineClassifierRow)
+"""What the service accepts in each field, read from its row model."""
+
+
+class Scorer:
+    """The stored model and what its predict code reads besides, loaded once."""
+
+    def __init__(self, tag: str | None = None, runtime: str = "best") -> None:
+        tag = tag or f"{MODEL_NAME}:latest"
+        try:
+            stored = bentoml.models.get(tag)
+        except bentoml.exceptions.NotFound:
+            raise BadInput(
+                f"no model {tag} in BentoML's store ($BENTOML_HOME): run "
+                "`wine-classifier-train` first, or pick a tag from `bentoml models list`"
+            ) from None
+        try:
+            self.model = load_model(stored, runtime=runtime)
+        except ValueError as error:  # no ONNX twin for --runtime onnx
+            raise BadInput(str(error)) from None
+
+    def predict_frame(
+        self, rows: pd.DataFrame, place: Place = Place("rows")
+    ) -> pd.DataFrame:
+        """The predict section's outputs for `rows`, one column per output, in row order.
+
+        The rows are checked first as the service checks a request: BadInput names the
+        first row (counted from `place`) that the service would refuse.
+        """
+        check_frame(rows, RULES, place)
+        predictions = predict(self.model, input_of(rows))
+        return output_frame(
+            {
+                "predictions": predictions,
+            }
+        )
+
+
+def input_of(rows: pd.DataFrame) -> pd.DataFrame:
+    """The service's columns of `rows` as the table the predict section takes: the
+    columns, order and dtypes `to_input` gives requests."""
+    return pd.DataFrame(
+        {name: _values(rows[name], DTYPES[name]) for name in COLUMNS}, columns=COLUMNS
+    )
+
+
+def _values(column: pd.Series, dtype: str) -> np.ndarray:
+    """A column as an array of `dtype`; missing text values are None, as in JSON."""
+    if dtype == "object":
+        return column.astype(object).where(column.notna(), None).to_numpy()
+    return column.to_numpy(dtype=dtype)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`wine-classifier-predict`: see `--help`."""
+    return run(
+        argv,
+        prog="wine-classifier-predict",
+        load=Scorer,
+        rules=RULES,
+        shape=None,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
