@@ -12,6 +12,7 @@ single step returns them all).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from nb2prod.analyse.parameters import Parameter
@@ -90,6 +91,9 @@ class KfpPipeline:
     setup_steps: tuple[str, ...]
     """Setup steps that return nothing (seeds, options): every task runs them first,
     as `run_pipeline` runs them once in its one process."""
+    submit_arguments: str = "{}"
+    """The first parameter with its default as the README's submit example shows it
+    (double-quoted, as ruff formats Python blocks in Markdown)."""
 
 
 def kfp_pipeline(plan: Plan) -> KfpPipeline:
@@ -159,7 +163,25 @@ def kfp_pipeline(plan: Plan) -> KfpPipeline:
         metrics_component=metric_component.name if metric_component else save.name,
         metrics_port=(metric_component.metrics if metric_component else save.metrics) or "",
         setup_steps=setup_steps,
+        submit_arguments=_submit_arguments(plan.parameters[:1]),
     )
+
+
+def _submit_arguments(parameters: tuple[Parameter, ...]) -> str:
+    """`{"name": default}` as Python source in ruff's style."""
+    pairs = (f"{_formatted(p.name)}: {_formatted(p.default)}" for p in parameters)
+    return "{" + ", ".join(pairs) + "}"
+
+
+def _formatted(value: object) -> str:
+    """Python source of a literal with double-quoted strings (ruff's style)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple, set)):
+        return "[" + ", ".join(_formatted(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_formatted(k)}: {_formatted(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 def writes_by_name(outputs: tuple[str, ...], result: str) -> list[tuple[str, str]]:

@@ -108,6 +108,10 @@ class Place:
         return f"{self.source} row {self.first_row + position}"
 
 
+ROWS = Place("rows")
+"""The place of rows that come from no file (a caller's frame): "rows row 3"."""
+
+
 def missing_columns(columns: list[str], rules: list[Rule], source: str) -> None:
     """BadInput naming the columns of `rules` that `columns` lacks, if any."""
     missing = [rule.column for rule in rules if rule.column not in columns]
@@ -313,7 +317,7 @@ class AtomicWriter:
     def __enter__(self) -> typing.Self:
         return self
 
-    def __exit__(self, kind: Any, *_: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is None:
             self.commit()
         else:

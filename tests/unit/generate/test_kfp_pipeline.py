@@ -49,3 +49,18 @@ def test_the_metric_step_logs_and_the_save_step_reads_final_values(tmp_path: Pat
         ("n", "4"),
         ("labels", "['a', 'b']"),
     ]
+
+
+def test_the_readmes_submit_example_is_in_ruffs_style() -> None:
+    """ruff formats Python blocks in Markdown: the example must already be what it writes
+    (double-quoted strings), or the generated project's `ruff format --check` fails."""
+    from nb2prod.analyse.parameters import Parameter
+    from nb2prod.generate.kfp_pipeline import _submit_arguments
+
+    def parameter(name: str, default: object) -> Parameter:
+        return Parameter(name, default, repr(default), type(default).__name__, "", 1)
+
+    assert _submit_arguments(()) == "{}"
+    assert _submit_arguments((parameter("solver", "lbfgs"),)) == '{"solver": "lbfgs"}'
+    assert _submit_arguments((parameter("sizes", ("a", 2)),)) == '{"sizes": ["a", 2]}'
+    assert _submit_arguments((parameter("flag", None),)) == '{"flag": None}'

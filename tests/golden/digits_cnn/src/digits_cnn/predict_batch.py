@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from digits_cnn.batch_io import BadInput, Place, check_array, output_frame, rules_of
+from digits_cnn.batch_io import (
+    ROWS,
+    BadInput,
+    Place,
+    check_array,
+    output_frame,
+    rules_of,
+)
 from digits_cnn.batch_scoring import main as run
 from digits_cnn.config import Config
 from digits_cnn.model_store import MODEL_NAME, load_model, load_state
@@ -46,9 +53,7 @@ class Scorer:
             raise BadInput(str(error)) from None
         self.state = load_state(stored)  # device
 
-    def predict_frame(
-        self, rows: np.ndarray, place: Place = Place("rows")
-    ) -> pd.DataFrame:
+    def predict_frame(self, rows: np.ndarray, place: Place = ROWS) -> pd.DataFrame:
         """The predict section's outputs for `rows`, one column per output, in row order.
 
         The rows are checked first as the service checks a request: BadInput names the

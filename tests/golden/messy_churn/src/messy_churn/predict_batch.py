@@ -16,7 +16,14 @@ import bentoml
 import numpy as np
 import pandas as pd
 
-from messy_churn.batch_io import BadInput, Place, check_frame, output_frame, rules_of
+from messy_churn.batch_io import (
+    ROWS,
+    BadInput,
+    Place,
+    check_frame,
+    output_frame,
+    rules_of,
+)
 from messy_churn.batch_scoring import main as run
 from messy_churn.config import Config
 from messy_churn.model_store import MODEL_NAME, load_model
@@ -45,9 +52,7 @@ class Scorer:
         except ValueError as error:  # no ONNX twin for --runtime onnx
             raise BadInput(str(error)) from None
 
-    def predict_frame(
-        self, rows: pd.DataFrame, place: Place = Place("rows")
-    ) -> pd.DataFrame:
+    def predict_frame(self, rows: pd.DataFrame, place: Place = ROWS) -> pd.DataFrame:
         """The predict section's outputs for `rows`, one column per output, in row order.
 
         The rows are checked first as the service checks a request: BadInput names the

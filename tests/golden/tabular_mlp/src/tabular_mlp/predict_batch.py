@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tabular_mlp.batch_io import BadInput, Place, check_frame, output_frame, rules_of
+from tabular_mlp.batch_io import (
+    ROWS,
+    BadInput,
+    Place,
+    check_frame,
+    output_frame,
+    rules_of,
+)
 from tabular_mlp.batch_scoring import main as run
 from tabular_mlp.config import Config
 from tabular_mlp.model_store import MODEL_NAME, load_model, load_state
@@ -47,9 +54,7 @@ class Scorer:
             raise BadInput(str(error)) from None
         self.state = load_state(stored)  # scaler, y_std, y_mean
 
-    def predict_frame(
-        self, rows: pd.DataFrame, place: Place = Place("rows")
-    ) -> pd.DataFrame:
+    def predict_frame(self, rows: pd.DataFrame, place: Place = ROWS) -> pd.DataFrame:
         """The predict section's outputs for `rows`, one column per output, in row order.
 
         The rows are checked first as the service checks a request: BadInput names the

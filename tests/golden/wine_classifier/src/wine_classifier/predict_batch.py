@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from wine_classifier.batch_io import (
+    ROWS,
     BadInput,
     Place,
     check_frame,
@@ -51,9 +52,7 @@ class Scorer:
         except ValueError as error:  # no ONNX twin for --runtime onnx
             raise BadInput(str(error)) from None
 
-    def predict_frame(
-        self, rows: pd.DataFrame, place: Place = Place("rows")
-    ) -> pd.DataFrame:
+    def predict_frame(self, rows: pd.DataFrame, place: Place = ROWS) -> pd.DataFrame:
         """The predict section's outputs for `rows`, one column per output, in row order.
 
         The rows are checked first as the service checks a request: BadInput names the
