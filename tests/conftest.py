@@ -318,6 +318,12 @@ class Early:
         command = [sys.executable, "-m", "nb2prod", *args]
         return self.run(command, self.cwd, {**self.environ, "NO_COLOR": "1"}, timeout)
 
+    def convert(self, notebook: Path, output: Path, *flags: str) -> Path:
+        """`nb2prod convert NOTEBOOK -o OUTPUT FLAGS` as the session began; it must succeed."""
+        converted = self.cli("convert", str(notebook), "-o", str(output), *flags)
+        assert converted.returncode == 0, converted.stderr
+        return output
+
     def train(self, project: Path, package: str, output_dir: str, bentoml_home: Path) -> None:
         """`train_generated` with `generated_env(project, bentoml_home)` as the session began."""
         env = generated_env(project, bentoml_home, self.environ, self.path)

@@ -23,7 +23,13 @@ from nb2prod.generate.install_hints import (
     require,
 )
 from nb2prod.generate.render import falls_short, render_project, render_sources, smoke_metrics
-from nb2prod.generate.write import MANIFEST, WriteReport, check_output, write_project
+from nb2prod.generate.write import (
+    MANIFEST,
+    WriteReport,
+    check_output,
+    read_manifest,
+    write_project,
+)
 from nb2prod.plan.build import (
     MODEL_FIX,
     Analysis,
@@ -380,7 +386,7 @@ def _compiled_pipeline_before(output: Path) -> bool:
     """An earlier convert of this project compiled the Kubeflow pipeline: a re-export that
     does not ask again keeps it, rather than removing a file the user asked for."""
     try:
-        manifest = json.loads((output / MANIFEST).read_text())
-        return PIPELINE_YAML in manifest.get("files", {})
-    except (OSError, ValueError, AttributeError):
+        files = read_manifest(output).get("files")
+    except UserError:  # no project yet, or a damaged manifest: the writer reports that
         return False
+    return isinstance(files, dict) and PIPELINE_YAML in files

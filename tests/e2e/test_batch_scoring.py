@@ -38,10 +38,7 @@ chunks of 14 float columns; a run holding the whole file would exceed it."""
 def _convert_and_train(early: Early, root: Path) -> Path:
     """wine_classifier converted and trained, in the background from the session's start
     (tests/conftest.py, Early)."""
-    converted = early.cli(
-        "convert", str(EXAMPLES / "wine_classifier.ipynb"), "-o", str(root / "out")
-    )
-    assert converted.returncode == 0, converted.stderr
+    early.convert(EXAMPLES / "wine_classifier.ipynb", root / "out")
     early.train(root / "out", PACKAGE, "artifacts", root / "bentoml")
     return root
 

@@ -86,10 +86,7 @@ def _wine_pipeline(early: Early, root: Path) -> dict[str, Any]:
     command, trained with --quick and run under kfp.local with --quick: in the background
     from the session's start (tests/conftest.py, Early), as it runs nine Python processes."""
     project = root / "wine"
-    converted = early.cli(
-        "convert", str(EXAMPLES / "wine_classifier.ipynb"), "-o", str(project), "--kfp"
-    )
-    assert converted.returncode == 0, converted.stderr
+    early.convert(EXAMPLES / "wine_classifier.ipynb", project, "--kfp")
     env = generated_env(project, root / "bentoml", early.environ, early.path)
     again = root / "again.yaml"
     compiled = early.run(

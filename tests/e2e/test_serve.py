@@ -25,8 +25,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="ne
 @prepares("trained")
 def _convert_and_train(early: Early, root: Path) -> Path:
     project = root / "project"
-    converted = early.cli("convert", str(EXAMPLES / "wine_classifier.ipynb"), "-o", str(project))
-    assert converted.returncode == 0, converted.stderr
+    early.convert(EXAMPLES / "wine_classifier.ipynb", project)
     early.train(project, "wine_classifier", str(root / "artifacts"), root / "bentoml")
     return root
 

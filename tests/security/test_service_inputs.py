@@ -64,8 +64,7 @@ NOTEBOOK = [
 def _convert_and_train(early: Early, root: Path) -> Path:
     notebook = make_notebook(root / "iris_service.ipynb", NOTEBOOK)
     project = root / "project"
-    converted = early.cli("convert", str(notebook), "-o", str(project))
-    assert converted.returncode == 0, converted.stderr
+    early.convert(notebook, project)
     early.train(project, PACKAGE, str(root / "artifacts"), root / "bentoml")
     return root
 
