@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -182,7 +183,61 @@ def podman_env() -> Iterator[dict[str, str]]:
         for key, value in env.items():
             patch.setenv(key, value)
         patch.delenv("DOCKER_HOST", raising=False)
-        yield env
+        remove_test_images(older_than=STALE_IMAGE_AGE)  # left by runs that were killed
+        session_start = time.time()
+        try:
+            yield env
+        finally:
+            remove_test_images(created_after=session_start)
+
+
+STALE_IMAGE_AGE = 3 * 3600
+"""Seconds after which an image in the test storage counts as debris of an earlier run (a
+younger one may belong to a test session running beside this one)."""
+
+
+def remove_test_images(*, older_than: float = 0, created_after: float = 0) -> None:
+    """Remove the images tests built, with the build stages they leave behind.
+
+    The podman storage under /var/tmp outlives a run (it caches the base image): without
+    this, each run left about 2 GB and a CI machine ran out of disk after 200 images.
+    Only the base images of scripts/podman-setup.sh stay.
+    """
+    listed = subprocess.run(
+        ["podman", "images", "--format", "json"], capture_output=True, text=True, check=False
+    )
+    if listed.returncode != 0:
+        return
+    now = time.time()
+    doomed = [
+        image["Id"]
+        for image in json.loads(listed.stdout or "[]")
+        if not any(name.startswith(BASE_IMAGES) for name in image.get("Names") or [])
+        and image.get("Names")  # untagged build stages go with `prune` below
+        and image["Created"] >= created_after
+        and now - image["Created"] >= older_than
+    ]
+    if doomed:
+        subprocess.run(["podman", "rmi", "-f", *doomed], capture_output=True, check=False)
+    subprocess.run(["podman", "image", "prune", "-f"], capture_output=True, check=False)
+
+
+def remove_images_after(request: pytest.FixtureRequest, tag: str) -> None:
+    """Remove the image `tag` (and its build stages) when the test ends, pass or fail: a
+    `make test-slow` run builds ten images of up to 1.7 GB each."""
+
+    def remove() -> None:
+        subprocess.run(["podman", "rmi", "-f", tag], capture_output=True, check=False)
+        subprocess.run(["podman", "image", "prune", "-f"], capture_output=True, check=False)
+
+    request.addfinalizer(remove)
+
+
+BASE_IMAGES = (
+    "localhost/nb2prod-pybase:",
+    "localhost/nb2prod-pysite:",
+    "docker.io/library/python:",
+)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from tests.conftest import (
     free_port,
     generated_env,
     notebook_results,
+    remove_images_after,
     run_cli,
     train_generated,
 )
@@ -84,6 +85,7 @@ def test_example_image_serves_the_notebooks_predictions(
     (project / "notes.csv").write_text("a,b\n1,2\n")  # a stray data file must stay out
 
     tag = f"localhost/nb2prod-example-{name.replace('_', '-')}:test"
+    remove_images_after(request, tag)
     build_args = []
     if name in TORCH:
         index = request.getfixturevalue("torch_cpu_index")

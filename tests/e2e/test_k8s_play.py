@@ -32,7 +32,14 @@ import yaml
 from nb2prod.commands.verify import service_tolerance
 from nb2prod.run.k8s_check import check_overlay, policy_findings, quantity, traffic_timeout_of
 from nb2prod.run.kustomize import Manifest, build
-from tests.conftest import EXAMPLES, free_port, generated_env, run_cli, train_generated
+from tests.conftest import (
+    EXAMPLES,
+    free_port,
+    generated_env,
+    remove_images_after,
+    run_cli,
+    train_generated,
+)
 from tests.e2e.test_example_images import NAMES, TORCH, torch_cpu_index  # noqa: F401
 from tests.tolerant import within
 
@@ -61,6 +68,7 @@ def test_kube_play_serves_the_example_response(
 
     train_generated(project, name, "artifacts", generated_env(project, tmp_path / "bentoml"))
     tag = f"localhost/nb2prod-k8s-{name.replace('_', '-')}:test"
+    remove_images_after(request, tag)
     build_args = []
     if name in TORCH:
         index = request.getfixturevalue("torch_cpu_index")
