@@ -393,7 +393,8 @@ class Progress:
         seconds = time.perf_counter() - self.started
         if self.show:
             self.stream.write("\n")
+        # a rate over a fraction of a second says more about start-up than throughput
+        rate = f" ({self.rows / seconds:,.0f} rows/s)" if seconds >= 1.0 else ""
         self.stream.write(
-            f"wrote {self.rows:,} predictions to {output} in {seconds:.1f} s "
-            f"({self.rows / max(seconds, 1e-9):,.0f} rows/s)\n"
+            f"wrote {self.rows:,} predictions to {output} in {seconds:.1f} s{rate}\n"
         )

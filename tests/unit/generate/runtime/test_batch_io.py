@@ -170,6 +170,17 @@ def test_progress_draws_only_when_asked_and_always_sums_up() -> None:
     assert quiet.getvalue().startswith("wrote 10 predictions to out.csv in ")
     assert quiet.getvalue().count("\n") == 1
     assert shown.getvalue().startswith("\r[") and "100% 10 rows" in shown.getvalue()
+    assert "rows/s)" not in quiet.getvalue()  # no rate over a blink: it would measure start-up
+
+
+def test_progress_gives_a_rate_for_runs_of_a_second_or_more() -> None:
+    stream = io.StringIO()
+    progress = batch_io.Progress(show=False, stream=stream)
+    progress.started -= 2.0
+    progress.update(5000, 1.0)
+    progress.finish(Path("out.csv"))
+    rate = float(stream.getvalue().split("(")[1].split(" rows/s")[0].replace(",", ""))
+    assert 1000 < rate <= 2500
 
 
 def test_formats_are_by_suffix() -> None:
