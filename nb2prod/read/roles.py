@@ -148,6 +148,7 @@ def read_roles(notebook: Notebook) -> RoleReading:
         _add_kale_links(current, cell)
         roles_by_cell[cell.index] = role.function_name
         pending_title = None
+    unknown_steps = _unknown_kale_steps(notebook, sections)
     if not explicit and not problems:
         first = next((c for c in notebook.cells if c.kind == "code"), None)
         problems.append(
@@ -161,7 +162,31 @@ def read_roles(notebook: Notebook) -> RoleReading:
                 first.ref() if first else None,
             )
         )
-    return RoleReading(sections, problems, roles_by_cell, explicit)
+    return RoleReading(sections, problems + unknown_steps, roles_by_cell, explicit)
+
+
+def _unknown_kale_steps(notebook: Notebook, sections: list[Section]) -> list[Problem]:
+    """`prev:` tags naming no step of the notebook: a typo there would otherwise drop
+    an edge of the user's pipeline without a word."""
+    known = {name for section in sections for name in section.kale_names}
+    problems = []
+    for cell in notebook.cells:
+        for tag in cell.tags if cell.kind == "code" else ():
+            name, _, value = tag.strip().partition(":")
+            if name == "prev" and value.strip() and value.strip() not in known:
+                problems.append(
+                    Problem(
+                        "kale-unknown-prev",
+                        f"tag `{tag.strip()}` names no step of this notebook, so the "
+                        "pipeline ignores it",
+                        "fix the name to one of the notebook's `step:` tags ("
+                        + (", ".join(sorted(known)) or "none yet")
+                        + ") or remove the tag",
+                        Severity.WARNING,
+                        cell.ref(),
+                    )
+                )
+    return problems
 
 
 def _new_kale_step(cell: Cell, current: Section) -> bool:

@@ -60,6 +60,19 @@ def test_kale_tags_are_read(tmp_path: Path) -> None:
     ]
 
 
+def test_a_prev_tag_naming_no_step_is_a_warning_on_its_cell(tmp_path: Path) -> None:
+    cells = [
+        ("x = 1", ["block:load"]),
+        ("y = x + 1", ["step:features", "prev:lood"]),
+        ("z = y + 1", ["step:train", "prev:features"]),
+    ]
+    reading = read_roles(load_notebook(make_notebook(tmp_path / "nb.ipynb", cells)))
+    (problem,) = reading.problems
+    assert problem.code == "kale-unknown-prev" and not problem.blocking
+    assert problem.cell is not None and problem.cell.index == 1
+    assert "`prev:lood`" in problem.message and "features, load, train" in problem.fix
+
+
 @pytest.mark.parametrize(
     ("step", "role"),
     [
