@@ -154,6 +154,7 @@ class Measurement:
     cpu_ms_per_request: float  # server group CPU (user + system) per request
     client_cores: float  # CPU the load generator used, in cores
     other_cores: float  # CPU everything else on the machine used, in cores
+    ready_s: float = 0.0  # from starting the command to the ready path's 200 (cold start)
 
 
 @dataclass
@@ -611,6 +612,7 @@ def run_server(
                 cpu_ms_per_request=server_cpu * 1000 / load.requests if load.requests else 0.0,
                 client_cores=client_cpu / load.seconds,
                 other_cores=max(0.0, busy - server_cpu - client_cpu) / load.seconds,
+                ready_s=ready_s,
             )
             print(
                 f"    c={level:<3} {load.rps:8.1f} req/s  p50 {load.p50_ms:7.2f} ms  "
@@ -966,6 +968,7 @@ def _main(args: argparse.Namespace) -> int:
                         "cpu_ms_per_request": m.cpu_ms_per_request,
                         "client_cores": m.client_cores,
                         "other_cores": m.other_cores,
+                        "ready_s": m.ready_s,
                     }
                     for m in row.runs
                 ],

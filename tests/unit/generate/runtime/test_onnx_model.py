@@ -102,3 +102,25 @@ def test_regressors_and_unconvertible_models_keep_scikit_learn() -> None:
 
     onnx, why = onnx_model.onnx_twin(Unknown().fit(X_train, y_train), X_test)
     assert onnx is None and why.startswith("skl2onnx cannot convert it")
+
+
+def test_the_twin_checks_labels_it_saw_in_order_once_and_reorders_others() -> None:
+    """The one-row frames a service builds share one label index: checked on first use, and
+    frames whose labels are in another order are still reordered (same answers as arrays)."""
+    from sklearn.linear_model import LogisticRegression
+
+    X_train, X_test, y_train = _data()
+    model = LogisticRegression(max_iter=5000).fit(X_train, y_train)
+    onnx, why = onnx_model.onnx_twin(model, X_test)
+    assert onnx is not None, why
+    twin = onnx_model.load_twin(onnx, model)
+    labels = pd.Index(X_test.columns)
+    rows = [pd.DataFrame(X_test.iloc[[i]].to_numpy(), columns=labels) for i in range(3)]
+    arrays = [X_test.to_numpy()[i : i + 1] for i in range(3)]
+    got = [twin.predict_proba(row) for row in rows]
+    assert twin._in_order is labels
+    assert all(np.array_equal(a, twin.predict_proba(b)) for a, b in zip(got, arrays, strict=True))
+    reversed_rows = X_test.iloc[:3][list(reversed(X_test.columns))]
+    expected = twin.predict_proba(X_test.to_numpy()[:3])
+    assert np.array_equal(twin.predict_proba(reversed_rows), expected)
+    assert twin._in_order is labels

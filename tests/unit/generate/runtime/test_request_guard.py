@@ -117,3 +117,19 @@ def test_the_apps_validation_errors_come_out_as_one_line(guard: ModuleType) -> N
     detail = {"detail": [{"loc": ["root", 0, "alcohol"], "msg": "Input should be a number"}]}
     status, answer, _ = call(guard, b"[{}]", answer=(422, json.dumps(detail).encode()))
     assert (status, answer) == (422, {"error": "0.alcohol: Input should be a number"})
+
+
+@pytest.mark.parametrize(
+    ("value", "depth"),
+    [
+        (1.5, 0),
+        ("[[[]]]", 0),
+        ({}, 1),
+        ({"a": 1, "b": "x"}, 1),
+        ([{"a": 1}, {"b": [1, 2]}], 3),
+        ([[[[1]]]], 4),
+        ({"a": {"b": {"c": {}}}, "d": []}, 4),
+    ],
+)
+def test_depth_counts_lists_and_objects_only(guard: ModuleType, value: Any, depth: int) -> None:
+    assert guard._depth(value) == depth
