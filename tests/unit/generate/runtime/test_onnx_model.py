@@ -50,7 +50,7 @@ def test_a_twin_that_agrees_everywhere_is_kept() -> None:
     onnx, why = onnx_model.onnx_twin(model, rows)
     assert onnx is not None, why
     assert f"on all {len(rows)} rows" in why
-    twin = onnx_model.load_twin(onnx, model)
+    twin = onnx_model.load_twin(onnx, onnx_model.twin_facts(model))
     gap = np.abs(twin.predict_proba(rows) - model.predict_proba(rows)).max()
     assert gap <= onnx_model.PROBABILITY_TOLERANCE
     assert (twin.predict(rows.iloc[:1]) == model.predict(rows.iloc[:1])).all()
@@ -75,7 +75,7 @@ def test_the_twin_reads_columns_by_name_in_any_order() -> None:
     model = DecisionTreeClassifier(random_state=0).fit(X_train, y_train)
     onnx, why = onnx_model.onnx_twin(model, X_test)
     assert onnx is not None, why
-    twin = onnx_model.load_twin(onnx, model)
+    twin = onnx_model.load_twin(onnx, onnx_model.twin_facts(model))
     assert twin.columns == list(X_train.columns)
     assert list(twin.classes_) == list(model.classes_)
     shuffled = X_test[list(reversed(X_test.columns))]
