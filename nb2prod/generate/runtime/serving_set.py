@@ -170,8 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         answer_example(arguments[1], Path(arguments[2]))
         return 0
     if len(arguments) != 3:
-        print(__doc__.splitlines()[0], file=sys.stderr)
-        print("usage: serving_set SERVICE REQUEST TARGET | --check SERVICE REQUEST")
+        print(
+            "usage: serving_set SERVICE REQUEST TARGET (e.g. service:MyService "
+            "examples/request.json /opt/serving) | --check SERVICE REQUEST",
+            file=sys.stderr,
+        )
         return 2
     build(arguments[0], Path(arguments[1]), Path(arguments[2]))
     return 0

@@ -8,11 +8,16 @@ be refused.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from nb2prod.generate.runtime import onnx_model
+from tests.conftest import ROOT
 
 pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxruntime")
@@ -102,3 +107,53 @@ def test_regressors_and_unconvertible_models_keep_scikit_learn() -> None:
 
     onnx, why = onnx_model.onnx_twin(Unknown().fit(X_train, y_train), X_test)
     assert onnx is None and why.startswith("skl2onnx cannot convert it")
+
+
+def test_the_twin_loads_from_its_facts_without_scikit_learn(tmp_path: Path) -> None:
+    """The stored facts unpickle with numpy alone: a fresh Python loads the twin, answers
+    as the model does, and never imports scikit-learn (nor pandas)."""
+    import pickle
+
+    from sklearn.ensemble import RandomForestClassifier
+
+    X_train, X_test, y_train = _data()
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X_train, y_train)
+    onnx, why = onnx_model.onnx_twin(model, X_test)
+    assert onnx is not None, why
+    (tmp_path / "model.onnx").write_bytes(onnx)
+    (tmp_path / "facts.pkl").write_bytes(pickle.dumps(onnx_model.twin_facts(model)))
+    np.save(tmp_path / "rows.npy", X_test.to_numpy())
+    child = (
+        "import pickle, sys; import numpy as np; from pathlib import Path\n"
+        "from nb2prod.generate.runtime.onnx_model import load_twin\n"
+        f"folder = Path({str(tmp_path)!r})\n"
+        "facts = pickle.loads((folder / 'facts.pkl').read_bytes())\n"
+        "twin = load_twin((folder / 'model.onnx').read_bytes(), facts)\n"
+        "print(twin.predict(np.load(folder / 'rows.npy')).tolist())\n"
+        "print(sorted(m for m in ('sklearn', 'pandas', 'scipy') if m in sys.modules))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    labels, loaded = run.stdout.splitlines()
+    assert labels == str(model.predict(X_test).tolist())
+    assert loaded == "[]"
+
+
+def test_an_array_in_the_twins_column_order_reads_as_the_table() -> None:
+    """The service hands the twin an array only where `reads_arrays` says it predicts the
+    same as the table: the twin's own columns, in its order."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X_train, X_test, y_train = _data()
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X_train, y_train)
+    onnx, why = onnx_model.onnx_twin(model, X_test)
+    assert onnx is not None, why
+    twin = onnx_model.load_twin(onnx, onnx_model.twin_facts(model))
+    columns = list(X_test.columns)
+    assert onnx_model.reads_arrays(twin, columns)
+    array = X_test.to_numpy(dtype="float64")
+    assert (twin.predict(array) == twin.predict(X_test)).all()
+    assert (twin.predict_proba(array) == twin.predict_proba(X_test)).all()
+    assert not onnx_model.reads_arrays(twin, list(reversed(columns)))
+    assert not onnx_model.reads_arrays(model, columns)  # scikit-learn itself gets the table
