@@ -48,7 +48,11 @@ def canonical(name: str) -> str:
 
 def answer_example(service: str, request_file: Path) -> set[str]:
     """Import `service` ("module:Class"), load its model and answer the example request
-    (`{"path": ..., "body": ...}`) through its ASGI app; the top-level modules loaded."""
+    (`{"path": ..., "body": ...}`) through its ASGI app; the top-level modules that loaded.
+
+    Modules loaded before (by `.pth` files at start-up: setuptools' `_distutils_hack`) are
+    not the service's: the check in the serving venv proves none was needed."""
+    before = set(sys.modules)
     from starlette.testclient import TestClient
 
     module_name, _, class_name = service.partition(":")
@@ -61,7 +65,7 @@ def answer_example(service: str, request_file: Path) -> set[str]:
             raise SystemExit(
                 f"{request_file}: {service} answered {answer.status_code}: {answer.text}"
             )
-    return {name.partition(".")[0] for name in list(sys.modules)}
+    return {name.partition(".")[0] for name in set(sys.modules) - before}
 
 
 def venv_distributions(site: Path) -> dict[str, metadata.Distribution]:
