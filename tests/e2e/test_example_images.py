@@ -173,7 +173,8 @@ def check_serving_set(tag: str, name: str, runtime: str) -> None:
     build wrote), and none of training's packages the service does not need."""
     listed = podman_output("run", "--rm", "--network=none", "--entrypoint", "python", tag,
                            "-c", INSTALLED)  # fmt: skip
-    installed = {line.lower() for line in json.loads(listed)}
+    own = name.replace("_", "-") + "=="  # the project's code, in /opt/app
+    installed = {line.lower() for line in json.loads(listed) if not line.startswith(own)}
     written = podman_output(
         "run", "--rm", "--network=none", "--entrypoint", "cat", tag,
         "/opt/venv/serving-requirements.txt",

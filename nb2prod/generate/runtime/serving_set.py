@@ -39,6 +39,8 @@ ROOTS = ("bentoml", "uvloop", "httptools")
 """Always served: BentoML (its CLI, server and workers run besides the app measured here)
 and the uvicorn speedups it picks up when installed."""
 REQUIREMENTS_FILE = "serving-requirements.txt"
+TEST_FOLDERS = frozenset({"tests", "test"})
+UNREAD_SUFFIXES = frozenset({".pyi", ".pyx", ".pxd", ".c", ".h", ".cpp", ".hpp"})
 
 
 def canonical(name: str) -> str:
@@ -111,16 +113,23 @@ def closure(roots: set[str], installed: dict[str, metadata.Distribution]) -> set
 
 
 def copy_distributions(
-    names: set[str], installed: dict[str, metadata.Distribution], target: Path
+    names: set[str],
+    installed: dict[str, metadata.Distribution],
+    target: Path,
+    loaded: frozenset[str] | set[str] = frozenset(),
 ) -> int:
     """Copy the files of `names` (as their RECORD lists them) from this venv into the venv
-    at `target`, keeping each file's place relative to the venv; the bytes copied."""
+    at `target`, keeping each file's place relative to the venv; the bytes copied.
+
+    Files no serving Python reads stay out (`unread`): packages' own test suites, unless
+    a module in `loaded` came from one, type stubs and C sources."""
     prefix = Path(sys.prefix).resolve()
+    site = Path(sysconfig.get_path("purelib")).resolve()
     copied = 0
     for name in sorted(names):
         for file in installed[name].files or []:
             source = Path(os.path.normpath(installed[name].locate_file(file)))
-            if not source.is_file():
+            if not source.is_file() or unread(source, site, loaded):
                 continue  # RECORD may list files that were removed since
             try:
                 place = source.resolve().relative_to(prefix)
@@ -133,15 +142,32 @@ def copy_distributions(
     return copied
 
 
+def unread(path: Path, site: Path, loaded: frozenset[str] | set[str]) -> bool:
+    """Whether serving never reads `path`: a stub or C source, or a file of a package's
+    test suite (`numpy/_core/tests/...`, 19 MB in a wine image) no loaded module is from."""
+    if path.suffix in UNREAD_SUFFIXES:
+        return True
+    try:
+        parts = path.relative_to(site).parts[:-1]
+    except ValueError:
+        return False
+    for depth, part in enumerate(parts[1:], start=2):
+        if part in TEST_FOLDERS:
+            package = ".".join(parts[:depth])
+            return not any(m == package or m.startswith(package + ".") for m in loaded)
+    return False
+
+
 def build(service: str, request_file: Path, target: Path) -> list[str]:
     """Measure the serving set, copy it into a fresh venv at `target`, check that the
     service runs there; the pinned requirements written to `target`."""
     site = Path(sysconfig.get_path("purelib"))
     installed = venv_distributions(site)
-    measured = imported_distributions(answer_example(service, request_file), installed)
+    modules = answer_example(service, request_file)
+    measured = imported_distributions(modules, installed)
     serving = closure(measured | {canonical(r) for r in ROOTS}, installed)
     venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(target)
-    size = copy_distributions(serving, installed, target)
+    size = copy_distributions(serving, installed, target, set(sys.modules))
     pinned = [
         f"{installed[n].metadata['Name']}=={installed[n].version}"
         for n in sorted(serving)

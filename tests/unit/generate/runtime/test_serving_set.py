@@ -79,3 +79,14 @@ def test_a_serving_venv_holds_the_copied_distributions_only(tmp_path: Path) -> N
 def test_usage_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert serving_set.main(["only-one"]) == 2
     assert capsys.readouterr().err.startswith("usage: serving_set SERVICE REQUEST TARGET")
+
+
+def test_test_suites_stubs_and_c_sources_stay_out() -> None:
+    """What no serving Python reads; a test folder a loaded module came from stays."""
+    site = Path(sysconfig.get_path("purelib"))
+    suite = site / "numpy" / "_core" / "tests" / "test_numeric.py"
+    assert serving_set.unread(suite, site, {"numpy", "numpy._core"})
+    assert not serving_set.unread(suite, site, {"numpy._core.tests.test_numeric"})
+    assert serving_set.unread(site / "numpy" / "__init__.pyi", site, set())
+    assert not serving_set.unread(site / "numpy" / "_core" / "numeric.py", site, set())
+    assert not serving_set.unread(site / "tests" / "conftest.py", site, set())  # top level
