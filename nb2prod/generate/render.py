@@ -32,6 +32,7 @@ from nb2prod.generate.kfp_pipeline import kfp_pipeline
 from nb2prod.generate.requirements import installed_version, resolve_requirements
 from nb2prod.plan.build import Plan, Step, data_step_position
 from nb2prod.plan.metrics_record import metrics_record
+from nb2prod.plan.predict_module import predict_module, rows_go_only_to_model
 from nb2prod.plan.serving import (
     RequestField,
     Serving,
@@ -60,6 +61,7 @@ ALWAYS, WITH_MODEL, WITH_TESTS, WITH_SERVICE, WITH_ONNX = (
 WITH_REFERENCES, WITH_DATA, WITH_METRICS, WITH_SMOKE = "references", "data", "metrics", "smoke"
 WITH_PICKLED_MODEL, WITH_TORCH_MODEL = "pickled model", "torch model"
 WITH_TABLE_ROWS = "table rows"  # a service whose rows are table rows, not arrays (images)
+WITH_PREDICT_MODULE = "predict module"  # a self-contained predict section: prediction.py
 TEMPLATES: dict[str, tuple[str, str]] = {
     "pyproject.toml.j2": ("pyproject.toml", ALWAYS),
     "README.md.j2": ("README.md", ALWAYS),
@@ -67,6 +69,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "src/package/config.py.j2": ("src/{package}/config.py", ALWAYS),
     "src/package/pipeline.py.j2": ("src/{package}/pipeline.py", ALWAYS),
     "src/package/train.py.j2": ("src/{package}/train.py", ALWAYS),
+    "src/package/prediction.py.j2": ("src/{package}/prediction.py", WITH_PREDICT_MODULE),
     "src/package/model_store.py.j2": ("src/{package}/model_store.py", WITH_PICKLED_MODEL),
     "src/package/model_store_torch.py.j2": ("src/{package}/model_store.py", WITH_TORCH_MODEL),
     "src/package/schema.py.j2": ("src/{package}/schema.py", WITH_SERVICE),
@@ -113,6 +116,7 @@ COPIED: dict[str, tuple[str, str]] = {
     "runtime/kfp_values.py": ("src/{package}/kfp_values.py", WITH_MODEL),
     "runtime/batch_io.py": ("src/{package}/batch_io.py", WITH_SERVICE),
     "runtime/batch_scoring.py": ("src/{package}/batch_scoring.py", WITH_SERVICE),
+    "runtime/serving_set.py": ("src/{package}/serving_set.py", WITH_SERVICE),
     "static/gitignore": (".gitignore", ALWAYS),
     "static/dockerignore": (".dockerignore", WITH_SERVICE),
 }
@@ -122,10 +126,12 @@ EXTRA_FILES = (
     "scripts/batch_ray.py",
     "src/{package}/kfp_values.py",
     "pipelines/pipeline.py",
+    "src/{package}/serving_set.py",
 )
 """Files whose imports beyond the core ones are extras, never the service's requirements:
 `batch`/`ray` (pyarrow, ray) and `kfp` (kfp; kfp_values' lazy joblib and torch imports
-are met by the model's own framework)."""
+are met by the model's own framework); serving_set's (packaging, starlette) come with
+BentoML."""
 PORT = 3000
 SOURCES = "src/"
 """The folder of the package's own modules: all the probe runs."""
@@ -226,9 +232,13 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "data_step": data_step_position(plan),
         "serving_state": _serving_state(plan),
         "predict_input": _predict_input(plan),
+        "predict_module": predict_module(plan),
+        "array_input": _array_input(plan, serving, probe),
         "onnx": bool(serving and serving.onnx),
         "torch": _is_torch(probe),
-        "serving_call": _serving_call(plan, serving) if serving else "",
+        "serving_call": _serving_call(plan, serving, array_input=_array_input(plan, serving, probe))
+        if serving
+        else "",
         "training_call": _serving_call(plan, serving, training=True) if serving else "",
         "batch_call": _serving_call(plan, serving, batch=True) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
@@ -296,6 +306,8 @@ def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
             enabled.add(WITH_SMOKE)
     if plan.tests:
         enabled.add(WITH_TESTS)
+    if predict_module(plan):
+        enabled.add(WITH_PREDICT_MODULE)
     if serving is not None:
         enabled.add(WITH_SERVICE)
         if not serving.row_shape:
@@ -338,6 +350,21 @@ def _core_code(path: str, package: str) -> bool:
     }
 
 
+def _array_input(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> bool:
+    """Whether the service may hand the predict section a plain array instead of a
+    DataFrame when the ONNX twin serves: one dtype, and the rows only reach the model's
+    `predict`/`predict_proba` (see `predict_module.rows_go_only_to_model`)."""
+    return bool(
+        serving is not None
+        and serving.onnx
+        and not _is_torch(probe)
+        and serving.kind == "dataframe"
+        and len(set(serving.dtypes.values())) == 1
+        and plan.predict is not None
+        and rows_go_only_to_model(plan, plan.predict)
+    )
+
+
 def _predict_input(plan: Plan) -> str | None:
     return data_input_of(plan, plan.predict) if plan.predict else None
 
@@ -347,7 +374,12 @@ def _serving_state(plan: Plan) -> list[str]:
 
 
 def _serving_call(
-    plan: Plan, serving: Serving, *, training: bool = False, batch: bool = False
+    plan: Plan,
+    serving: Serving,
+    *,
+    training: bool = False,
+    batch: bool = False,
+    array_input: bool = False,
 ) -> str:
     """The predict step's arguments as the service passes them (or, in `train.py`, as
     `predict_outputs` does: model, rows, state and config are its parameters; or, in
@@ -360,8 +392,9 @@ def _serving_call(
         return predict_call(
             plan, step, model="self.model", rows=rows, state="self.state", config="CONFIG"
         )
+    rows = "to_input(rows, table=self.table)" if array_input else "to_input(rows)"
     return predict_call(
-        plan, step, model="self.model", rows="to_input(rows)", state="self.state", config="CONFIG"
+        plan, step, model="self.model", rows=rows, state="self.state", config="CONFIG"
     )
 
 

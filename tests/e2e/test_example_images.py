@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,25 @@ pytestmark = [pytest.mark.container, pytest.mark.e2e]
 
 NAMES = ["wine_classifier", "diabetes_regression", "messy_churn", "digits_cnn", "tabular_mlp"]
 TORCH = {"digits_cnn", "tabular_mlp"}
+TRAINING_ONLY = {
+    "scikit-learn", "scipy", "skl2onnx", "onnx", "matplotlib", "pillow", "fonttools",
+    "joblib", "threadpoolctl", "pandas", "pip", "setuptools", "wheel", "pytest",
+}  # fmt: skip
+"""Distributions a service the ONNX twin serves must not carry (its predict code and
+schema need none of them in the examples: `test_lean_serving.py` checks its imports)."""
+SERVED_AS_TRAINED = {"scikit-learn", "scipy", "joblib", "threadpoolctl", "pandas"}
+NEEDED = {
+    "diabetes_regression": SERVED_AS_TRAINED,
+    "digits_cnn": {"setuptools"},
+    "tabular_mlp": SERVED_AS_TRAINED | {"setuptools"},
+}
+"""Of TRAINING_ONLY, what an example's service does need: scikit-learn (and the table it
+reads) for a regressor served as trained, and for the fitted scaler in tabular_mlp's
+predict code; setuptools, which torch declares as a dependency."""
+INSTALLED = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps(sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))"
+)
 LOCAL_WHEELS = Path("/opt/wheels")
 """Where this machine keeps its PyTorch CPU wheel (see the env notes)."""
 
@@ -95,16 +115,22 @@ def test_example_image_serves_the_notebooks_predictions(
     )
     assert built.returncode == 0, built.stderr
 
+    metadata = json.loads((project / "artifacts" / "model.json").read_text())
+    check_serving_set(tag, name, metadata["runtime"])
+
     expected = notebook_results(EXAMPLES / f"{name}.ipynb", {}, tmp_path / "papermill", project)
     port = free_port()
+    started = time.monotonic()
     container = image.run_container(tag, env={"BENTOML_PORT": str(port)}, engine="podman")
     try:
         image.wait_ready(container, f"http://127.0.0.1:{port}/readyz", timeout=120)
+        ready = time.monotonic() - started
+        size = podman_output("image", "inspect", "--format", "{{.Size}}", tag)
+        print(f"\n{name}: image {int(size) / 1e6:.0f} MB, ready {ready:.2f} s after start")
         answer = httpx.post(
             f"http://127.0.0.1:{port}/predict_batch", json=expected["rows"], timeout=60
         )
         assert answer.status_code == 200, answer.text
-        metadata = json.loads((project / "artifacts" / "model.json").read_text())
         rtol, atol, _ = service_tolerance(metadata)
         for key, values in expected["predictions"].items():
             served = [row[key] for row in answer.json()]
@@ -140,3 +166,29 @@ def test_example_image_serves_the_notebooks_predictions(
             check=False,
         )
         assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def podman_output(*args: str) -> str:
+    done = subprocess.run(["podman", *args], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def check_serving_set(tag: str, name: str, runtime: str) -> None:
+    """The image's Python holds exactly the measured serving set (the pinned list the
+    build wrote), and none of training's packages the service does not need."""
+    listed = podman_output("run", "--rm", "--network=none", "--entrypoint", "python", tag,
+                           "-c", INSTALLED)  # fmt: skip
+    own = name.replace("_", "-") + "=="  # the project's code, in /opt/app
+    installed = {line.lower() for line in json.loads(listed) if not line.startswith(own)}
+    written = podman_output(
+        "run", "--rm", "--network=none", "--entrypoint", "cat", tag,
+        "/opt/venv/serving-requirements.txt",
+    )  # fmt: skip
+    pinned = {line.lower() for line in written.splitlines() if "==" in line}
+    assert installed == pinned, (sorted(installed - pinned), sorted(pinned - installed))
+    names = {line.split("==")[0].replace("_", "-") for line in installed}
+    assert {"bentoml", "numpy", "pydantic"} <= names
+    unexpected = names & TRAINING_ONLY - NEEDED.get(name, set())
+    assert not unexpected, f"{name} ({runtime}) carries {sorted(unexpected)}"
+    print(f"\n{name}: {len(names)} distributions in the image ({runtime} serves)")

@@ -43,7 +43,8 @@ def render_templates(
     target: Path, project: str = "tiny-service", service_class: str = "TinyService"
 ) -> None:
     """Write Dockerfile and .dockerignore as nb2prod renders them (same Jinja2 options;
-    .dockerignore is copied as it is)."""
+    .dockerignore is copied as it is), and the package's serving_set.py, which the
+    Dockerfile runs to measure the serving venv (`examples/request.json` is the fixture's)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -62,6 +63,9 @@ def render_templates(
     text = env.get_template("Dockerfile.j2").render(context)
     (target / "Dockerfile").write_text(text.rstrip("\n") + "\n")
     shutil.copyfile(GENERATE / "static" / "dockerignore", target / ".dockerignore")
+    package = target / "src" / project.replace("-", "_")
+    if package.is_dir():
+        shutil.copyfile(GENERATE / "runtime" / "serving_set.py", package / "serving_set.py")
 
 
 def free_port() -> int:
@@ -107,6 +111,10 @@ def test_dockerfile_follows_the_rules(tmp_path: Path) -> None:
     assert "PYTHONDONTWRITEBYTECODE=1" in text and "PYTHONUNBUFFERED=1" in text
     assert all("--no-cache-dir" in line for line in text.splitlines() if "pip install" in line)
     assert "src/wine_classifier/__init__.py" in text
+    # the runtime gets the measured serving venv, never the build stage's training venv
+    assert "python -m wine_classifier.serving_set service:WineClassifier" in text
+    assert "COPY --from=build /opt/serving /opt/venv" in text
+    assert "COPY --from=build /opt/venv" not in text
     ignore = (tmp_path / ".dockerignore").read_text().splitlines()
     assert ignore[ignore.index("*") :].count("!artifacts/model.bentomodel") == 1
 
@@ -333,7 +341,9 @@ def test_build_context_is_only_what_the_image_needs(
             "README.md",
             "service.py",
             "artifacts/model.bentomodel",
+            "examples/request.json",
             "src/tiny_service/__init__.py",
+            "src/tiny_service/serving_set.py",
             "src/tiny_service/train.py",
         }
     finally:

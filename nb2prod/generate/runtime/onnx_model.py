@@ -83,7 +83,7 @@ def onnx_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
         onnx = to_onnx(
             model, features[:1], options={"zipmap": False}
         ).SerializeToString()
-        twin = OnnxModel(onnx, getattr(model, "classes_", None), _columns(model))
+        twin = load_twin(onnx, twin_facts(model))
         batch = twin.predict(rows), twin.predict_proba(rows)
         single = [
             (twin.predict(row), twin.predict_proba(row)) for row in _each_row(rows)
@@ -138,9 +138,22 @@ def _each_row(rows: Any) -> Any:
     return (array[i : i + 1] for i in range(len(array)))
 
 
-def load_twin(onnx: bytes, model: Any) -> OnnxModel:
-    """The ONNX twin, with the scikit-learn model's classes and column order."""
-    return OnnxModel(onnx, getattr(model, "classes_", None), _columns(model))
+def twin_facts(model: Any) -> dict[str, Any]:
+    """What the twin needs of the scikit-learn model (its classes and column order),
+    stored beside the twin at training time: the service then loads the twin without
+    unpickling the model, so its process never imports scikit-learn."""
+    return {"classes": getattr(model, "classes_", None), "columns": _columns(model)}
+
+
+def load_twin(onnx: bytes, facts: dict[str, Any]) -> OnnxModel:
+    """The ONNX twin, with the classes and column order `twin_facts` kept."""
+    return OnnxModel(onnx, facts["classes"], facts["columns"])
+
+
+def reads_arrays(model: Any, columns: list[str]) -> bool:
+    """Whether `model` is a twin that reads a plain array whose values are in `columns`'
+    order as it reads a table of those columns (it would pick exactly those)."""
+    return isinstance(model, OnnxModel) and model.columns in (None, list(columns))
 
 
 def _columns(model: Any) -> list[str] | None:

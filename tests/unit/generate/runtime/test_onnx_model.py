@@ -8,11 +8,16 @@ be refused.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from nb2prod.generate.runtime import onnx_model
+from tests.conftest import ROOT
 
 pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxruntime")
@@ -50,7 +55,7 @@ def test_a_twin_that_agrees_everywhere_is_kept() -> None:
     onnx, why = onnx_model.onnx_twin(model, rows)
     assert onnx is not None, why
     assert f"on all {len(rows)} rows" in why
-    twin = onnx_model.load_twin(onnx, model)
+    twin = onnx_model.load_twin(onnx, onnx_model.twin_facts(model))
     gap = np.abs(twin.predict_proba(rows) - model.predict_proba(rows)).max()
     assert gap <= onnx_model.PROBABILITY_TOLERANCE
     assert (twin.predict(rows.iloc[:1]) == model.predict(rows.iloc[:1])).all()
@@ -75,7 +80,7 @@ def test_the_twin_reads_columns_by_name_in_any_order() -> None:
     model = DecisionTreeClassifier(random_state=0).fit(X_train, y_train)
     onnx, why = onnx_model.onnx_twin(model, X_test)
     assert onnx is not None, why
-    twin = onnx_model.load_twin(onnx, model)
+    twin = onnx_model.load_twin(onnx, onnx_model.twin_facts(model))
     assert twin.columns == list(X_train.columns)
     assert list(twin.classes_) == list(model.classes_)
     shuffled = X_test[list(reversed(X_test.columns))]
@@ -113,7 +118,7 @@ def test_the_twin_checks_labels_it_saw_in_order_once_and_reorders_others() -> No
     model = LogisticRegression(max_iter=5000).fit(X_train, y_train)
     onnx, why = onnx_model.onnx_twin(model, X_test)
     assert onnx is not None, why
-    twin = onnx_model.load_twin(onnx, model)
+    twin = onnx_model.load_twin(onnx, onnx_model.twin_facts(model))
     labels = pd.Index(X_test.columns)
     rows = [pd.DataFrame(X_test.iloc[[i]].to_numpy(), columns=labels) for i in range(3)]
     arrays = [X_test.to_numpy()[i : i + 1] for i in range(3)]
@@ -124,3 +129,53 @@ def test_the_twin_checks_labels_it_saw_in_order_once_and_reorders_others() -> No
     expected = twin.predict_proba(X_test.to_numpy()[:3])
     assert np.array_equal(twin.predict_proba(reversed_rows), expected)
     assert twin._in_order is labels
+
+
+def test_the_twin_loads_from_its_facts_without_scikit_learn(tmp_path: Path) -> None:
+    """The stored facts unpickle with numpy alone: a fresh Python loads the twin, answers
+    as the model does, and never imports scikit-learn (nor pandas)."""
+    import pickle
+
+    from sklearn.ensemble import RandomForestClassifier
+
+    X_train, X_test, y_train = _data()
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X_train, y_train)
+    onnx, why = onnx_model.onnx_twin(model, X_test)
+    assert onnx is not None, why
+    (tmp_path / "model.onnx").write_bytes(onnx)
+    (tmp_path / "facts.pkl").write_bytes(pickle.dumps(onnx_model.twin_facts(model)))
+    np.save(tmp_path / "rows.npy", X_test.to_numpy())
+    child = (
+        "import pickle, sys; import numpy as np; from pathlib import Path\n"
+        "from nb2prod.generate.runtime.onnx_model import load_twin\n"
+        f"folder = Path({str(tmp_path)!r})\n"
+        "facts = pickle.loads((folder / 'facts.pkl').read_bytes())\n"
+        "twin = load_twin((folder / 'model.onnx').read_bytes(), facts)\n"
+        "print(twin.predict(np.load(folder / 'rows.npy')).tolist())\n"
+        "print(sorted(m for m in ('sklearn', 'pandas', 'scipy') if m in sys.modules))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    labels, loaded = run.stdout.splitlines()
+    assert labels == str(model.predict(X_test).tolist())
+    assert loaded == "[]"
+
+
+def test_an_array_in_the_twins_column_order_reads_as_the_table() -> None:
+    """The service hands the twin an array only where `reads_arrays` says it predicts the
+    same as the table: the twin's own columns, in its order."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X_train, X_test, y_train = _data()
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X_train, y_train)
+    onnx, why = onnx_model.onnx_twin(model, X_test)
+    assert onnx is not None, why
+    twin = onnx_model.load_twin(onnx, onnx_model.twin_facts(model))
+    columns = list(X_test.columns)
+    assert onnx_model.reads_arrays(twin, columns)
+    array = X_test.to_numpy(dtype="float64")
+    assert (twin.predict(array) == twin.predict(X_test)).all()
+    assert (twin.predict_proba(array) == twin.predict_proba(X_test)).all()
+    assert not onnx_model.reads_arrays(twin, list(reversed(columns)))
+    assert not onnx_model.reads_arrays(model, columns)  # scikit-learn itself gets the table

@@ -1,0 +1,214 @@
+"""The serving image's packages: what the service really imports, measured, and no more.
+
+Why measured in the image's build stage, not read from the code or computed at training:
+what the service imports depends on what training stored (an ONNX twin needs ONNX
+Runtime and numpy only; a model served as trained, or a fitted encoder in the stored
+state, unpickles into scikit-learn) and on imports no reader sees (pickles, lazy
+imports). The build stage holds exactly the trained model and the project's pinned
+venv, so it can run the service once and look. There, `python -m <package>.serving_set
+service:Class examples/request.json TARGET`
+1. imports the service, loads the model and answers the example request through
+   BentoML's ASGI app (validation, conversion, the model, the response);
+2. maps every module then loaded to the venv distribution that provides it
+   (`importlib.metadata.packages_distributions()`), adds BentoML and uvicorn's speedups
+   (what `bentoml serve` runs besides the app) and closes the set over the declared
+   dependencies (`Requires-Dist`, markers and extras evaluated), so nothing is dropped
+   that a package declares, and no `--no-deps` guess is made;
+3. copies those distributions' installed files (their RECORD: the very bytes, versions
+   pinned by the venv they come from, no download) into a fresh venv at TARGET, without
+   pip, and writes the pinned list to TARGET/serving-requirements.txt;
+4. runs step 1 again with TARGET's Python, so the build fails here, naming the missing
+   module, rather than in production.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import venv
+from importlib import metadata
+from pathlib import Path
+
+ROOTS = ("bentoml", "uvloop", "httptools")
+"""Always served: BentoML (its CLI, server and workers run besides the app measured here)
+and the uvicorn speedups it picks up when installed."""
+REQUIREMENTS_FILE = "serving-requirements.txt"
+TEST_FOLDERS = frozenset({"tests", "test"})
+UNREAD_SUFFIXES = frozenset({".pyi", ".pyx", ".pxd", ".c", ".h", ".cpp", ".hpp"})
+
+
+def canonical(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def answer_example(service: str, request_file: Path) -> set[str]:
+    """Import `service` ("module:Class"), load its model and answer the example request
+    (`{"path": ..., "body": ...}`) through its ASGI app; the top-level modules that loaded.
+
+    Modules loaded before (by `.pth` files at start-up: setuptools' `_distutils_hack`) are
+    not the service's: the check in the serving venv proves none was needed."""
+    before = set(sys.modules)
+    from starlette.testclient import TestClient
+
+    module_name, _, class_name = service.partition(":")
+    sys.path.insert(0, os.getcwd())
+    service_class = getattr(importlib.import_module(module_name), class_name)
+    request = json.loads(request_file.read_text())
+    with TestClient(app=service_class.to_asgi()) as client:
+        answer = client.post(request["path"], json=request["body"])
+        if answer.status_code != 200:
+            raise SystemExit(
+                f"{request_file}: {service} answered {answer.status_code}: {answer.text}"
+            )
+    return {name.partition(".")[0] for name in set(sys.modules) - before}
+
+
+def venv_distributions(site: Path) -> dict[str, metadata.Distribution]:
+    """The distributions installed in `site` (a venv's site-packages), by canonical name."""
+    return {
+        canonical(d.metadata["Name"]): d
+        for d in metadata.distributions(path=[str(site)])
+    }
+
+
+def imported_distributions(
+    modules: set[str], installed: dict[str, metadata.Distribution]
+) -> set[str]:
+    """The installed distributions that provide `modules` (top-level names)."""
+    providers = metadata.packages_distributions()
+    found = {canonical(d) for m in modules for d in providers.get(m, [])}
+    return found & set(installed)
+
+
+def closure(roots: set[str], installed: dict[str, metadata.Distribution]) -> set[str]:
+    """`roots` and every installed distribution they declare a need for, transitively
+    (markers evaluated here, extras followed where a requirement names them)."""
+    from packaging.requirements import Requirement
+
+    wanted: dict[str, set[str]] = {}
+    todo = [(name, frozenset[str]()) for name in roots if name in installed]
+    while todo:
+        name, extras = todo.pop()
+        if name in wanted and extras <= wanted[name]:
+            continue
+        wanted[name] = wanted.get(name, set()) | extras
+        for text in installed[name].requires or []:
+            requirement = Requirement(text)
+            marker = requirement.marker
+            if marker is not None and not any(
+                marker.evaluate({"extra": extra}) for extra in ("", *wanted[name])
+            ):
+                continue
+            needed = canonical(requirement.name)
+            if needed in installed:
+                todo.append((needed, frozenset(requirement.extras)))
+    return set(wanted)
+
+
+def copy_distributions(
+    names: set[str],
+    installed: dict[str, metadata.Distribution],
+    target: Path,
+    loaded: frozenset[str] | set[str] = frozenset(),
+) -> int:
+    """Copy the files of `names` (as their RECORD lists them) from this venv into the venv
+    at `target`, keeping each file's place relative to the venv; the bytes copied.
+
+    Files no serving Python reads stay out (`unread`): packages' own test suites, unless
+    a module in `loaded` came from one, type stubs and C sources."""
+    prefix = Path(sys.prefix).resolve()
+    site = Path(sysconfig.get_path("purelib")).resolve()
+    copied = 0
+    for name in sorted(names):
+        for file in installed[name].files or []:
+            source = Path(os.path.normpath(installed[name].locate_file(file)))
+            if not source.is_file() or unread(source, site, loaded):
+                continue  # RECORD may list files that were removed since
+            try:
+                place = source.resolve().relative_to(prefix)
+            except ValueError:
+                continue  # outside the venv (none in practice): not the image's to carry
+            destination = target / place
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+            copied += source.stat().st_size
+    return copied
+
+
+def unread(path: Path, site: Path, loaded: frozenset[str] | set[str]) -> bool:
+    """Whether serving never reads `path`: a stub or C source, or a file of a package's
+    test suite (`numpy/_core/tests/...`, 19 MB in a wine image) no loaded module is from."""
+    if path.suffix in UNREAD_SUFFIXES:
+        return True
+    try:
+        parts = path.relative_to(site).parts[:-1]
+    except ValueError:
+        return False
+    for depth, part in enumerate(parts[1:], start=2):
+        if part in TEST_FOLDERS:
+            package = ".".join(parts[:depth])
+            return not any(m == package or m.startswith(package + ".") for m in loaded)
+    return False
+
+
+def build(service: str, request_file: Path, target: Path) -> list[str]:
+    """Measure the serving set, copy it into a fresh venv at `target`, check that the
+    service runs there; the pinned requirements written to `target`."""
+    site = Path(sysconfig.get_path("purelib"))
+    installed = venv_distributions(site)
+    modules = answer_example(service, request_file)
+    measured = imported_distributions(modules, installed)
+    serving = closure(measured | {canonical(r) for r in ROOTS}, installed)
+    venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(target)
+    size = copy_distributions(serving, installed, target, set(sys.modules))
+    pinned = [
+        f"{installed[n].metadata['Name']}=={installed[n].version}"
+        for n in sorted(serving)
+    ]
+    header = (
+        f"# What {service} imports to serve (measured by serving_set.py), pinned.\n"
+    )
+    written = target / REQUIREMENTS_FILE
+    written.write_text(header + "\n".join(pinned) + "\n")
+    check = subprocess.run(
+        [str(target / "bin" / "python"), "-m", __spec__.name, "--check", service,
+         str(request_file)],
+        check=False,
+    )  # fmt: skip
+    if check.returncode != 0:
+        raise SystemExit(f"the service does not run on its serving set ({written})")
+    left_out = sorted(set(installed) - serving)
+    print(
+        f"serving set: {len(serving)} of {len(installed)} distributions "
+        f"({size / 2**20:.0f} MiB), left out: {', '.join(left_out) or 'none'}"
+    )
+    return pinned
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`serving_set SERVICE REQUEST TARGET` builds; `serving_set --check SERVICE REQUEST`
+    answers the request with this Python (the serving venv's own check)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--check"] and len(arguments) == 3:
+        answer_example(arguments[1], Path(arguments[2]))
+        return 0
+    if len(arguments) != 3:
+        print(
+            "usage: serving_set SERVICE REQUEST TARGET (e.g. service:MyService "
+            "examples/request.json /opt/serving) | --check SERVICE REQUEST",
+            file=sys.stderr,
+        )
+        return 2
+    build(arguments[0], Path(arguments[1]), Path(arguments[2]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

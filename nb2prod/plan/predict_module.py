@@ -1,0 +1,93 @@
+"""What the service's process needs of the predict section, read from its code.
+
+The service imports the predict function and nothing else of the pipeline: when the
+section is self-contained (it calls none of the notebook's own functions or classes),
+it gets a module of its own, `prediction.py`, holding only the imports it uses, and
+`pipeline.py` imports it from there, so training and serving run the same function and
+serving does not import training's libraries. And when the section only hands the
+request rows to the model's `predict`/`predict_proba`, an ONNX Runtime twin can read
+them as a plain array: the service builds no DataFrame and never imports pandas.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from nb2prod.plan.build import Plan, Step
+from nb2prod.plan.serving import argument_sources
+
+PREDICT_MODULE = "prediction"
+"""The generated module that holds a self-contained predict section."""
+ARRAY_METHODS = frozenset({"predict", "predict_proba"})
+"""What the ONNX twin answers (`onnx_model.OnnxModel`): calls that may take an array."""
+
+
+def predict_module(plan: Plan) -> str | None:
+    """`prediction` when the predict section stands alone, else None (it stays in
+    `pipeline.py`, beside the notebook's functions it calls)."""
+    step = plan.predict
+    if step is None:
+        return None
+    tree = _parse(step.body)
+    if tree is None:
+        return None
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return None if used & _defined_names(plan.definitions) else PREDICT_MODULE
+
+
+def rows_go_only_to_model(plan: Plan, step: Step) -> bool:
+    """Whether every use of the request rows in `step` is the one argument of the model's
+    `predict(rows)` or `predict_proba(rows)`: then an array with the table's values in
+    its column order predicts what the table does (the twin reads nothing else of it)."""
+    sources = {a.name: a.source for a in argument_sources(plan, step)}
+    rows = [name for name, source in sources.items() if source == "rows"]
+    models = {name for name, source in sources.items() if source == "model"}
+    if len(rows) != 1 or not models:
+        return False
+    tree = _parse(step.body)
+    if tree is None:
+        return False
+    handed: set[int] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ARRAY_METHODS
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in models
+            and len(node.args) == 1
+            and not node.keywords
+            and isinstance(node.args[0], ast.Name)
+        ):
+            handed.add(id(node.args[0]))
+    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == rows[0]]
+    return bool(uses) and all(id(n) in handed for n in uses)
+
+
+def _defined_names(definitions: tuple[str, ...] | list[str]) -> set[str]:
+    """Names the notebook's module-level definitions bind (functions, classes, constants)."""
+    names: set[str] = set()
+    for text in definitions:
+        tree = _parse(text)
+        for node in tree.body if tree is not None else []:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+            else:  # anything else a definition may bind: count every name it stores
+                names.update(
+                    n.id
+                    for n in ast.walk(node)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                )
+    return names
+
+
+def _parse(code: str) -> ast.Module | None:
+    """Code as analysis kept it; None if it does not parse (then nothing is concluded)."""
+    try:
+        return ast.parse(code)
+    except SyntaxError:
+        return None

@@ -1,0 +1,135 @@
+"""A service the ONNX twin serves loads neither scikit-learn nor pandas, and runs on its
+serving set alone.
+
+Per example: convert, train, then (1) in a child, import service.py the way BentoML does,
+start its ASGI app (which loads the model) and answer examples/request.json: with the twin
+no training library is in `sys.modules`, with MODEL_RUNTIME=trained scikit-learn is, and
+both answer what the notebook predicted; (2) build the serving venv with the project's
+own `serving_set.py` (as the image's build stage does), check that it holds no
+training-only distribution, and run `bentoml serve` from it, with nothing else on the path:
+it must answer the notebook's predictions. Cold start (process start to /readyz 200) is
+printed, not asserted (a shared machine's timings vary).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from nb2prod.commands.verify import service_tolerance
+from tests.conftest import EXAMPLES, generated_env, run_cli, served, train_generated
+from tests.tolerant import within
+
+pytestmark = pytest.mark.e2e
+
+TRAINING_ONLY = {
+    "scikit-learn", "scipy", "skl2onnx", "onnx", "matplotlib", "pillow", "fonttools",
+    "pandas", "joblib", "threadpoolctl", "pip", "papermill", "pytest",
+}  # fmt: skip
+"""Distributions training or tests need and a service the twin serves does not."""
+LOADED = ("sklearn", "pandas", "scipy", "skl2onnx", "onnx", "matplotlib")
+CHILD = """
+import json, sys
+sys.path.insert(0, ".")
+from starlette.testclient import TestClient
+import service
+request = json.load(open("examples/request.json"))
+with TestClient(app=getattr(service, sys.argv[1]).to_asgi()) as client:
+    answer = client.post(request["path"], json=request["body"])
+print(json.dumps({
+    "status": answer.status_code,
+    "answer": answer.json(),
+    "loaded": sorted(m for m in sys.argv[2:] if m in sys.modules),
+}))
+"""
+
+
+@pytest.fixture(
+    scope="module", params=["wine_classifier", pytest.param("messy_churn", marks=pytest.mark.slow)]
+)
+def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A converted and trained example: its folder, environment and service class."""
+    name = request.param
+    root = tmp_path_factory.mktemp(f"lean-{name}")
+    project = root / "project"
+    converted = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
+    assert converted.returncode == 0, converted.stderr
+    env = generated_env(project, root / "bentoml")
+    train_generated(project, name, "artifacts", env)
+    runtime = json.loads((project / "artifacts" / "model.json").read_text())["runtime"]
+    assert runtime == "onnx", f"{name} was expected to be served by its ONNX twin"
+    service_class = "".join(p.capitalize() for p in name.split("_")) + "Service"
+    return {"name": name, "root": root, "project": project, "env": env, "class": service_class}
+
+
+@pytest.mark.parametrize(
+    ("runtime", "expected"), [("best", []), ("trained", ["pandas", "sklearn"])]
+)
+def test_the_twin_serves_without_training_libraries(
+    trained: dict, runtime: str, expected: list[str]
+) -> None:
+    project = trained["project"]
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, trained["class"], *LOADED],
+        cwd=project,
+        env={**trained["env"], "MODEL_RUNTIME": runtime},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    result = json.loads(child.stdout.splitlines()[-1])
+    assert result["status"] == 200, result
+    assert_as_predicted(project, result["answer"])
+    loaded = [m for m in result["loaded"] if m in ("pandas", "sklearn")]
+    assert loaded == expected, result["loaded"]
+    if runtime == "best":
+        assert result["loaded"] == [], result["loaded"]
+
+
+def test_bentoml_serves_from_the_serving_set_alone(trained: dict) -> None:
+    project, root, package = trained["project"], trained["root"], trained["name"]
+    service = f"service:{trained['class']}"
+    target = root / "serving"
+    built = subprocess.run(
+        [sys.executable, "-m", f"{package}.serving_set", service, "examples/request.json",
+         str(target)],
+        cwd=project, env=trained["env"], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    print(built.stdout.strip())
+    pinned = (target / "serving-requirements.txt").read_text().split()
+    names = {line.split("==")[0].lower() for line in pinned if "==" in line}
+    assert {"bentoml", "onnxruntime", "numpy", "pydantic"} <= names
+    assert not names & TRAINING_ONLY, sorted(names & TRAINING_ONLY)
+
+    # Only the serving venv and the project's code: a missing package fails here.
+    env = generated_env(project, root / "bentoml", path=[])
+    started = time.monotonic()
+    command = [str(target / "bin" / "python"), "-m", "bentoml", "serve", service,
+               "--host", "127.0.0.1"]  # fmt: skip
+    with served(command, env, project) as url:
+        ready = time.monotonic() - started
+        request = json.loads((project / "examples" / "request.json").read_text())
+        answer = httpx.post(url + request["path"], json=request["body"], timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert_as_predicted(project, answer.json())
+    print(f"{package}: bentoml serve from the serving venv ready in {ready:.2f} s")
+
+
+def assert_as_predicted(project: Path, answer: list[dict]) -> None:
+    """The answer is what the pipeline predicted (examples/response.json): labels equal,
+    probabilities within what training checked the twin to (the model's metadata)."""
+    expected = json.loads((project / "examples" / "response.json").read_text())
+    metadata = json.loads((project / "artifacts" / "model.json").read_text())
+    rtol, atol, _ = service_tolerance(metadata)
+    assert len(answer) == len(expected)
+    for key in expected[0]:
+        served, wanted = [row[key] for row in answer], [row[key] for row in expected]
+        assert within(served, wanted, max(rtol, 1e-9), atol), (key, served, wanted)

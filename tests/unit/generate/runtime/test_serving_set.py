@@ -1,0 +1,92 @@
+"""The generated project's `serving_set.py`: which distributions serving needs, and a venv
+of only those.
+
+Imported from nb2prod/generate/runtime, where it lives; run against this venv's real
+installed distributions (tests/e2e/test_lean_serving.py measures a real service with it,
+and the image tests build images with it).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from nb2prod.generate.runtime import serving_set
+
+INSTALLED = serving_set.venv_distributions(Path(sysconfig.get_path("purelib")))
+
+
+def test_names_compare_as_pip_compares_them() -> None:
+    assert serving_set.canonical("Pydantic_Core") == "pydantic-core"
+    assert serving_set.canonical("ruamel.yaml") == "ruamel-yaml"
+
+
+def test_bentoml_brings_what_it_declares_and_not_its_extras() -> None:
+    """Every declared dependency, transitively; extras (pandas, pillow for `io`) only when
+    asked for, and markers for other Pythons are not followed."""
+    if "bentoml" not in INSTALLED:
+        pytest.skip("needs BentoML")
+    found = serving_set.closure({"bentoml"}, INSTALLED)
+    assert {"bentoml", "starlette", "uvicorn", "pydantic", "pydantic-core", "h11"} <= found
+    assert not {"pandas", "pillow", "scikit-learn", "tomli"} & found
+    from packaging.requirements import Requirement
+
+    for name in found:  # closed: every installed dependency declared without a marker is in
+        for text in INSTALLED[name].requires or []:
+            requirement = Requirement(text)
+            needed = serving_set.canonical(requirement.name)
+            if requirement.marker is None and needed in INSTALLED:
+                assert needed in found, (name, text)
+
+
+def test_modules_map_to_the_distributions_that_provide_them() -> None:
+    found = serving_set.imported_distributions({"numpy", "yaml", "json", "nowhere"}, INSTALLED)
+    assert found == {"numpy", "pyyaml"}  # json is the standard library's
+
+
+def test_a_serving_venv_holds_the_copied_distributions_only(tmp_path: Path) -> None:
+    """The copy is a working venv: it imports what was copied, with the same version in its
+    metadata, and nothing else of this venv."""
+    import venv
+
+    names = serving_set.closure({"pyyaml"}, INSTALLED)
+    assert names == {"pyyaml"}
+    target = tmp_path / "serving"
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(target)
+    copied = serving_set.copy_distributions(names, INSTALLED, target)
+    assert copied > 0
+    child = (
+        "import importlib.metadata as m, importlib.util as u, yaml\n"
+        "print(yaml.safe_load('a: 1'), m.version('PyYAML'))\n"
+        "print([d.metadata['Name'] for d in m.distributions()])\n"
+        "print(u.find_spec('numpy'), u.find_spec('pip'))\n"
+    )
+    run = subprocess.run(
+        [str(target / "bin" / "python"), "-I", "-c", child],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded, names_seen, missing = run.stdout.splitlines()
+    assert loaded == f"{{'a': 1}} {INSTALLED['pyyaml'].version}"
+    assert names_seen == "['PyYAML']"
+    assert missing == "None None"
+
+
+def test_usage_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert serving_set.main(["only-one"]) == 2
+    assert capsys.readouterr().err.startswith("usage: serving_set SERVICE REQUEST TARGET")
+
+
+def test_test_suites_stubs_and_c_sources_stay_out() -> None:
+    """What no serving Python reads; a test folder a loaded module came from stays."""
+    site = Path(sysconfig.get_path("purelib"))
+    suite = site / "numpy" / "_core" / "tests" / "test_numeric.py"
+    assert serving_set.unread(suite, site, {"numpy", "numpy._core"})
+    assert not serving_set.unread(suite, site, {"numpy._core.tests.test_numeric"})
+    assert serving_set.unread(site / "numpy" / "__init__.pyi", site, set())
+    assert not serving_set.unread(site / "numpy" / "_core" / "numeric.py", site, set())
+    assert not serving_set.unread(site / "tests" / "conftest.py", site, set())  # top level
