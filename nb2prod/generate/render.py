@@ -355,13 +355,11 @@ def _serving_call(
     step = next(s for s in plan.steps if s.function == serving.predict_function)
     if training:
         return predict_call(plan, step, model="model", rows="rows", state="state", config="config")
-    if batch:
-        rows = "input_of(rows)"
-        return predict_call(
-            plan, step, model="self.model", rows=rows, state="self.state", config="CONFIG"
-        )
+    rows = "input_of(rows)" if batch else "to_input(rows)"
+    if serving.row_function:  # raw rows: the notebook's row-wise preprocessing first
+        rows = f"{serving.row_function}({rows})"
     return predict_call(
-        plan, step, model="self.model", rows="to_input(rows)", state="self.state", config="CONFIG"
+        plan, step, model="self.model", rows=rows, state="self.state", config="CONFIG"
     )
 
 

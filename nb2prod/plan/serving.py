@@ -84,6 +84,12 @@ class Serving:
     input_device: str = "cpu"  # where the notebook's input tensor lived
     range_margin: float = RANGE_MARGIN
     max_batch_rows: int = MAX_BATCH_ROWS
+    row_function: str | None = None
+    """Raw rows: the notebook's row-wise preprocess code, run on the request's rows first."""
+    row_table: str | None = None
+    """The preprocess section's name for the raw rows (`X`)."""
+    feature_rows_reason: str | None = None
+    """Why the request takes feature rows instead (None when it takes raw rows)."""
 
     @property
     def has_literals(self) -> bool:
@@ -178,6 +184,9 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
     profile, recorded = probe.input, probe.outputs
     if profile is None or recorded is None:
         raise KeyError("input" if profile is None else "outputs")
+    raw = plan.row_function if probe.raw_input is not None else None
+    if raw is not None and probe.raw_input is not None:
+        profile = probe.raw_input  # the rows as loaded: the notebook's own code derives the rest
     row_shape = tuple(profile.shape or ())
     fields = _fields(profile.columns, row_shape)
     dtypes = {
@@ -209,6 +218,9 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
         row_shape=row_shape,
         input_device=profile.device or "cpu",
         max_batch_rows=max(1, min(MAX_BATCH_ROWS, MAX_BATCH_VALUES // max(1, values_per_row))),
+        row_function=raw.function if raw else None,
+        row_table=raw.table if raw else None,
+        feature_rows_reason=None if raw else plan.feature_rows_reason,
     )
 
 
