@@ -290,7 +290,8 @@ class ServiceClass(Message):
     class_name: str = field(metadata={KEY: "class"})
     row_model: str
     raw_table: str | None = field(default=None, metadata=OMIT_NONE)
-    """The service takes raw rows: the pipeline's value to look the notebook's rows up in."""
+    """The service takes raw rows: the pipeline's value to look the notebook's rows up in
+    (by index; "" when none holds them)."""
 
 
 @dataclass(frozen=True)

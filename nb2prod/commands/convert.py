@@ -129,6 +129,7 @@ def convert(
             )
         probe = cached or _probe(plan, step, timeout)
         _check_model(plan, probe)
+        probe = _row_function_named(plan, probe)
         plan, probe = _with_measured_metrics(analysis, probe, name)
         problems = list(plan.problems) + _printed_non_numbers(plan, probe)
         step = plan.predict if service else None
@@ -222,6 +223,18 @@ def _serving(
             )
         )
         return None
+
+
+def _row_function_named(plan: Plan, probe: ProbeResult) -> ProbeResult:
+    """The probe's reason for feature rows, naming the notebook's lines rather than the
+    function nb2prod made of them (the final plan keeps them where they were)."""
+    row = plan.row_function
+    if row is None or not probe.raw_rows_problem or not row.generated:
+        return probe
+    cells = ("cells " if len(row.cells) > 1 else "cell ") + ", ".join(map(str, row.cells))
+    lines = f"the code of `{row.step}` from `{row.statement}` ({cells})"
+    reason = probe.raw_rows_problem.replace(f"`{row.function}`", lines, 1)
+    return dataclasses.replace(probe, raw_rows_problem=reason)
 
 
 def _feature_rows(plan: Plan, reason: str) -> Problem:

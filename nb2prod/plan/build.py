@@ -482,8 +482,10 @@ def _row_function(
         found = row_candidate(step.body, analysis.module, functions - {None}, taken)
         if found is None:
             continue
+        code = analysis.step_codes[position]
+        cells = [c.cell.index for c in code.body if found.statement in c.text] or step.cells
         row = RowFunction(
-            found.function, found.table, step.function, step.cells, found.statement,
+            found.function, found.table, step.function, (cells[0],), found.statement,
             generated=found.lines is not None,
         )  # fmt: skip
         if found.lines is not None:

@@ -255,6 +255,8 @@ def _with_raw_rows(
     input, sampled at the predict input's rows), or why it takes feature rows."""
     import pandas as pd
 
+    from nb2prod.run.raw_rows import difference
+
     name = str(spec.row_function)
     if recorded.row_call is None or recorded.predict_call is None:
         return dataclasses.replace(result, raw_rows_problem=f"`{name}` never ran in the pipeline")
@@ -278,6 +280,8 @@ def _with_raw_rows(
             if isinstance(value, pd.DataFrame)
             and _has_columns(value, list(raw.columns))
             and sample.index.isin(value.index).all()
+            and difference(value.loc[sample.index, list(raw.columns)], raw.loc[sample.index])
+            is None
         ),
         None,
     )

@@ -36,10 +36,13 @@ def row_wise_problem(function: Any, table: Any) -> str | None:
     if not isinstance(whole, pd.DataFrame):
         return f"it returns a {type(whole).__name__}, not a table with named columns"
     if not whole.index.equals(table.index):
-        return (
-            f"it drops, adds or reorders rows ({len(table)} rows in, {len(whole)} out), "
-            "so a request's rows would not get one answer each"
+        change = (
+            "reorders rows"
+            if len(whole) == len(table)
+            and whole.index.sort_values().equals(table.index.sort_values())
+            else f"drops or adds rows ({len(table)} rows in, {len(whole)} out)"
         )
+        return f"it {change}, so a request's rows would not each get their own answer"
     count = min(SINGLE_ROWS, len(table))
     for position in np.unique(np.linspace(0, len(table) - 1, count).astype(int)):
         alone, error = _run(function, table.iloc[[position]])
