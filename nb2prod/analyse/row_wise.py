@@ -7,10 +7,12 @@ on its own input row alone. Reading the code proposes a candidate; the probe
 single rows and shuffled subsets. Two shapes are proposed, before the data is split
 (the first statement binding several names, `X_train, X_test, ... = ...`):
 
-- a run of consecutive statements that each change one table and read nothing but
-  that table and module-level names (`X["share"] = X["a"] / X["b"]`,
-  `X["a"] = X["a"].astype(int)`, `X.drop(columns=["id"], inplace=True)`): they become
-  a function of their own, ROW_FUNCTION, which the preprocess step calls in their place;
+- a run of consecutive statements that each change one table and nothing else
+  (`X["share"] = X["a"] / X["b"]`, `X["a"] = X["a"].astype(int)`,
+  `X.drop(columns=["id"], inplace=True)`, `X[cols] = encoder.transform(X[cols])`): they
+  become a function of their own, ROW_FUNCTION, which the preprocess step calls in their
+  place; other values they read (a fitted encoder, a parameter) become its arguments,
+  and the service gets them from the state stored with the model (or the config);
 - a call of a function the notebook defines, on one positional argument, bound to a name
   (`X = add_ratio_features(df.drop(columns=["target"]))`): that function is served as is.
 """
@@ -39,6 +41,8 @@ class RowCandidate:
     lines: tuple[int, int] | None = None
     """For a run of statements nb2prod turns into a function: its first and last line
     in the step's body (1-based); None for a call of the notebook's own function."""
+    arguments: tuple[str, ...] = ()
+    """Other values the run reads (not module-level), in the order it first reads them."""
 
 
 def row_candidate(
@@ -62,6 +66,7 @@ def row_candidate(
     run = _longest_run(before_split, module)
     if run is not None:
         first, last, table = run
+        arguments = _reads(before_split[first : last + 1], module | {table})
         name = ROW_FUNCTION
         while name in taken or name in module:
             name += "_"
@@ -70,6 +75,7 @@ def row_candidate(
             table=table,
             statement=_first_line(body, before_split[first]),
             lines=(before_split[first].lineno, _end(before_split[last])),
+            arguments=arguments,
         )
     for statement in before_split:
         call = _one_table_call(statement, functions)
@@ -85,7 +91,8 @@ def replace_run(body: str, candidate: RowCandidate) -> tuple[str, str]:
     lines = body.split("\n")
     first, last = candidate.lines
     taken = lines[first - 1 : last]
-    call = f"{candidate.table} = {candidate.function}({candidate.table})"
+    given = ", ".join([candidate.table, *candidate.arguments])
+    call = f"{candidate.table} = {candidate.function}({given})"
     return "\n".join([*lines[: first - 1], call, *lines[last:]]), "\n".join(taken)
 
 
@@ -104,8 +111,8 @@ def _longest_run(statements: list[ast.stmt], module: set[str]) -> tuple[int, int
 
 
 def _changed_table(statement: ast.stmt, module: set[str]) -> str | None:
-    """The one name `statement` binds or changes, when it reads only that name and
-    module-level ones: an assignment or an in-place call, never a loop or a branch."""
+    """The one name `statement` binds or changes, when it reads that name and changes
+    nothing else: an assignment or an in-place call, never a loop or a branch."""
     if not isinstance(statement, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)):
         return None
     events = list(name_events(statement))
@@ -114,11 +121,21 @@ def _changed_table(statement: ast.stmt, module: set[str]) -> str | None:
     if len(changed) != 1:
         return None
     (table,) = changed
-    if table in module or not read <= {table}:
+    if table in module:
         return None
     if table not in read and not any(e.kind == "mutate" for e in events):
         return None  # `X = df[cols]` starts from another table: not a change of X
     return table
+
+
+def _reads(statements: list[ast.stmt], known: set[str]) -> tuple[str, ...]:
+    """Names the statements read besides `known` ones and builtins, first read first."""
+    found: dict[str, None] = {}
+    for statement in statements:
+        for event in name_events(statement):
+            if event.kind == "load" and event.name not in known and event.name not in BUILTINS:
+                found[event.name] = None
+    return tuple(found)
 
 
 def _one_table_call(statement: ast.stmt, functions: set[str]) -> tuple[str, str] | None:

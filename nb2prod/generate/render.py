@@ -356,8 +356,12 @@ def _serving_call(
     if training:
         return predict_call(plan, step, model="model", rows="rows", state="state", config="config")
     rows = "input_of(rows)" if batch else "to_input(rows)"
-    if serving.row_function:  # raw rows: the notebook's row-wise preprocessing first
-        rows = f"{serving.row_function}({rows})"
+    if serving.row_function and plan.row_function:  # raw rows: row-wise preprocessing first
+        given = [
+            f"CONFIG.{a.name}" if a.from_config else f"self.state[{a.name!r}]"
+            for a in plan.row_function.arguments
+        ]
+        rows = f"{serving.row_function}({', '.join([rows, *given])})"
     return predict_call(
         plan, step, model="self.model", rows=rows, state="self.state", config="CONFIG"
     )

@@ -158,6 +158,9 @@ class RowFunction:
     """Its first statement as written, for messages."""
     generated: bool
     """nb2prod made it of the step's statements (else the notebook defines it)."""
+    arguments: tuple[Argument, ...] = ()
+    """Its arguments after the rows: parameters (`from_config`) or values stored with the
+    model (fitted encoders, statistics: the preprocess step hands them on)."""
 
 
 @dataclass(frozen=True)
@@ -484,17 +487,18 @@ def _row_function(
             continue
         code = analysis.step_codes[position]
         cells = [c.cell.index for c in code.body if found.statement in c.text] or step.cells
+        parameters = set(_names(analysis.parameters))
         row = RowFunction(
             found.function, found.table, step.function, (cells[0],), found.statement,
             generated=found.lines is not None,
+            arguments=tuple(Argument(name, name in parameters) for name in found.arguments),
         )  # fmt: skip
         if found.lines is not None:
             body, statements = replace_run(step.body, found)
-            steps = [
-                *steps[:position],
-                dataclasses.replace(step, body=body),
-                *steps[position + 1 :],
-            ]
+            state = [a.name for a in row.arguments if not a.from_config]
+            handed = [n for n in state if n in code.binds and n not in step.outputs]
+            changed = dataclasses.replace(step, body=body, outputs=(*step.outputs, *handed))
+            steps = [*steps[:position], changed, *steps[position + 1 :]]
             definitions.append(_row_definition(row, statements))
         return steps, row, None
     return steps, None, NO_ROW_CODE
@@ -504,8 +508,9 @@ def _row_definition(row: RowFunction, statements: str) -> str:
     """The function nb2prod makes of a preprocess step's row-wise statements."""
     cells = ", ".join(str(c) for c in row.cells)
     body = "\n".join(f"    {line}" if line.strip() else "" for line in statements.split("\n"))
+    given = ", ".join(f"{name}: Any" for name in [row.table, *(a.name for a in row.arguments)])
     return (
-        f"def {row.function}({row.table}: Any) -> Any:\n"
+        f"def {row.function}({given}) -> Any:\n"
         f'    """The row-wise statements of `{row.step}`: each row\'s features from its own\n'
         f"    values, so the service runs them on a request's rows too.\n\n"
         f'    From notebook cell{"s" if len(row.cells) > 1 else ""} {cells}.\n    """\n'

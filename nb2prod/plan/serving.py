@@ -110,7 +110,10 @@ def serving_state_of(plan: Plan, step: Step) -> list[str]:
     """Other values the predict section reads (fitted encoders, column lists...):
     training stores them with the model so the service has them too."""
     rows = data_input_of(plan, step)
-    return [name for name in data_arguments(step, plan.model) if name != rows]
+    state = [name for name in data_arguments(step, plan.model) if name != rows]
+    row = plan.row_function  # and what its row-wise preprocessing reads
+    given = [a.name for a in row.arguments if not a.from_config] if row else []
+    return [*state, *(name for name in given if name not in state)]
 
 
 def argument_sources(plan: Plan, step: Step) -> list[PredictArgument]:

@@ -253,39 +253,45 @@ def _with_raw_rows(
 ) -> ProbeResult:
     """`result` with the raw rows the service takes (the profile of the row function's
     input, sampled at the predict input's rows), or why it takes feature rows."""
-    import pandas as pd
-
-    from nb2prod.run.raw_rows import difference
-
     name = str(spec.row_function)
     if recorded.row_call is None or recorded.predict_call is None:
         return dataclasses.replace(result, raw_rows_problem=f"`{name}` never ran in the pipeline")
     function, raw, _ = recorded.row_call
     sample = values[str(spec.data_input)]
+    tables: dict[str, Any] = {}
     try:
         problem = _raw_rows_problem(name, spec, recorded, sample)
         if problem is None:
             rows = raw.loc[sample.index]
+            tables = _raw_tables(raw, rows, values)
             profile = InputProfile.from_json(
-                profile_input(str(spec.data_input), rows, [raw, *_alike(rows, values, [])])
+                profile_input(str(spec.data_input), rows, [raw, *tables.values()])
             )
     except Exception as error:  # never crash the probe: feature rows, and why
         problem = f"checking `{name}` raised {type(error).__name__}: {error}"
     if problem is not None:
         return dataclasses.replace(result, raw_rows_problem=problem)
-    table = next(
-        (
-            key
-            for key, value in values.items()
-            if isinstance(value, pd.DataFrame)
-            and _has_columns(value, list(raw.columns))
-            and sample.index.isin(value.index).all()
-            and difference(value.loc[sample.index, list(raw.columns)], raw.loc[sample.index])
-            is None
-        ),
-        None,
-    )
-    return dataclasses.replace(result, raw_input=profile, raw_table=table)
+    return dataclasses.replace(result, raw_input=profile, raw_table=next(iter(tables), None))
+
+
+def _raw_tables(raw: Any, rows: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's tables that hold the raw rows (the loaded data: `df`), by name, cut
+    to the raw columns: they have the predicted rows, with the same values. Their ranges
+    and categories bound the request's; verify looks the notebook's rows up in the first."""
+    import pandas as pd
+
+    from nb2prod.run.raw_rows import difference
+
+    columns = list(raw.columns)
+    found = {}
+    for key, value in values.items():
+        if not isinstance(value, pd.DataFrame) or not _has_columns(value, columns):
+            continue
+        if rows.index.isin(value.index).all():
+            cut = value[columns]
+            if difference(cut.loc[rows.index], rows) is None:
+                found[key] = cut
+    return found
 
 
 def _raw_rows_problem(name: str, spec: ProbeSpec, recorded: _Recorded, sample: Any) -> str | None:
