@@ -42,11 +42,23 @@ def test_a_notebook_function_on_one_table_is_served_as_is() -> None:
     assert (found.function, found.table, found.lines) == ("add_ratio_features", "X", None)
 
 
-def test_no_candidate_after_the_split_or_when_other_values_are_read() -> None:
+def test_values_read_besides_the_table_become_arguments() -> None:
+    body = "X['z'] = (X['a'] - mean) / std\nX[cols] = encoder.transform(X[cols])"
+    found = row_candidate(body, set(), set(), set())
+    assert found is not None and found.arguments == (
+        "mean",
+        "std",
+        "encoder",
+        "cols",
+    )  # evaluation order
+    assert replace_run(body, found)[0] == "X = preprocess_rows(X, mean, std, encoder, cols)"
+
+
+def test_no_candidate_after_the_split_in_loops_or_from_another_table() -> None:
     after_split = "X_train, X_test = split(X)\nX_test = X_test / 16.0"
     assert row_candidate(after_split, {"split"}, set(), set()) is None
-    reads_another = "X['z'] = (X['a'] - mean) / std"  # statistics bound elsewhere
-    assert row_candidate(reads_another, set(), set(), set()) is None
+    another = "X = df[cols]"  # starts from another table: nothing changes X
+    assert row_candidate(another, set(), set(), set()) is None
     loop = "for c in cols:\n    X[c] = X[c].astype(float)"
     assert row_candidate(loop, set(), set(), set()) is None
     keywords = "X = add_features(df, eps=1e-9)"  # other arguments: not served as is
