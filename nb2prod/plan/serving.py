@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nb2prod.plan.build import Plan, Step, data_arguments
-from nb2prod.protocol import InputColumn, PredictArgument, ProbeResult
+from nb2prod.protocol import InputColumn, InputProfile, PredictArgument, ProbeResult
 
 RANGE_MARGIN = 0.1  # observed range widened by this share of its width on each side
 MAX_BATCH_ROWS = 1000
@@ -223,7 +223,17 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
         max_batch_rows=max(1, min(MAX_BATCH_ROWS, MAX_BATCH_VALUES // max(1, values_per_row))),
         row_function=raw.function if raw else None,
         row_table=raw.table if raw else None,
-        feature_rows_reason=None if raw else plan.feature_rows_reason,
+        feature_rows_reason=None if raw or _as_loaded(profile, probe) else plan.feature_rows_reason,
+    )
+
+
+def _as_loaded(profile: InputProfile, probe: ProbeResult) -> bool:
+    """The predict input's columns are all columns of the loaded data: requests already
+    carry raw rows (the predict section preprocesses them itself, as tabular_mlp's does)."""
+    columns = {c.name for c in profile.columns}
+    return profile.kind == "dataframe" and any(
+        isinstance(table, dict) and columns <= {c.get("name") for c in table.get("columns", [])}
+        for table in probe.data_profile.values()
     )
 
 
