@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from nb2prod.commands.convert import convert
-from tests.conftest import ROOT, generated_env, make_notebook, served, train_generated
+from tests.conftest import ROOT, generated_env, make_notebook, run_cli, served, train_generated
 
 ROWS = 40
 """Training rows sent to each service."""
@@ -166,3 +166,18 @@ def test_table_wide_preprocessing_falls_back_to_feature_rows_with_the_reason(
     assert "preprocess_rows" not in pipeline  # the section stays as the notebook wrote it
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "feature rows because" in readme and "another `width`" in readme
+
+
+def test_check_says_which_rows_the_service_will_take(tmp_path: Path) -> None:
+    candidate = run_cli("check", str(make_notebook(tmp_path / "shapes.ipynb", FITTED)))
+    assert candidate.returncode == 0, candidate.stderr
+    assert "service rows: raw, through `preprocess_rows` (cell 3), if it proves" in candidate.stdout
+    split_first = list(FITTED)
+    split_first[3] = (
+        "X_train, X_test, y_train, y_test = train_test_split("
+        "df.drop(columns=['target', 'colour']), df['target'], random_state=0)\n"
+        "X_test = X_test * 2.0",
+        ["nb2prod:preprocess"],
+    )
+    none = run_cli("check", str(make_notebook(tmp_path / "split.ipynb", split_first)))
+    assert "service rows: features: the preprocess section has no code" in none.stdout
