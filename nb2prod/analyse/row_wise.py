@@ -115,6 +115,8 @@ def _changed_table(statement: ast.stmt, module: set[str]) -> str | None:
     nothing else: an assignment or an in-place call, never a loop or a branch."""
     if not isinstance(statement, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr)):
         return None
+    if isinstance(statement, ast.Expr) and not _in_place(statement.value):
+        return None  # `scaler.fit(X)`, `cols.append(c)`: changes an object, not a table
     events = list(name_events(statement))
     changed = {e.name for e in events if e.kind in {"store", "mutate"}}
     read = {e.name for e in events if e.kind == "load"} - module - BUILTINS
@@ -126,6 +128,14 @@ def _changed_table(statement: ast.stmt, module: set[str]) -> str | None:
     if table not in read and not any(e.kind == "mutate" for e in events):
         return None  # `X = df[cols]` starts from another table: not a change of X
     return table
+
+
+def _in_place(value: ast.expr) -> bool:
+    """`frame.method(..., inplace=True)`: pandas changing a table in place."""
+    return isinstance(value, ast.Call) and any(
+        k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
+        for k in value.keywords
+    )
 
 
 def _reads(statements: list[ast.stmt], known: set[str]) -> tuple[str, ...]:

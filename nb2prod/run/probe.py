@@ -150,7 +150,7 @@ def _recording_rows(function: Any, recorded: _Recorded) -> Any:
     """The row function, recording its first call (the default run's)."""
 
     def run(rows: Any, *args: Any, **kwargs: Any) -> Any:
-        given = rows.copy() if hasattr(rows, "copy") else rows
+        given = _copy(rows)
         result = function(rows, *args, **kwargs)
         if recorded.row_call is None:
             alone = functools.partial(_call_on, function, args, kwargs)
@@ -163,7 +163,15 @@ def _recording_rows(function: Any, recorded: _Recorded) -> Any:
 def _call_on(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any], rows: Any) -> Any:
     """`function` on a copy of `rows` (it may change them in place), its other arguments
     as in the pipeline's call."""
-    return function(rows.copy() if hasattr(rows, "copy") else rows, *args, **kwargs)
+    return function(_copy(rows), *args, **kwargs)
+
+
+def _copy(rows: Any) -> Any:
+    """A copy of a table the code may change in place; other values as they are (the
+    verdict then says they are not a table)."""
+    import pandas as pd
+
+    return rows.copy() if isinstance(rows, pd.DataFrame) else rows
 
 
 def _recording(

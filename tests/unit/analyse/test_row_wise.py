@@ -68,3 +68,8 @@ def test_no_candidate_after_the_split_in_loops_or_from_another_table() -> None:
 def test_the_new_function_does_not_shadow_a_name() -> None:
     found = row_candidate(WINE, {"train_test_split"}, set(), {ROW_FUNCTION})
     assert found is not None and found.function == ROW_FUNCTION + "_"
+
+
+def test_fitting_an_object_is_not_changing_a_table() -> None:
+    body = "sc = StandardScaler()\nsc.fit(X_train)\nX_train_std = sc.transform(X_train)"
+    assert row_candidate(body, {"StandardScaler"}, set(), set()) is None
