@@ -25,6 +25,7 @@ from nb2prod.commands.verify import service_tolerance
 from nb2prod.run import image
 from tests.conftest import (
     EXAMPLES,
+    as_requests,
     free_port,
     generated_env,
     notebook_results,
@@ -99,7 +100,9 @@ def test_example_image_serves_the_notebooks_predictions(
     try:
         image.wait_ready(container, f"http://127.0.0.1:{port}/readyz", timeout=120)
         answer = httpx.post(
-            f"http://127.0.0.1:{port}/predict_batch", json=expected["rows"], timeout=60
+            f"http://127.0.0.1:{port}/predict_batch",
+            json=as_requests(project, expected["rows"]),
+            timeout=60,
         )
         assert answer.status_code == 200, answer.text
         metadata = json.loads((project / "artifacts" / "model.json").read_text())
