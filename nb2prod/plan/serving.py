@@ -228,13 +228,22 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
 
 
 def _as_loaded(profile: InputProfile, probe: ProbeResult) -> bool:
-    """The predict input's columns are all columns of the loaded data: requests already
-    carry raw rows (the predict section preprocesses them itself, as tabular_mlp's does)."""
-    columns = {c.name for c in profile.columns}
-    return profile.kind == "dataframe" and any(
-        isinstance(table, dict) and columns <= {c.get("name") for c in table.get("columns", [])}
-        for table in probe.data_profile.values()
-    )
+    """The predict input's columns are columns of the loaded data, with its ranges: requests
+    already carry raw rows (the predict section preprocesses them itself, as tabular_mlp's
+    does). Same names with other ranges (a column scaled in place) are features."""
+    if profile.kind != "dataframe":
+        return False
+    for table in probe.data_profile.values():
+        loaded = (
+            {c.get("name"): c for c in table.get("columns", [])} if isinstance(table, dict) else {}
+        )
+        if all(
+            c.name in loaded
+            and (c.min, c.max) == (loaded[c.name].get("min"), loaded[c.name].get("max"))
+            for c in profile.columns
+        ):
+            return True
+    return False
 
 
 def _fields(columns: tuple[InputColumn, ...], shape: tuple[int, ...] = ()) -> list[RequestField]:
