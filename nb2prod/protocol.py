@@ -135,6 +135,8 @@ class ProbeSpec(Message):
     outputs: tuple[str, ...]
     """The predict step's outputs."""
     model: str | None
+    row_function: str | None = field(default=None, metadata=OMIT_NONE)
+    """The preprocess code a service may run on raw rows: the probe checks it is row-wise."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,13 @@ class ProbeResult(Message):
     )
     """Why the predict function cannot answer a request's rows on their own."""
     row_wise_checked: bool = field(default=False, metadata=presence_of("not_row_wise"))
+    raw_input: InputProfile | None = field(default=None, metadata=OMIT_NONE)
+    """The rows the spec's `row_function` takes, when it is row-wise: the service's request."""
+    raw_table: str | None = field(default=None, metadata=OMIT_NONE)
+    """A value `run_pipeline` returns that holds those raw rows, by the predict input's index
+    (verify looks the notebook's rows up in it)."""
+    raw_rows_problem: str | None = field(default=None, metadata=OMIT_NONE)
+    """Why the `row_function` cannot serve raw rows: the service takes feature rows."""
 
 
 # -- verify: the generated side trains, then predicts the notebook's rows -----------------
@@ -280,6 +289,9 @@ class ServiceClass(Message):
 
     class_name: str = field(metadata={KEY: "class"})
     row_model: str
+    raw_table: str | None = field(default=None, metadata=OMIT_NONE)
+    """The service takes raw rows: the pipeline's value to look the notebook's rows up in
+    (by index; "" when none holds them)."""
 
 
 @dataclass(frozen=True)

@@ -460,3 +460,18 @@ def early(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield prepared
     finally:
         prepared.close()
+
+
+def as_requests(project: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The notebook's predicted rows as `project`'s service takes them: a service on raw
+    rows (`nb2prod.json`'s probe has `raw_input`) gets them cut to its request's columns,
+    the raw values the examples' row-wise code only adds columns to (tests/e2e/
+    test_raw_rows.py sends raw rows picked from the notebook's own data)."""
+    import json
+
+    probe = json.loads((project / "nb2prod.json").read_text()).get("probe") or {}
+    raw = probe.get("raw_input")
+    if not raw:
+        return rows
+    columns = [column["name"] for column in raw["columns"]]
+    return [{name: row[name] for name in columns} for row in rows]

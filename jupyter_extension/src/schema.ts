@@ -22,6 +22,22 @@ export interface ICheckReport {
   functions: IFunctionReport[];
   cells: ICellReport[];
   problems: IProblem[];
+  /**
+   * What the service's requests will carry, null without a predict step
+   * (nb2prod.commands.check._service_rows).
+   */
+  service_rows?: null | IServiceRows;
+}
+
+/**
+ * Raw rows through the notebook's row-wise preprocess code (convert's probe decides whether it is
+ * row-wise), or feature rows and why.
+ */
+export interface IServiceRows {
+  rows: 'raw' | 'feature';
+  function?: string;
+  cell?: number;
+  reason?: string | null;
 }
 
 /** One notebook parameter (nb2prod.analyse.parameters.Parameter). */

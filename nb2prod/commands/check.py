@@ -68,7 +68,20 @@ def report_of(plan: Plan) -> dict[str, Any]:
         ],
         "cells": cells,
         "problems": [p.to_json() for p in plan.problems],
+        "service_rows": _service_rows(plan),
     }
+
+
+def _service_rows(plan: Plan) -> dict[str, Any] | None:
+    """What the service's requests will carry: raw rows through the notebook's row-wise
+    preprocess code (a candidate until convert runs it on single rows), or feature rows
+    and why. None without a predict step."""
+    if plan.predict is None:
+        return None
+    row = plan.row_function
+    if row is None:
+        return {"rows": "feature", "reason": plan.feature_rows_reason}
+    return {"rows": "raw", "function": row.function, "cell": row.cells[0]}
 
 
 def _likely_metrics(sources: tuple[str, ...]) -> list[str]:

@@ -129,11 +129,14 @@ def convert(
             )
         probe = cached or _probe(plan, step, timeout)
         _check_model(plan, probe)
+        probe = _row_function_named(plan, probe)
         plan, probe = _with_measured_metrics(analysis, probe, name)
         problems = list(plan.problems) + _printed_non_numbers(plan, probe)
         step = plan.predict if service else None
     if step is not None and probe is not None and _servable(probe):
         serving = _serving(plan, step, probe, onnx, problems)
+        if serving is not None and probe.raw_rows_problem:
+            problems.append(_feature_rows(plan, probe.raw_rows_problem))
     elif service and plan.model:
         problems.append(_no_service(plan, run_pipeline, probe))
     if probe is not None:
@@ -222,6 +225,31 @@ def _serving(
         return None
 
 
+def _row_function_named(plan: Plan, probe: ProbeResult) -> ProbeResult:
+    """The probe's reason for feature rows, naming the notebook's lines rather than the
+    function nb2prod made of them (the final plan keeps them where they were)."""
+    row = plan.row_function
+    if row is None or not probe.raw_rows_problem or not row.generated:
+        return probe
+    cells = ("cells " if len(row.cells) > 1 else "cell ") + ", ".join(map(str, row.cells))
+    lines = f"the code of `{row.step}` from `{row.statement}` ({cells})"
+    reason = probe.raw_rows_problem.replace(f"`{row.function}`", lines, 1)
+    return dataclasses.replace(probe, raw_rows_problem=reason)
+
+
+def _feature_rows(plan: Plan, reason: str) -> Problem:
+    """The service takes feature rows although the preprocess section looked row-wise."""
+    step = next((s for s in plan.steps if s.role == "preprocess"), plan.predict)
+    return Problem(
+        "feature-rows",
+        f"the service takes rows after preprocessing (feature rows), not raw rows: {reason}",
+        "keep table-wide steps (filters, splits, statistics of the whole table) apart from "
+        "the lines that derive each row's features, or send feature rows",
+        Severity.WARNING,
+        plan.cell_ref(step.cells[0]) if step else None,
+    )
+
+
 def _check_model(plan: Plan, probe: ProbeResult) -> None:
     """Stop when the object chosen as the model cannot be it (not fitted, cannot predict)."""
     why = probe.model_problem
@@ -264,7 +292,7 @@ def _with_measured_metrics(
     values that held metrics; the probe's contracts without the outputs the steps no
     longer return."""
     measured = Metrics(probe.metric_sources, tuple(probe.metrics.defaults))
-    final = plan_from(analysis, name, measured)
+    final = plan_from(analysis, name, measured, feature_rows=probe.raw_rows_problem)
     outputs = {step.function: set(step.outputs) for step in final.steps}
     functions = {
         function: dataclasses.replace(
@@ -321,6 +349,7 @@ def _probe(plan: Plan, predict: Step | None, timeout: int) -> ProbeResult:
         predict_function=predict.function if predict else None,
         outputs=tuple(predict.outputs) if predict else (),
         model=plan.model,
+        row_function=plan.row_function.function if predict and plan.row_function else None,
     )
     with tempfile.TemporaryDirectory(prefix="nb2prod-probe-src-") as folder:
         root = Path(folder)

@@ -245,6 +245,15 @@ def _count(values: Any) -> int:
     return len(values) if isinstance(values, list) else 1
 
 
+def _raw_table(manifest: dict[str, Any]) -> str | None:
+    """Where the child looks the notebook's rows up as raw rows ("" when the service takes
+    raw rows but no value of the pipeline holds them), None for feature rows."""
+    probe = manifest.get("probe") or {}
+    if not isinstance(probe, dict) or probe.get("raw_input") is None:
+        return None
+    return str(probe.get("raw_table") or "")
+
+
 class GeneratedRun:
     """The generated project's side (`verify_child.py`), running beside the notebook."""
 
@@ -277,7 +286,7 @@ class GeneratedRun:
             else PredictCall(
                 step.function, tuple(step.outputs), tuple(argument_sources(plan, step))
             ),
-            service=ServiceClass(service, row_model)
+            service=ServiceClass(service, row_model, _raw_table(manifest))
             if service and row_model and (project / "service.py").exists()
             else None,
         )

@@ -65,6 +65,15 @@ def print_report(report: dict[str, Any], style: Style, out: TextIO) -> None:
         print(f"{cell['index']:>4}  {role:<12} {first:<40} {flow}".rstrip(), file=out)
         if cell["suggested_role"] and cell["suggested_role"] != cell["role"]:
             print(style.dim(f"{'':>6}suggested role: {cell['suggested_role']}"), file=out)
+    rows = report.get("service_rows")
+    if rows and rows["rows"] == "raw":
+        print(
+            f"service rows: raw, through `{rows['function']}` (cell {rows['cell']}), if it "
+            "proves row-wise when convert runs it on single rows",
+            file=out,
+        )
+    elif rows:
+        print(f"service rows: features: {rows['reason'] or 'see convert'}", file=out)
     problems = report["problems"]
     blocking = [p for p in problems if p["severity"] == "error"]
     for problem in problems:

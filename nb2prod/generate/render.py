@@ -32,7 +32,12 @@ from nb2prod.generate.kfp_pipeline import kfp_pipeline
 from nb2prod.generate.requirements import installed_version, resolve_requirements
 from nb2prod.plan.build import Plan, Step, data_step_position
 from nb2prod.plan.metrics_record import metrics_record
-from nb2prod.plan.predict_module import predict_module, rows_go_only_to_model
+from nb2prod.plan.predict_module import (
+    PREDICT_MODULE,
+    predict_module,
+    row_definition,
+    rows_go_only_to_model,
+)
 from nb2prod.plan.serving import (
     RequestField,
     Serving,
@@ -233,6 +238,8 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "serving_state": _serving_state(plan),
         "predict_input": _predict_input(plan),
         "predict_module": predict_module(plan),
+        "row_definition": row_definition(plan),
+        "row_module": PREDICT_MODULE if row_definition(plan) else "pipeline",
         "array_input": _array_input(plan, serving, probe),
         "onnx": bool(serving and serving.onnx),
         "torch": _is_torch(probe),
@@ -360,6 +367,7 @@ def _array_input(plan: Plan, serving: Serving | None, probe: ProbeResult | None)
         and not _is_torch(probe)
         and serving.kind == "dataframe"
         and len(set(serving.dtypes.values())) == 1
+        and not serving.row_function  # raw rows go through the notebook's table code first
         and plan.predict is not None
         and rows_go_only_to_model(plan, plan.predict)
     )
@@ -389,10 +397,14 @@ def _serving_call(
         return predict_call(plan, step, model="model", rows="rows", state="state", config="config")
     if batch:
         rows = "input_of(rows)"
-        return predict_call(
-            plan, step, model="self.model", rows=rows, state="self.state", config="CONFIG"
-        )
-    rows = "to_input(rows, table=self.table)" if array_input else "to_input(rows)"
+    else:
+        rows = "to_input(rows, table=self.table)" if array_input else "to_input(rows)"
+    if serving.row_function and plan.row_function:  # raw rows: row-wise preprocessing first
+        given = [
+            f"CONFIG.{a.name}" if a.from_config else f"self.state[{a.name!r}]"
+            for a in plan.row_function.arguments
+        ]
+        rows = f"{serving.row_function}({', '.join([rows, *given])})"
     return predict_call(
         plan, step, model="self.model", rows=rows, state="self.state", config="CONFIG"
     )

@@ -55,6 +55,7 @@ from nb2prod.analyse.role_outputs import (
     training_metric_candidates,
 )
 from nb2prod.analyse.row_picking import is_model_call, split_predict
+from nb2prod.analyse.row_wise import replace_run, row_candidate
 from nb2prod.analyse.sections import (
     SectionCode,
     analyse_section,
@@ -71,6 +72,7 @@ from nb2prod.read.roles import (
     EVALUATE,
     PARAMETERS,
     PREDICT,
+    PREPROCESS,
     SELECT,
     SETUP,
     TEST,
@@ -141,6 +143,27 @@ class Step:
 
 
 @dataclass(frozen=True)
+class RowFunction:
+    """Preprocess code a service may run on a request's raw rows (`analyse/row_wise.py`):
+    the probe decides whether it is row-wise; until then it is a candidate."""
+
+    function: str
+    """What the service calls on the request's rows (in pipeline.py)."""
+    table: str
+    """The preprocess step's name for the rows (`X`)."""
+    step: str
+    """The preprocess step that calls it."""
+    cells: tuple[int, ...]
+    statement: str
+    """Its first statement as written, for messages."""
+    generated: bool
+    """nb2prod made it of the step's statements (else the notebook defines it)."""
+    arguments: tuple[Argument, ...] = ()
+    """Its arguments after the rows: parameters (`from_config`) or values stored with the
+    model (fitted encoders, statistics: the preprocess step hands them on)."""
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything later stages need, as plain frozen data: no notebook node, no AST, so
     it pickles to a job, compares with `==`, and no stage reaches back into the analysis."""
@@ -179,6 +202,10 @@ class Plan:
         default_factory=lambda: {name: name for name in RENAMED_TEMPLATE_NAMES}
     )
     """pipeline.py's own names (`config`, ...), renamed where the notebook uses them too."""
+    row_function: RowFunction | None = None
+    """The preprocess code the service runs on raw rows (None: it takes feature rows)."""
+    feature_rows_reason: str | None = None
+    """Why the service takes feature rows (no row-wise code found, or the probe's reason)."""
 
     def cell_ref(self, index: int, line: int | None = None) -> CellRef:
         """Where cell `index` of the source notebook is, for a problem."""
@@ -341,7 +368,10 @@ def _analyse(notebook: Notebook) -> Analysis:
 
 
 def plan_from(
-    analysis: Analysis, project_name: str | None = None, metrics: Metrics | None = None
+    analysis: Analysis,
+    project_name: str | None = None,
+    metrics: Metrics | None = None,
+    feature_rows: str | None = None,
 ) -> Plan:
     """The plan of an analysed notebook: each step's arguments and outputs, the metrics.
 
@@ -349,6 +379,8 @@ def plan_from(
     without them every name the evaluate section binds is a candidate, and its
     function returns them all so that the probe can look at their values. Cheap, and
     `analysis` is left as it was, so a plan can be made again with measured metrics.
+    `feature_rows` is why the service must take feature rows (the probe found that the
+    candidate row-wise code is not): the preprocess step then stays as written.
     """
     model, parameters = analysis.model, analysis.parameters
     problems = list(analysis.problems)
@@ -387,6 +419,11 @@ def plan_from(
         for step, code in zip(steps, analysis.step_codes, strict=True)
     ]
 
+    definitions = list(analysis.definitions)
+    row_function, reason = None, feature_rows
+    if _predict_step(steps, model) is not None and feature_rows is None:
+        steps, row_function, reason = _row_function(analysis, steps, definitions)
+
     project = project_name_of(project_name or analysis.source.name)
     kept = [c for c in analysis.codes if c.section.kept and c.section.role.name != TEST]
     cell_functions = {cell: step.function for step in [*steps, *tests] for cell in step.cells}
@@ -397,7 +434,7 @@ def plan_from(
         parameters=tuple(parameters),
         quick=analysis.quick,
         imports=tuple(analysis.imports),
-        definitions=tuple(analysis.definitions),
+        definitions=tuple(definitions),
         steps=tuple(steps),
         tests=tuple(tests),
         test_imports=tuple(_test_imports(analysis.test_codes, kept, project.replace("-", "_"))),
@@ -415,6 +452,69 @@ def plan_from(
         module_cells=analysis.module_cells,
         predict=_predict_step(steps, model),
         template_names=analysis.template_names,
+        row_function=row_function,
+        feature_rows_reason=reason,
+    )
+
+
+NO_ROW_CODE = (
+    "the preprocess section has no code nb2prod can run on a request's rows alone (before "
+    "the split: statements that each change one table, or a call of a notebook function "
+    "on one table)"
+)
+
+
+def _row_function(
+    analysis: Analysis, steps: list[Step], definitions: list[str]
+) -> tuple[list[Step], RowFunction | None, str | None]:
+    """The steps with the preprocess code a service may run on raw rows (made a function
+    of its own when it is a run of statements, appended to `definitions`), that code, or
+    why there is none (see `analyse/row_wise.py`; the probe has the last word)."""
+    functions = {
+        chunk.defined_name
+        for code in analysis.codes
+        if code.section.kept
+        for chunk in code.of_kind("definition")
+        if isinstance(chunk.nodes[0], (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    taken = analysis.module | _variables(analysis.codes) | {s.function for s in steps}
+    for position in reversed(range(len(steps))):
+        step = steps[position]
+        if step.role != PREPROCESS:
+            continue
+        found = row_candidate(step.body, analysis.module, functions - {None}, taken)
+        if found is None:
+            continue
+        code = analysis.step_codes[position]
+        cells = [c.cell.index for c in code.body if found.statement in c.text] or step.cells
+        parameters = set(_names(analysis.parameters))
+        row = RowFunction(
+            found.function, found.table, step.function, (cells[0],), found.statement,
+            generated=found.lines is not None,
+            arguments=tuple(Argument(name, name in parameters) for name in found.arguments),
+        )  # fmt: skip
+        if found.lines is not None:
+            body, statements = replace_run(step.body, found)
+            state = [a.name for a in row.arguments if not a.from_config]
+            handed = [n for n in state if n in code.binds and n not in step.outputs]
+            changed = dataclasses.replace(step, body=body, outputs=(*step.outputs, *handed))
+            steps = [*steps[:position], changed, *steps[position + 1 :]]
+            definitions.append(_row_definition(row, statements))
+        return steps, row, None
+    return steps, None, NO_ROW_CODE
+
+
+def _row_definition(row: RowFunction, statements: str) -> str:
+    """The function nb2prod makes of a preprocess step's row-wise statements."""
+    cells = ", ".join(str(c) for c in row.cells)
+    body = "\n".join(f"    {line}" if line.strip() else "" for line in statements.split("\n"))
+    given = ", ".join(f"{name}: Any" for name in [row.table, *(a.name for a in row.arguments)])
+    return (
+        f"def {row.function}({given}) -> Any:\n"
+        f'    """The row-wise statements of `{row.step}`: each row\'s features from its own\n'
+        f"    values, so the service runs them on a request's rows too.\n\n"
+        f'    From notebook cell{"s" if len(row.cells) > 1 else ""} {cells}.\n    """\n'
+        f"{body}\n    return {row.table}"
     )
 
 

@@ -35,6 +35,33 @@ def predict_module(plan: Plan) -> str | None:
     return None if used & _defined_names(plan.definitions) else PREDICT_MODULE
 
 
+def row_definition(plan: Plan) -> str | None:
+    """The row-wise preprocessing function nb2prod made of the notebook's statements (its
+    definition text), when it can join the predict section in `prediction.py`: the
+    section has a module of its own and the function calls no other notebook definition.
+    Then a raw-row service too imports no training library."""
+    row = plan.row_function
+    if row is None or not row.generated or predict_module(plan) is None:
+        return None
+    own = [t for t in plan.definitions if _defines(t, row.function)]
+    if len(own) != 1:
+        return None
+    others = [t for t in plan.definitions if t is not own[0]]
+    tree = _parse(own[0])
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} if tree else set()
+    return None if used & _defined_names(others) else own[0]
+
+
+def _defines(text: str, name: str) -> bool:
+    tree = _parse(text)
+    return (
+        tree is not None
+        and len(tree.body) == 1
+        and isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef))
+        and tree.body[0].name == name
+    )
+
+
 def rows_go_only_to_model(plan: Plan, step: Step) -> bool:
     """Whether every use of the request rows in `step` is the one argument of the model's
     `predict(rows)` or `predict_proba(rows)`: then an array with the table's values in

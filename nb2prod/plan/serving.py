@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nb2prod.plan.build import Plan, Step, data_arguments
-from nb2prod.protocol import InputColumn, PredictArgument, ProbeResult
+from nb2prod.protocol import InputColumn, InputProfile, PredictArgument, ProbeResult
 
 RANGE_MARGIN = 0.1  # observed range widened by this share of its width on each side
 MAX_BATCH_ROWS = 1000
@@ -84,6 +84,12 @@ class Serving:
     input_device: str = "cpu"  # where the notebook's input tensor lived
     range_margin: float = RANGE_MARGIN
     max_batch_rows: int = MAX_BATCH_ROWS
+    row_function: str | None = None
+    """Raw rows: the notebook's row-wise preprocess code, run on the request's rows first."""
+    row_table: str | None = None
+    """The preprocess section's name for the raw rows (`X`)."""
+    feature_rows_reason: str | None = None
+    """Why the request takes feature rows instead (None when it takes raw rows)."""
 
     @property
     def has_literals(self) -> bool:
@@ -104,7 +110,10 @@ def serving_state_of(plan: Plan, step: Step) -> list[str]:
     """Other values the predict section reads (fitted encoders, column lists...):
     training stores them with the model so the service has them too."""
     rows = data_input_of(plan, step)
-    return [name for name in data_arguments(step, plan.model) if name != rows]
+    state = [name for name in data_arguments(step, plan.model) if name != rows]
+    row = plan.row_function  # and what its row-wise preprocessing reads
+    given = [a.name for a in row.arguments if not a.from_config] if row else []
+    return [*state, *(name for name in given if name not in state)]
 
 
 def argument_sources(plan: Plan, step: Step) -> list[PredictArgument]:
@@ -178,6 +187,9 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
     profile, recorded = probe.input, probe.outputs
     if profile is None or recorded is None:
         raise KeyError("input" if profile is None else "outputs")
+    raw = plan.row_function if probe.raw_input is not None else None
+    if raw is not None and probe.raw_input is not None:
+        profile = probe.raw_input  # the rows as loaded: the notebook's own code derives the rest
     row_shape = tuple(profile.shape or ())
     fields = _fields(profile.columns, row_shape)
     dtypes = {
@@ -209,7 +221,29 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
         row_shape=row_shape,
         input_device=profile.device or "cpu",
         max_batch_rows=max(1, min(MAX_BATCH_ROWS, MAX_BATCH_VALUES // max(1, values_per_row))),
+        row_function=raw.function if raw else None,
+        row_table=raw.table if raw else None,
+        feature_rows_reason=None if raw or _as_loaded(profile, probe) else plan.feature_rows_reason,
     )
+
+
+def _as_loaded(profile: InputProfile, probe: ProbeResult) -> bool:
+    """The predict input's columns are columns of the loaded data, with its ranges: requests
+    already carry raw rows (the predict section preprocesses them itself, as tabular_mlp's
+    does). Same names with other ranges (a column scaled in place) are features."""
+    if profile.kind != "dataframe":
+        return False
+    for table in probe.data_profile.values():
+        loaded = (
+            {c.get("name"): c for c in table.get("columns", [])} if isinstance(table, dict) else {}
+        )
+        if all(
+            c.name in loaded
+            and (c.min, c.max) == (loaded[c.name].get("min"), loaded[c.name].get("max"))
+            for c in profile.columns
+        ):
+            return True
+    return False
 
 
 def _fields(columns: tuple[InputColumn, ...], shape: tuple[int, ...] = ()) -> list[RequestField]:

@@ -20,6 +20,7 @@ each step function as it starts, so a failure names the function it was in.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import subprocess
 import tempfile
@@ -101,6 +102,11 @@ def main() -> None:
         function = originals[step.function]
         wrapped = _recording(function, step, spec, recorded, contracts, data_quality)
         setattr(pipeline, step.function, wrapped)
+    if spec.row_function:
+        originals[spec.row_function] = getattr(pipeline, spec.row_function)
+        setattr(
+            pipeline, spec.row_function, _recording_rows(originals[spec.row_function], recorded)
+        )
     try:
         values = pipeline.run_pipeline(config.Config())
     finally:
@@ -123,6 +129,8 @@ def main() -> None:
         result = dataclasses.replace(result, model_problem=problem, model_checked=True)
     if spec.model and spec.data_input and not result.model_problem:
         result = _with_predict_input(result, spec, values, recorded, contracts)
+        if spec.row_function and result.input is not None and not result.not_row_wise:
+            result = _with_raw_rows(result, spec, values, recorded)
     write_result(result, default=_plain)
 
 
@@ -133,6 +141,37 @@ class _Recorded:
     functions: dict[str, FunctionContract] = dataclasses.field(default_factory=dict)
     data: dict[str, Any] = dataclasses.field(default_factory=dict)
     predict_call: tuple[Any, dict[str, Any], dict[str, Any]] | None = None
+    row_call: tuple[Any, Any, Any] | None = None
+    """The row function's first call: the function on its other arguments, its input
+    rows (copied before it ran) and what it returned."""
+
+
+def _recording_rows(function: Any, recorded: _Recorded) -> Any:
+    """The row function, recording its first call (the default run's)."""
+
+    def run(rows: Any, *args: Any, **kwargs: Any) -> Any:
+        given = _copy(rows)
+        result = function(rows, *args, **kwargs)
+        if recorded.row_call is None:
+            alone = functools.partial(_call_on, function, args, kwargs)
+            recorded.row_call = (alone, given, result)
+        return result
+
+    return run
+
+
+def _call_on(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any], rows: Any) -> Any:
+    """`function` on a copy of `rows` (it may change them in place), its other arguments
+    as in the pipeline's call."""
+    return function(_copy(rows), *args, **kwargs)
+
+
+def _copy(rows: Any) -> Any:
+    """A copy of a table the code may change in place; other values as they are (the
+    verdict then says they are not a table)."""
+    import pandas as pd
+
+    return rows.copy() if isinstance(rows, pd.DataFrame) else rows
 
 
 def _recording(
@@ -215,6 +254,91 @@ def _with_predict_input(
         not_row_wise=reason,
         row_wise_checked=checked,
     )
+
+
+def _with_raw_rows(
+    result: ProbeResult, spec: ProbeSpec, values: dict[str, Any], recorded: _Recorded
+) -> ProbeResult:
+    """`result` with the raw rows the service takes (the profile of the row function's
+    input, sampled at the predict input's rows), or why it takes feature rows."""
+    name = str(spec.row_function)
+    if recorded.row_call is None or recorded.predict_call is None:
+        return dataclasses.replace(result, raw_rows_problem=f"`{name}` never ran in the pipeline")
+    function, raw, _ = recorded.row_call
+    sample = values[str(spec.data_input)]
+    tables: dict[str, Any] = {}
+    try:
+        problem = _raw_rows_problem(name, spec, recorded, sample)
+        if problem is None:
+            rows = raw.loc[sample.index]
+            tables = _raw_tables(raw, rows, values)
+            profile = InputProfile.from_json(
+                profile_input(str(spec.data_input), rows, [raw, *tables.values()])
+            )
+    except Exception as error:  # never crash the probe: feature rows, and why
+        problem = f"checking `{name}` raised {type(error).__name__}: {error}"
+    if problem is not None:
+        return dataclasses.replace(result, raw_rows_problem=problem)
+    return dataclasses.replace(result, raw_input=profile, raw_table=next(iter(tables), None))
+
+
+def _raw_tables(raw: Any, rows: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's tables that hold the raw rows (the loaded data: `df`), by name, cut
+    to the raw columns: they have the predicted rows, with the same values. Their ranges
+    and categories bound the request's; verify looks the notebook's rows up in the first."""
+    import pandas as pd
+
+    from nb2prod.run.raw_rows import difference
+
+    columns = list(raw.columns)
+    found = {}
+    for key, value in values.items():
+        if not isinstance(value, pd.DataFrame) or not _has_columns(value, columns):
+            continue
+        if rows.index.isin(value.index).all():
+            cut = value[columns]
+            if difference(cut.loc[rows.index], rows) is None:
+                found[key] = cut
+    return found
+
+
+def _raw_rows_problem(name: str, spec: ProbeSpec, recorded: _Recorded, sample: Any) -> str | None:
+    """Why the predict input's raw rows, run through `name`, are not what the model takes."""
+    import pandas as pd
+
+    from nb2prod.run.raw_rows import row_wise_problem
+
+    assert recorded.row_call is not None and recorded.predict_call is not None
+    function, raw, output = recorded.row_call
+    problem = row_wise_problem(function, raw)
+    if problem is not None:
+        return f"`{name}` is not row-wise: {problem}"
+    if not isinstance(sample, pd.DataFrame):
+        return f"the model's rows (`{spec.data_input}`) are a {type(sample).__name__}, not a table"
+    if list(output.columns) != list(sample.columns):
+        return (
+            f"`{name}` gives other columns than the model's rows (`{spec.data_input}`) have: "
+            "requests would have to carry columns the model does not take"
+        )
+    if not sample.index.isin(raw.index).all():
+        return f"the predicted rows (`{spec.data_input}`) are not rows of `{name}`'s input"
+    predict, arguments, outputs = recorded.predict_call
+    again = predict(**{**arguments, str(spec.data_input): function(raw.loc[sample.index])})
+    again = again if len(outputs) > 1 else (again,)
+    for (output_name, expected), got in zip(outputs.items(), again, strict=True):
+        if not _same(_as_array(expected), _as_array(got)):
+            return f"`{output_name}` differs when the predicted rows go through `{name}` again"
+    return None
+
+
+def _same(expected: Any, got: Any) -> bool:
+    import numpy as np
+
+    if expected is None or got is None or expected.shape != got.shape:
+        return False
+    if expected.dtype.kind in "fc":
+        return bool(np.allclose(got, expected, rtol=1e-9, atol=1e-12, equal_nan=True))
+    return bool((got == expected).all())
 
 
 def is_torch_module(model: Any) -> bool:

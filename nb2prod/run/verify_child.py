@@ -68,14 +68,26 @@ def run(spec: VerifySpec, read_rows: Callable[[], RowsRequest]) -> VerifyResult:
     result = dataclasses.replace(result, schema=schema, predictions=predictions)
     if spec.service:
         try:
-            request_body = request_rows(rows)
-        except TypeError as error:
+            request_body = request_rows(_raw_rows(spec, outputs, rows))
+        except (TypeError, KeyError) as error:
             problem = f"the notebook's rows cannot be a request: {error}"
             return dataclasses.replace(result, service_problem=problem)
         mark_step("service")
         answers = _serve(spec.package, spec.project, spec.service, request_body)
         result = dataclasses.replace(result, service_predictions=answers)
     return result
+
+
+def _raw_rows(spec: VerifySpec, outputs: dict[str, Any], rows: Any) -> Any:
+    """The notebook's rows as the service takes them: themselves (feature rows), or the
+    raw rows of the same index in the training run's `raw_table`, cut to the request's
+    columns (the service derives the rest with the notebook's own code)."""
+    if spec.service is None or spec.service.raw_table is None:
+        return rows
+    if not spec.service.raw_table or not hasattr(rows, "index"):
+        raise KeyError("the service takes raw rows and no value of the pipeline holds them")
+    schema = importlib.import_module(f"{spec.package}.schema")
+    return outputs[spec.service.raw_table].loc[rows.index, list(schema.COLUMNS)]
 
 
 def _predict(

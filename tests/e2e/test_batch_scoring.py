@@ -1,9 +1,10 @@
 """Batch scoring of a generated project, run as users run it.
 
-The wine example is converted and trained; 100,000 rows resampled from its own features
-(seed 0) are scored by `<name>-predict` in a child process whose peak RSS is read from
-`wait4`; a sample of them is sent to the real `bentoml serve`, and the answers must be
-the batch's; `scripts/batch_ray.py` on a local Ray must give the batch's predictions.
+The wine example is converted and trained; 100,000 rows resampled from its own data
+(seed 0, the request's columns: raw rows, which the service derives its features from)
+are scored by `<name>-predict` in a child process whose peak RSS is read from `wait4`; a
+sample of them is sent to the real `bentoml serve`, and the answers must be the batch's;
+`scripts/batch_ray.py` on a local Ray must give the batch's predictions.
 """
 
 from __future__ import annotations
@@ -53,16 +54,18 @@ def project(early: Early) -> tuple[Path, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def rows(project: tuple[Path, dict[str, str]]) -> Path:
-    """The example's features resampled to ROWS rows (seed 0), as CSV and Parquet."""
+    """The example's rows (the request's columns) resampled to ROWS rows (seed 0), as CSV
+    and Parquet."""
     out, env = project
     script = (
         "import sys, pandas as pd\n"
         f"from {PACKAGE}.config import Config\n"
         f"from {PACKAGE}.pipeline import load_data, preprocess\n"
+        f"from {PACKAGE}.schema import COLUMNS\n"
         "c = Config()\n"
         "X_train, X_test, *_ = preprocess(load_data(), test_size=c.test_size,"
         " random_state=c.random_state)\n"
-        "features = pd.concat([X_train, X_test], ignore_index=True)\n"
+        "features = pd.concat([X_train, X_test], ignore_index=True)[COLUMNS]\n"
         "rows = features.sample(n=int(sys.argv[1]), replace=True, random_state=0)\n"
         "rows = rows.reset_index(drop=True)\n"
         "rows.to_csv(sys.argv[2] + '.csv', index=False)\n"

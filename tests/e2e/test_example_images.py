@@ -26,6 +26,7 @@ from nb2prod.commands.verify import service_tolerance
 from nb2prod.run import image
 from tests.conftest import (
     EXAMPLES,
+    as_requests,
     free_port,
     generated_env,
     notebook_results,
@@ -128,7 +129,9 @@ def test_example_image_serves_the_notebooks_predictions(
         size = podman_output("image", "inspect", "--format", "{{.Size}}", tag)
         print(f"\n{name}: image {int(size) / 1e6:.0f} MB, ready {ready:.2f} s after start")
         answer = httpx.post(
-            f"http://127.0.0.1:{port}/predict_batch", json=expected["rows"], timeout=60
+            f"http://127.0.0.1:{port}/predict_batch",
+            json=as_requests(project, expected["rows"]),
+            timeout=60,
         )
         assert answer.status_code == 200, answer.text
         rtol, atol, _ = service_tolerance(metadata)

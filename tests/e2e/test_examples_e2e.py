@@ -24,6 +24,7 @@ from nb2prod.commands.verify import service_tolerance
 from tests.conftest import (
     EXAMPLES,
     Early,
+    as_requests,
     bentoml_server,
     notebook_results,
     prepares,
@@ -207,11 +208,12 @@ def test_the_served_model_predicts_what_the_notebook_predicted(installed_project
             cwd=project, env=env,
         ).stdout.splitlines()[-1]  # the notebook's code prints too
     )  # fmt: skip
-    request_columns = list(expected["rows"][0])
+    requests = as_requests(project, expected["rows"])
+    request_columns = list(requests[0])
     training_rows = [{k: row[k] for k in request_columns} for row in training_rows]
     service = "service:" + _service_class(project)
     with bentoml_server(Path(python).parent / "bentoml", service, project, env) as url:
-        answer = httpx.post(f"{url}/predict_batch", json=expected["rows"], timeout=60)
+        answer = httpx.post(f"{url}/predict_batch", json=requests, timeout=60)
         assert answer.status_code == 200, answer.text
         served = {key: [row[key] for row in answer.json()] for key in expected["predictions"]}
         assert served.keys() == expected["predictions"].keys()
@@ -225,7 +227,7 @@ def test_the_served_model_predicts_what_the_notebook_predicted(installed_project
             accepted = httpx.post(f"{url}/predict_batch", json=chunk, timeout=60)
             assert accepted.status_code == 200, (start, accepted.text)
             assert len(accepted.json()) == len(chunk)
-        for bad in ({"no": "such column"}, [expected["rows"][0]], "text"):
+        for bad in ({"no": "such column"}, [requests[0]], "text"):
             rejected = httpx.post(f"{url}/predict", json=bad, timeout=30)
             assert rejected.status_code == 400 and rejected.json()["error"], rejected.text
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200  # survived them

@@ -130,9 +130,9 @@ def test_verify_checks_the_service_and_the_models_metadata(
     project = _copy(converted["wine_classifier"], tmp_path)
     service = project / "service.py"
     text = service.read_text()
-    call = "predict(self.model, to_input(rows))"
+    call = "predict(self.model, preprocess_rows(to_input(rows)))"  # raw rows: see test_raw_rows
     assert call in text
-    service.write_text(text.replace(call, "predict(self.model, to_input(rows[::-1]))"))
+    service.write_text(text.replace(call, call.replace("(rows)", "(rows[::-1])")))
     pipeline = project / "src" / "wine_classifier" / "pipeline.py"
     text = pipeline.read_text()
     fingerprint = "data_sha256 = fingerprint([df])"
@@ -149,7 +149,7 @@ def test_a_failing_service_is_named_and_a_project_without_one_verifies(
 ) -> None:
     project = _copy(converted["wine_classifier"], tmp_path)
     service = project / "service.py"
-    call = "predictions = predict(self.model, to_input(rows))"
+    call = "predictions = predict(self.model, preprocess_rows(to_input(rows)))"
     service.write_text(service.read_text().replace(call, 'raise RuntimeError("broken")'))
     broken = run_cli("verify", str(project), "--quick", timeout=600)
     assert broken.returncode == 2, broken.stdout + broken.stderr
