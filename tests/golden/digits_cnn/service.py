@@ -20,7 +20,7 @@ from pydantic import Field
 
 from digits_cnn.config import Config
 from digits_cnn.model_store import MODEL_NAME, load_model, load_state
-from digits_cnn.pipeline import predict
+from digits_cnn.prediction import predict
 from digits_cnn.request_guard import RequestGuard
 from digits_cnn.schema import (
     MAX_BATCH_ROWS,
@@ -33,7 +33,21 @@ from digits_cnn.schema import (
 CONFIG = Config()
 
 
-@bentoml.service(name="digits-cnn", traffic={"timeout": 10}, workers=1)
+# Per-request work no prediction needs is off: each cost more CPU than an ONNX model.
+# Each comes back without editing this file, e.g. the access log with
+# BENTOML_CONFIG_OVERRIDES='{"services": {"digits-cnn":
+#     {"logging": {"access": {"enabled": true}}}}}'
+@bentoml.service(
+    name="digits-cnn",
+    traffic={"timeout": 10},
+    workers=1,
+    # No line per request: the guard logs rejections, BentoML logs errors, and
+    # /metrics (kept: Prometheus and autoscalers read it) counts requests and latencies.
+    logging={"access": {"enabled": False}},
+    # No span per request: BentoML exports none unless told to, yet built them all;
+    # to trace, configure an exporter and set excluded_urls to [].
+    tracing={"excluded_urls": [".*"]},
+)
 class DigitsCnnService:
     """Serves the model `digits-cnn-train` saved, with the notebook's predict code.
 

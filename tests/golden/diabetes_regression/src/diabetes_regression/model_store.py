@@ -62,8 +62,7 @@ def load_model(stored: Any, *, runtime: str = "best") -> Any:
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     folder = Path(stored.path)
-    model = pickle.loads((folder / MODEL_FILE).read_bytes())
-    return model
+    return pickle.loads((folder / MODEL_FILE).read_bytes())
 
 
 def load_state(stored: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 
 from diabetes_regression.config import Config
 from diabetes_regression.contracts import fingerprint
+from diabetes_regression.prediction import predict
 
 
 def load_data() -> Any:
@@ -89,15 +90,6 @@ def select_rows(X_test: Any) -> Any:
     # a few held-out patients stand in for new data arriving
     sample = X_test.head(5)
     return sample
-
-
-def predict(model: Any, sample: Any) -> Any:
-    """Predict progression for a few patients.
-
-    From notebook cell 15.
-    """
-    predictions = model.predict(sample)
-    return predictions
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:

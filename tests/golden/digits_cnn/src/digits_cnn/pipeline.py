@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from digits_cnn.config import Config
 from digits_cnn.contracts import fingerprint
+from digits_cnn.prediction import predict
 
 
 class DigitsCNN(nn.Module):
@@ -136,18 +137,6 @@ def select_rows(X_test: Any) -> Any:
     # the first held-out scans play the part of new images
     new_scans = X_test[:6]
     return new_scans
-
-
-def predict(model: Any, new_scans: Any, device: Any) -> tuple[Any, Any]:
-    """Read a few new scans.
-
-    From notebook cell 15.
-    """
-    with torch.inference_mode():
-        probabilities = torch.softmax(model(new_scans.to(device)), dim=1).cpu()
-    digit = probabilities.argmax(dim=1).numpy()
-    print(digit)
-    return probabilities, digit
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from messy_churn.config import Config
 from messy_churn.contracts import fingerprint
+from messy_churn.prediction import predict
 
 
 def add_ratio_features(frame, eps=1e-9):
@@ -96,16 +97,6 @@ def select_rows(X_test: Any) -> Any:
     """
     sample = X_test.head(5)  # a few held-out rows stand in for new data
     return sample
-
-
-def predict(model: Any, sample: Any) -> tuple[Any, Any]:
-    """Predict on new rows.
-
-    From notebook cell 19.
-    """
-    predictions = model.predict(sample)
-    probabilities = model.predict_proba(sample)[:, 1]
-    return predictions, probabilities
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:

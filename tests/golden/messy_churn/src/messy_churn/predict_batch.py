@@ -27,7 +27,7 @@ from messy_churn.batch_io import (
 from messy_churn.batch_scoring import main as run
 from messy_churn.config import Config
 from messy_churn.model_store import MODEL_NAME, load_model
-from messy_churn.pipeline import predict
+from messy_churn.pipeline import add_ratio_features, predict
 from messy_churn.schema import COLUMNS, DTYPES, MessyChurnRow
 
 CONFIG = Config()
@@ -59,7 +59,9 @@ class Scorer:
         first row (counted from `place`) that the service would refuse.
         """
         check_frame(rows, RULES, place)
-        predictions, probabilities = predict(self.model, input_of(rows))
+        predictions, probabilities = predict(
+            self.model, add_ratio_features(input_of(rows))
+        )
         return output_frame(
             {
                 "predictions": predictions,

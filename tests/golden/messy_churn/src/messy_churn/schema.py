@@ -1,7 +1,8 @@
 """Request and response models of the service, from the data the notebook really has.
 
-nb2prod recorded them from `sample` (the predict section's input) and
-from every table that has those columns, 398 rows at most: field types,
+nb2prod recorded them from `sample` (the predict section's input, as raw
+rows: `X` before `add_ratio_features` derives the model's features) and
+from every table that has those raw columns, 569 rows at most: field types,
 categories, and ranges widened by 10% of their width on each side (never below
 zero for data that never was). Values outside them get HTTP 400, and so do values of
 the wrong JSON type: the rows are strict (no "13.5" or `false` where a number goes, an
@@ -50,9 +51,9 @@ COLUMNS = [
     "worst concave points",
     "worst symmetry",
     "worst fractal dimension",
-    "area_per_perimeter",
-    "worst_to_mean_radius",
 ]
+COLUMN_INDEX = pd.Index(COLUMNS)
+"""COLUMNS as the table's labels, made once: pandas infers their dtype on each call."""
 FIELDS = [
     "mean_radius",
     "mean_texture",
@@ -84,8 +85,6 @@ FIELDS = [
     "worst_concave_points",
     "worst_symmetry",
     "worst_fractal_dimension",
-    "area_per_perimeter",
-    "worst_to_mean_radius",
 ]
 DTYPES = {
     "mean radius": "float64",
@@ -118,16 +117,14 @@ DTYPES = {
     "worst concave points": "float64",
     "worst symmetry": "float64",
     "worst fractal dimension": "float64",
-    "area_per_perimeter": "float64",
-    "worst_to_mean_radius": "float64",
 }
-VALUES_PER_ROW = 32
+VALUES_PER_ROW = 30
 ROW_DEPTH = 1
 """How deeply one request row nests: an object."""
 
 
 class MessyChurnRow(BaseModel):
-    """One row of `sample`: the model's features, as the notebook had them."""
+    """One row of `X` before `add_ratio_features`: raw data, as loaded."""
 
     # strict: no strings or booleans for numbers; allow_inf_nan: no NaN or 1e999 either.
     model_config = ConfigDict(
@@ -176,8 +173,6 @@ class MessyChurnRow(BaseModel):
     worst_fractal_dimension: float = Field(
         alias="worst fractal dimension", ge=0.039794, le=0.222746
     )
-    area_per_perimeter: float = Field(ge=2.26656, le=14.3919)
-    worst_to_mean_radius: float = Field(ge=0.941081, le=1.64811)
 
 
 class MessyChurnPrediction(BaseModel):
@@ -193,7 +188,7 @@ def to_input(rows: list[MessyChurnRow]) -> pd.DataFrame:
     One array, one block: a fraction of the cost of building it from records.
     """
     values = [[getattr(row, name) for name in FIELDS] for row in rows]
-    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMNS)
+    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMN_INDEX)
 
 
 def to_predictions(values: dict[str, Any]) -> list[MessyChurnPrediction]:

@@ -19,6 +19,7 @@ from torch import nn
 
 from tabular_mlp.config import Config
 from tabular_mlp.contracts import fingerprint
+from tabular_mlp.prediction import predict
 
 
 def load_data() -> Any:
@@ -121,17 +122,6 @@ def select_rows(test_df: Any, features: Any) -> Any:
     # five test patients stand in for new ones, as their measurements arrive
     new_patients = test_df[features].head(5)
     return new_patients
-
-
-def predict(model: Any, scaler: Any, new_patients: Any, y_std: Any, y_mean: Any) -> Any:
-    """Predict for new patients.
-
-    From notebook cell 14.
-    """
-    with torch.no_grad():
-        scaled = torch.tensor(scaler.transform(new_patients), dtype=torch.float32)
-        progression = model(scaled).squeeze(1).numpy() * y_std + y_mean
-    return progression
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:

@@ -20,6 +20,8 @@ MAX_BATCH_ROWS = 1000
 """Most rows one batch request may carry."""
 
 COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+COLUMN_INDEX = pd.Index(COLUMNS)
+"""COLUMNS as the table's labels, made once: pandas infers their dtype on each call."""
 FIELDS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 DTYPES = {
     "age": "float64",
@@ -74,7 +76,7 @@ def to_input(rows: list[TabularMlpRow]) -> pd.DataFrame:
     One array, one block: a fraction of the cost of building it from records.
     """
     values = [[getattr(row, name) for name in FIELDS] for row in rows]
-    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMNS)
+    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMN_INDEX)
 
 
 def to_predictions(values: dict[str, Any]) -> list[TabularMlpPrediction]:

@@ -15,12 +15,14 @@ from typing import Any
 
 import bentoml
 
-from wine_classifier.onnx_model import load_twin, onnx_twin
+from wine_classifier.onnx_model import load_twin, onnx_twin, twin_facts
 
 MODEL_NAME = "wine-classifier"
 MODEL_FILE = "model.pkl"
 STATE_FILE = "state.pkl"
 ONNX_FILE = "model.onnx"
+TWIN_FILE = "onnx_twin.pkl"
+"""What the twin needs of the model (`twin_facts`): serving it unpickles no estimator."""
 ARCHIVE = "model.bentomodel"
 RUNTIMES = ("best", "trained", "onnx")
 """What `load_model` serves: training's choice, the trained object, or its ONNX twin."""
@@ -48,6 +50,7 @@ def save_model(
         Path(stored.path_of(STATE_FILE)).write_bytes(pickle.dumps(state))
         if onnx is not None:
             Path(stored.path_of(ONNX_FILE)).write_bytes(onnx)
+            Path(stored.path_of(TWIN_FILE)).write_bytes(pickle.dumps(twin_facts(model)))
     archive = (export_dir / ARCHIVE).resolve()  # BentoML reads relative paths from /
     archive.unlink(missing_ok=True)
     bentoml.models.export_model(str(stored.tag), str(archive))
@@ -69,14 +72,20 @@ def load_model(stored: Any, *, runtime: str = "best") -> Any:
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     folder = Path(stored.path)
-    model = pickle.loads((folder / MODEL_FILE).read_bytes())
     if runtime in ("best", "onnx") and (folder / ONNX_FILE).exists():
-        return load_twin((folder / ONNX_FILE).read_bytes(), model)
+        facts = pickle.loads((folder / TWIN_FILE).read_bytes())
+        return load_twin((folder / ONNX_FILE).read_bytes(), facts)
     if runtime == "onnx":
         raise ValueError(
             f"{stored.tag} has no ONNX twin: see its metadata's runtime_reason"
         )
-    return model
+    try:
+        return pickle.loads((folder / MODEL_FILE).read_bytes())
+    except ModuleNotFoundError as error:  # the serving image holds what the twin needs
+        raise RuntimeError(
+            f"{stored.tag}: the model as trained needs {error.name}, not installed here; "
+            "serve its ONNX twin (MODEL_RUNTIME=best) or install the project's requirements"
+        ) from None
 
 
 def load_state(stored: Any) -> dict[str, Any]:

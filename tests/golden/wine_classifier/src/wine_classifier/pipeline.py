@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from wine_classifier.config import Config
 from wine_classifier.contracts import fingerprint
+from wine_classifier.prediction import predict, preprocess_rows
 
 
 def load_data() -> Any:
@@ -37,7 +38,7 @@ def preprocess(
     From notebook cell 7.
     """
     X = df.drop(columns=["target"])
-    X["flavanoid_share"] = X["flavanoids"] / X["total_phenols"]
+    X = preprocess_rows(X)
     y = df["target"]
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=random_state, stratify=y
@@ -80,15 +81,6 @@ def select_rows(X_test: Any) -> Any:
     # a few held-out wines stand in for new data arriving
     sample = X_test.head(5)
     return sample
-
-
-def predict(model: Any, sample: Any) -> Any:
-    """Predict the cultivar of a few wines.
-
-    From notebook cell 13.
-    """
-    predictions = model.predict(sample)
-    return predictions
 
 
 def run_pipeline(config: Config) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from wine_classifier.batch_io import (
 from wine_classifier.batch_scoring import main as run
 from wine_classifier.config import Config
 from wine_classifier.model_store import MODEL_NAME, load_model
-from wine_classifier.pipeline import predict
+from wine_classifier.pipeline import predict, preprocess_rows
 from wine_classifier.schema import COLUMNS, DTYPES, WineClassifierRow
 
 CONFIG = Config()
@@ -59,7 +59,7 @@ class Scorer:
         first row (counted from `place`) that the service would refuse.
         """
         check_frame(rows, RULES, place)
-        predictions = predict(self.model, input_of(rows))
+        predictions = predict(self.model, preprocess_rows(input_of(rows)))
         return output_frame(
             {
                 "predictions": predictions,

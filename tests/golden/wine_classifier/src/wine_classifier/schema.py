@@ -1,7 +1,8 @@
 """Request and response models of the service, from the data the notebook really has.
 
-nb2prod recorded them from `sample` (the predict section's input) and
-from every table that has those columns, 133 rows at most: field types,
+nb2prod recorded them from `sample` (the predict section's input, as raw
+rows: `X` before `preprocess_rows` derives the model's features) and
+from every table that has those raw columns, 178 rows at most: field types,
 categories, and ranges widened by 10% of their width on each side (never below
 zero for data that never was). Values outside them get HTTP 400, and so do values of
 the wrong JSON type: the rows are strict (no "13.5" or `false` where a number goes, an
@@ -33,8 +34,9 @@ COLUMNS = [
     "hue",
     "od280/od315_of_diluted_wines",
     "proline",
-    "flavanoid_share",
 ]
+COLUMN_INDEX = pd.Index(COLUMNS)
+"""COLUMNS as the table's labels, made once: pandas infers their dtype on each call."""
 FIELDS = [
     "alcohol",
     "malic_acid",
@@ -49,7 +51,6 @@ FIELDS = [
     "hue",
     "od280_od315_of_diluted_wines",
     "proline",
-    "flavanoid_share",
 ]
 DTYPES = {
     "alcohol": "float64",
@@ -65,15 +66,14 @@ DTYPES = {
     "hue": "float64",
     "od280/od315_of_diluted_wines": "float64",
     "proline": "float64",
-    "flavanoid_share": "float64",
 }
-VALUES_PER_ROW = 14
+VALUES_PER_ROW = 13
 ROW_DEPTH = 1
 """How deeply one request row nests: an object."""
 
 
 class WineClassifierRow(BaseModel):
-    """One row of `sample`: the model's features, as the notebook had them."""
+    """One row of `X` before `preprocess_rows`: raw data, as loaded."""
 
     # strict: no strings or booleans for numbers; allow_inf_nan: no NaN or 1e999 either.
     model_config = ConfigDict(
@@ -99,7 +99,6 @@ class WineClassifierRow(BaseModel):
         alias="od280/od315_of_diluted_wines", ge=0.997, le=4.273
     )
     proline: float = Field(ge=137.8, le=1820.2)
-    flavanoid_share: float = Field(ge=0.124734, le=1.73137)
 
 
 class WineClassifierPrediction(BaseModel):
@@ -114,7 +113,7 @@ def to_input(rows: list[WineClassifierRow]) -> pd.DataFrame:
     One array, one block: a fraction of the cost of building it from records.
     """
     values = [[getattr(row, name) for name in FIELDS] for row in rows]
-    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMNS)
+    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMN_INDEX)
 
 
 def to_predictions(values: dict[str, Any]) -> list[WineClassifierPrediction]:
