@@ -48,13 +48,16 @@ TRAINING_ONLY = {
 schema need none of them in the examples: `test_lean_serving.py` checks its imports)."""
 SERVED_AS_TRAINED = {"scikit-learn", "scipy", "joblib", "threadpoolctl", "pandas"}
 NEEDED = {
+    "wine_classifier": {"pandas"},
+    "messy_churn": {"pandas"},
     "diabetes_regression": SERVED_AS_TRAINED,
     "digits_cnn": {"setuptools"},
     "tabular_mlp": SERVED_AS_TRAINED | {"setuptools"},
 }
 """Of TRAINING_ONLY, what an example's service does need: scikit-learn (and the table it
 reads) for a regressor served as trained, and for the fitted scaler in tabular_mlp's
-predict code; setuptools, which torch declares as a dependency."""
+predict code; pandas, which the notebook's row-wise code runs on (raw-row services);
+setuptools, which torch declares as a dependency."""
 INSTALLED = (
     "import importlib.metadata as m, json; "
     "print(json.dumps(sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))"

@@ -133,7 +133,9 @@ def test_fitted_state_and_parameters_travel_with_the_model(tmp_path: Path) -> No
     result = convert(notebook, project)
     assert "feature-rows" not in [w.code for w in result.warnings]
     pipeline = (project / "src" / "shapes" / "pipeline.py").read_text()
-    assert "def preprocess_rows(X: Any, encoder: Any, scale: Any) -> Any:" in pipeline
+    prediction = (project / "src" / "shapes" / "prediction.py").read_text()
+    assert "def preprocess_rows(X: Any, encoder: Any, scale: Any) -> Any:" in prediction
+    assert "from shapes.prediction import predict, preprocess_rows" in pipeline
     assert "X = preprocess_rows(X, encoder, scale)" in pipeline
     service = (project / "service.py").read_text()
     assert 'preprocess_rows(to_input(rows), self.state["encoder"], CONFIG.scale)' in service

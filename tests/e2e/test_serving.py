@@ -130,7 +130,9 @@ def test_a_predict_section_that_picks_its_own_rows_is_served(tmp_path: Path) -> 
     convert(make_notebook(tmp_path / "picky.ipynb", cells), tmp_path / "out")
     pipeline = (tmp_path / "out" / "src" / "picky" / "pipeline.py").read_text()
     assert "def select_rows(sample: Any) -> Any:" in pipeline
-    assert "def predict(model: Any, batch: Any) -> Any:" in pipeline
+    prediction = (tmp_path / "out" / "src" / "picky" / "prediction.py").read_text()
+    assert "def predict(model: Any, batch: Any) -> Any:" in prediction  # serving's own module
+    assert "from picky.prediction import predict" in pipeline
     service = (tmp_path / "out" / "service.py").read_text()
     assert "predict(self.model, to_input(rows))" in service
     request = json.loads((tmp_path / "out" / "examples" / "request.json").read_text())

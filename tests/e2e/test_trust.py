@@ -288,7 +288,8 @@ def test_the_best_of_three_is_served_even_when_a_parameter_changes_the_winner(
     assert code == 0, output
     assert {"metric", "prediction", "service"} <= set(_kinds(report))
     pipeline = (project / "src" / "best3" / "pipeline.py").read_text()
-    assert "def predict(best_model: Any, rows: Any) -> Any:" in pipeline
+    prediction = (project / "src" / "best3" / "prediction.py").read_text()
+    assert "def predict(best_model: Any, rows: Any) -> Any:" in prediction
     assert "def select_rows(X_test: Any) -> Any:" in pipeline  # picked inside the cell
 
 
@@ -425,7 +426,8 @@ def test_a_shown_prediction_is_compared_and_a_fit_without_metric_is_scored(
     pipeline = (project / "src" / "shown" / "pipeline.py").read_text()
     assert "training_score = tree_clf.score(X_iris, y_iris)" in pipeline
     assert "Added by nb2prod after notebook cell 0." in pipeline
-    assert "predictions = tree_clf.predict(rows)" in pipeline
+    prediction = (project / "src" / "shown" / "prediction.py").read_text()
+    assert "predictions = tree_clf.predict(rows)" in prediction
     code, output, report = _verify(project)
     assert code == 0, output
     kinds = _kinds(report)
