@@ -224,6 +224,8 @@ def render_sources(plan: Plan) -> dict[str, bytes]:
 
 def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> dict[str, Any]:
     """What the templates read, but the requirements (computed from the rendered code)."""
+    row_function = row_definition(plan)
+    array_input = _array_input(plan, serving, probe)
     return {
         "plan": plan,
         "serving": serving,
@@ -238,14 +240,12 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "serving_state": _serving_state(plan),
         "predict_input": _predict_input(plan),
         "predict_module": predict_module(plan),
-        "row_definition": row_definition(plan),
-        "row_module": PREDICT_MODULE if row_definition(plan) else "pipeline",
-        "array_input": _array_input(plan, serving, probe),
+        "row_definition": row_function,
+        "row_module": PREDICT_MODULE if row_function else "pipeline",
+        "array_input": array_input,
         "onnx": bool(serving and serving.onnx),
         "torch": _is_torch(probe),
-        "serving_call": _serving_call(plan, serving, array_input=_array_input(plan, serving, probe))
-        if serving
-        else "",
+        "serving_call": _serving_call(plan, serving, array_input=array_input) if serving else "",
         "training_call": _serving_call(plan, serving, training=True) if serving else "",
         "batch_call": _serving_call(plan, serving, batch=True) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
