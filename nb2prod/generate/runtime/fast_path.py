@@ -37,7 +37,9 @@ from pydantic import BaseModel, ValidationError
 
 from .request_guard import validation_reason
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("bentoml.serve.fast_path")
+"""Under BentoML's serving logger: BentoML's log setup shows its INFO lines (a module's
+own logger shows WARNING and up only)."""
 BENTOML_ERROR_LOG = logging.getLogger("bentoml._internal.server.http_app")
 """The logger BentoML logs a failed request's traceback with (its `log_exception`)."""
 UNEXPECTED_BODY = (
@@ -78,6 +80,12 @@ class FastPath:
                 for method in self.service.apis.values()
                 if method.route in self.routes and _plain(method)
             }
+            for route in sorted(self._apis):
+                logger.info(
+                    "POST %s is answered past BentoML's dispatch (fast_path.py; "
+                    "NB2PROD_FAST_PATH=0 turns this off)",
+                    route,
+                )
         return self._apis
 
     async def answer(self, path: str, body: bytes) -> Answer | None:
