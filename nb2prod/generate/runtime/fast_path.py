@@ -51,7 +51,7 @@ UNEXPECTED_BODY = (
 class Answer:
     """A response the fast path gives instead of BentoML: status, reason or body."""
 
-    __slots__ = ("status", "body", "reason")
+    __slots__ = ("body", "reason", "status")
 
     def __init__(self, status: int, *, body: bytes = b"", reason: str = "") -> None:
         self.status, self.body, self.reason = status, body, reason
