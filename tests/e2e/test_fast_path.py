@@ -88,9 +88,10 @@ def _bad_rows(row: dict[str, Any]) -> dict[str, tuple[str, Any]]:
 
 def _answers(
     project: Path, env: dict[str, str], fast: str, cases: dict[str, tuple[str, Any]]
-) -> tuple[dict[str, tuple[int, bytes, str, str]], dict[tuple[str, str], float], str]:
+) -> tuple[dict[str, tuple[int, bytes, str, str, str]], dict[tuple[str, str], float], str]:
     """Serve `project` with NB2PROD_FAST_PATH=`fast`, POST every case: the answers (status,
-    body, content type, Server header), /metrics' request counts and the server log."""
+    body, content type, Server and request id headers), /metrics' request counts and the
+    server log."""
     command = [sys.executable, "-m", "bentoml", "serve", _service(project), "--host", "127.0.0.1"]
     answers = {}
     with served(command, {**env, "NB2PROD_FAST_PATH": fast}, project) as url:
@@ -102,6 +103,7 @@ def _answers(
                     answer.content,
                     answer.headers.get("content-type", ""),
                     answer.headers.get("server", ""),
+                    answer.headers.get("x-bentoml-request-id", ""),
                 )
             metrics = client.get("/metrics").text
         log = project / f"server-{url.rsplit(':', 1)[1]}.log"
@@ -140,6 +142,23 @@ def wine(early: Early) -> tuple[Path, dict[str, Any]]:
     return root / "project", _both_ways(root, cases)
 
 
+def test_a_traced_route_is_left_to_bentoml(early: Early) -> None:
+    """With tracing on, BentoML answers /predict, with the span's id in a header."""
+    root = early.result(__name__, "wine")
+    project = root / "project"
+    traced = {"services": {"wine-classifier": {"tracing": {"excluded_urls": []}}}}
+    env = {
+        **generated_env(project, root / "bentoml"),
+        "BENTOML_CONFIG_OVERRIDES": json.dumps(traced),
+    }
+    rows, expected = _example(project)
+    answers, _, log = _answers(project, env, "1", {"row": ("/predict", rows[0])})
+    status, body, _, _, request_id = answers["row"]
+    assert (status, json.loads(body), bool(request_id)) == (200, expected[0], True)
+    assert "POST /predict goes through BentoML's dispatch: it is traced" in log
+    assert FAST_PATH_LINE not in log
+
+
 @pytest.fixture(scope="module")
 def faulty(early: Early) -> tuple[Path, dict[str, Any]]:
     root = early.result(__name__, "faulty")
@@ -161,12 +180,12 @@ def test_the_fast_path_answers_as_bentoml_does(wine: tuple[Path, dict[str, Any]]
     assert on == off
     rows, expected = _example(project)
     for i, prediction in enumerate(expected):
-        status, body, content_type, server = on[f"example row {i}"]
+        status, body, content_type, server, _ = on[f"example row {i}"]
         assert (status, json.loads(body)) == (200, prediction)
         assert content_type == "application/json" and server.startswith("BentoML Service/")
     assert json.loads(on["the example batch"][1]) == expected
     for case in _bad_rows(rows[0]):
-        status, body, _, _ = on[case]
+        status, body, *_ = on[case]
         assert status == 400 and list(json.loads(body)) == ["error"], case
     assert counted_on == counted_off
     assert counted_on[("/predict", "200")] == len(rows)
@@ -181,7 +200,7 @@ def test_a_row_the_notebook_refuses_is_a_400_naming_the_function(
         answers, counted, log = served_both[fast]
         assert answers["good row"][0] == 200
         for case in ("row fault", "row fault in a batch"):
-            status, body, _, _ = answers[case]
+            status, body, *_ = answers[case]
             assert (status, json.loads(body)) == (400, {"error": ROW_FAULT}), (fast, case)
         warnings = [line for line in log.splitlines() if ROW_FAULT in line]
         assert len(warnings) == 2 and all("[WARNING]" in line for line in warnings), log

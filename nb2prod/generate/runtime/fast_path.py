@@ -1,10 +1,11 @@
 """The one-row route answered without BentoML's per-request dispatch.
 
-Why: measured under load (bench/serve), BentoML's dispatch of one request (routing, its
-context middleware, a Starlette Request, `inspect.signature` of the endpoint on every
-call, the serde lookup, a chunked response) costs more CPU than validating the row and
-running an ONNX model. The request guard has already read and checked the body, so it
-hands it here and `FastPath` answers as BentoML would:
+Why: profiled under load (bench/serve, py-spy), BentoML's dispatch of one request
+(Starlette routing, its context middleware, `inspect.signature` of the endpoint on every
+call, the serde lookup, an answer sent as three messages through every middleware) took
+about two and a half times the CPU of validating the row and running an ONNX model. The request
+guard has already read and checked the body, so it hands it here and `FastPath`
+answers as BentoML would:
 
 - the row is validated by the same pydantic model BentoML validates it with (the
   endpoint's `input_spec`), so bad rows get the same 400 and reason;
@@ -19,8 +20,9 @@ What stays outside: BentoML's metrics, tracing and timeout middlewares wrap the 
 so `/metrics` still counts every request and its latency. Only routes whose endpoint is
 `async def`, not batchable and takes no context are taken: a plain `def` endpoint runs
 in BentoML's thread pool (torch releases the GIL there), and `/predict_batch` keeps
-adaptive batching. Anything else, or `NB2PROD_FAST_PATH=0` in the environment, leaves
-the request to BentoML.
+adaptive batching. A traced route (tracing configured and not excluded) is left to
+BentoML too, which puts the span's id in the answer's headers; so is every route when
+`NB2PROD_FAST_PATH=0` is in the environment.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 import bentoml
 from bentoml.exceptions import BentoMLException
+from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 
 from .request_guard import validation_reason
@@ -62,31 +65,38 @@ class FastPath:
 
     def __init__(self, service: Any, *, routes: Iterable[str]) -> None:
         self.service = service
-        self.routes = frozenset(routes)
         self.server = f"BentoML Service/{service.name}".encode()
-        self.enabled = os.environ.get("NB2PROD_FAST_PATH", "1") != "0"
-        self._apis: dict[str, Any] | None = None
+        enabled = os.environ.get("NB2PROD_FAST_PATH", "1") != "0"
+        # The `@bentoml.api` methods answered here, by route.
+        self.apis = {
+            method.route: method
+            for method in service.apis.values()
+            if enabled and method.route in routes and _plain(method)
+        }
+        self._taken: dict[str, bool] = {}
 
     def takes(self, path: str) -> bool:
         """Whether `path` is answered here (BentoML answers the rest)."""
-        return self.enabled and path in self.apis
+        taken = self._taken.get(path)
+        if taken is None:
+            taken = self._taken[path] = self._decide(path)
+        return taken
 
-    @property
-    def apis(self) -> dict[str, Any]:
-        """The routes' `@bentoml.api` methods that can be answered here, by route."""
-        if self._apis is None:
-            self._apis = {
-                method.route: method
-                for method in self.service.apis.values()
-                if method.route in self.routes and _plain(method)
-            }
-            for route in sorted(self._apis):
-                logger.info(
-                    "POST %s is answered past BentoML's dispatch (fast_path.py; "
-                    "NB2PROD_FAST_PATH=0 turns this off)",
-                    route,
-                )
-        return self._apis
+    def _decide(self, path: str) -> bool:
+        """Whether `path` is answered here, decided on its first request and logged. A
+        traced route (an exporter configured, `tracing.excluded_urls` not excluding it)
+        goes through BentoML, which puts the span's id in its answers' headers."""
+        if path not in self.apis:
+            return False
+        if trace.get_current_span().get_span_context().is_valid:
+            logger.info("POST %s goes through BentoML's dispatch: it is traced", path)
+            return False
+        logger.info(
+            "POST %s is answered past BentoML's dispatch (fast_path.py; "
+            "NB2PROD_FAST_PATH=0 turns this off)",
+            path,
+        )
+        return True
 
     async def answer(self, path: str, body: bytes) -> Answer | None:
         """The answer to `body` posted to `path`, or None to let BentoML answer."""
@@ -102,6 +112,8 @@ class FastPath:
             output = await method.func(instance, row)
             return Answer(200, body=output.model_dump_json().encode())
         except BentoMLException as error:
+            if error.error_code in (401, 403):  # BentoML says no more than this
+                return Answer(error.error_code, reason="Authorization error")
             if error.error_code < 500:
                 return Answer(error.error_code, reason=str(error))
             return _failure(path, error.error_code)
