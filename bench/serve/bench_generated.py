@@ -18,8 +18,9 @@ the serving aims are checked on the real product:
    (``artifacts/row.json``) at concurrency 1 and 32: per model, the hand-written
    FastAPI + ONNX Runtime (``handwritten_onnx.py``, the same ``model.onnx``), the
    generated ``/predict``, the hand-written FastAPI + scikit-learn
-   (``handwritten_fastapi.py``, for reference) and the generated
-   ``/predict_batch`` (that row as a one-element list, c=32 only); then the two
+   (``handwritten_fastapi.py``, for reference), the generated ``/predict`` with
+   its fast path off (``NB2PROD_FAST_PATH=0``, label ``generated-no-fast``) and the
+   generated ``/predict_batch`` (that row as a one-element list, c=32 only); then the two
    floors, BentoML answering a constant with the generated service's
    ``@bentoml.service(...)`` settings (``bento_floor.py``) and plain ASGI under
    uvicorn (``trivial_asgi.py``). ``--repeat`` runs alternate between the
@@ -256,9 +257,11 @@ def servers(
             _server(kind, "handwritten-onnx", "/predict", (1, 32), ONNX_CMD, row, *onnx_args)
         )
     batch = str(batch_body)
+    no_fast = (*generated, "--env", "NB2PROD_FAST_PATH=0")  # every request through BentoML
     return [
         *plan,
         _server(kind, "generated", "/predict", (1, 32), generated_cmd, row, *generated),
+        _server(kind, "generated-no-fast", "/predict", (1, 32), generated_cmd, row, *no_fast),
         _server(kind, "generated", "/predict_batch", (32,), generated_cmd, batch, *generated),
     ]
 
@@ -369,9 +372,10 @@ ORDER = {
     ("fastapi", "/predict"): 0,
     ("handwritten-onnx", "/predict"): 1,
     ("generated", "/predict"): 2,
-    ("generated", "/predict_batch"): 3,
-    ("bento-floor", "/predict"): 4,
-    ("trivial-asgi", "/predict"): 5,
+    ("generated-no-fast", "/predict"): 3,
+    ("generated", "/predict_batch"): 4,
+    ("bento-floor", "/predict"): 5,
+    ("trivial-asgi", "/predict"): 6,
 }
 
 
@@ -476,6 +480,8 @@ def render(
         "`fastapi` (`handwritten_fastapi.py`, for reference) the trained scikit-learn estimator, "
         "exported with joblib (checked equal to `models.py`'s). Generated service runtime "
         "(`model.json`): " + "; ".join(f"{k}: **{v}**" for k, v in runtimes.items()) + ".",
+        "- `generated-no-fast` is the generated service with `NB2PROD_FAST_PATH=0`: every "
+        "request through BentoML's dispatch, as before the fast path (`fast_path.py`).",
         "- Floors (model `-`): `bento-floor` (`bento_floor.py`) is BentoML answering a constant "
         "with the generated service's `@bentoml.service(...)` settings; `trivial-asgi` is plain "
         "ASGI under uvicorn answering a constant. `of ... floor` = req/s over the floor's.",

@@ -118,6 +118,8 @@ COPIED: dict[str, tuple[str, str]] = {
     "runtime/onnx_model.py": ("src/{package}/onnx_model.py", WITH_ONNX),
     "runtime/torch_model.py": ("src/{package}/torch_model.py", WITH_TORCH_MODEL),
     "runtime/request_guard.py": ("src/{package}/request_guard.py", WITH_SERVICE),
+    "runtime/row_faults.py": ("src/{package}/row_faults.py", WITH_SERVICE),
+    "runtime/fast_path.py": ("src/{package}/fast_path.py", WITH_ONNX),  # async endpoints
     "runtime/kfp_values.py": ("src/{package}/kfp_values.py", WITH_MODEL),
     "runtime/batch_io.py": ("src/{package}/batch_io.py", WITH_SERVICE),
     "runtime/batch_scoring.py": ("src/{package}/batch_scoring.py", WITH_SERVICE),
@@ -246,6 +248,7 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "onnx": bool(serving and serving.onnx),
         "torch": _is_torch(probe),
         "serving_call": _serving_call(plan, serving, array_input=array_input) if serving else "",
+        "row_functions": _row_functions(plan, serving) if serving else "",
         "training_call": _serving_call(plan, serving, training=True) if serving else "",
         "batch_call": _serving_call(plan, serving, batch=True) if serving else "",
         "out_of_range": _out_of_range(serving) if serving else None,
@@ -408,6 +411,14 @@ def _serving_call(
     return predict_call(
         plan, step, model="self.model", rows=rows, state="self.state", config="CONFIG"
     )
+
+
+def _row_functions(plan: Plan, serving: Serving) -> str:
+    """The notebook's functions the service calls on request rows (row_faults' args)."""
+    names = [serving.predict_function]
+    if serving.row_function and plan.row_function:
+        names.append(serving.row_function)
+    return ", ".join(names)
 
 
 def _is_torch(probe: ProbeResult | None) -> bool:

@@ -23,6 +23,8 @@ from nb2prod.generate.render import GENERATE
 from tests.conftest import ROOT
 
 PACKAGE = "guarded_shop"
+SENT_HEADERS: list[tuple[bytes, bytes]] = []
+"""The headers of the last answer `call` got."""
 SCHEMA = ROOT / "tests" / "golden" / "wine_classifier" / "src" / "wine_classifier" / "schema.py"
 
 
@@ -49,6 +51,7 @@ def call(
     path: str = "/predict_batch",
     content_type: bytes = b"application/json",
     answer: tuple[int, bytes] = (200, b"[1]"),
+    fast_path: Any = None,
 ) -> tuple[int, Any, list[bytes]]:
     """POST `body` through the guard to an app that answers `answer`: the status, the
     decoded answer and the bodies the app received."""
@@ -68,7 +71,9 @@ def call(
     async def send(message: dict) -> None:
         sent.append(message)
 
-    middleware = guard.RequestGuard(app, row_routes=("/predict",), batch_routes=("/predict_batch",))
+    middleware = guard.RequestGuard(
+        app, row_routes=("/predict",), batch_routes=("/predict_batch",), fast_path=fast_path
+    )
     scope = {
         "type": "http",
         "method": "POST",
@@ -78,6 +83,7 @@ def call(
     }
     asyncio.run(middleware(scope, receive, send))
     status = sent[0]["status"]
+    SENT_HEADERS[:] = sent[0]["headers"]
     return status, json.loads(b"".join(m.get("body", b"") for m in sent[1:])), seen
 
 
@@ -133,3 +139,53 @@ def test_the_apps_validation_errors_come_out_as_one_line(guard: ModuleType) -> N
 )
 def test_depth_counts_lists_and_objects_only(guard: ModuleType, value: Any, depth: int) -> None:
     assert guard._depth(value) == depth
+
+
+class _FastPath:
+    """Stands for `fast_path.FastPath` (tested with a real service in
+    tests/e2e/test_fast_path.py): takes /predict and gives `answer`."""
+
+    server = b"BentoML Service/shop"
+
+    def __init__(self, answer: Any) -> None:
+        self.given, self.bodies = answer, []
+
+    def takes(self, path: str) -> bool:
+        return path == "/predict"
+
+    async def answer(self, path: str, body: bytes) -> Any:
+        self.bodies.append(body)
+        return self.given
+
+
+def _answer(status: int, *, body: bytes = b"", reason: str = "") -> Any:
+    return type("Answer", (), {"status": status, "body": body, "reason": reason})()
+
+
+def test_the_fast_path_answers_its_route_instead_of_the_app(guard: ModuleType) -> None:
+    fast = _FastPath(_answer(200, body=b'{"label": 1}'))
+    status, answer, seen = call(guard, b'{"a": 1}', path="/predict", fast_path=fast)
+    assert (status, answer, seen, fast.bodies) == (200, {"label": 1}, [], [b'{"a": 1}'])
+    assert (b"server", b"BentoML Service/shop") in SENT_HEADERS
+    assert (b"content-length", b"12") in SENT_HEADERS
+
+
+def test_the_fast_paths_4xx_is_one_line_and_logged(
+    guard: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    fast = _FastPath(_answer(400, reason="predict failed on this input:\nValueError: x"))
+    with caplog.at_level("WARNING"):
+        status, answer, seen = call(guard, b'{"a": 1}', path="/predict", fast_path=fast)
+    reason = "predict failed on this input: ValueError: x"
+    assert (status, answer, seen) == (400, {"error": reason}, [])
+    assert [r.getMessage() for r in caplog.records] == [
+        f"rejected POST /predict from 127.0.0.1: 400 {reason}"
+    ]
+
+
+def test_the_app_answers_what_the_fast_path_leaves(guard: ModuleType) -> None:
+    declined = _FastPath(None)
+    assert call(guard, b'{"a": 1}', path="/predict", fast_path=declined)[2] == [b'{"a": 1}']
+    elsewhere = _FastPath(_answer(200, body=b"{}"))
+    assert call(guard, b"[1]", fast_path=elsewhere)[2] == [b"[1]"]
+    assert elsewhere.bodies == []
