@@ -86,6 +86,8 @@ KNOWN_NAMES = {
     "docx": "python-docx", "fitz": "pymupdf", "serial": "pyserial", "Crypto": "pycryptodome",
     "OpenSSL": "pyopenssl", "git": "gitpython", "magic": "python-magic", "zmq": "pyzmq",
     "IPython": "ipython",
+    # a namespace that seven distributions share; `trace` and `metrics` are the API's
+    "opentelemetry": "opentelemetry-api",
 }  # fmt: skip
 
 

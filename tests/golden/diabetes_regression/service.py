@@ -21,6 +21,7 @@ from diabetes_regression.config import Config
 from diabetes_regression.model_store import MODEL_NAME, load_model
 from diabetes_regression.prediction import predict
 from diabetes_regression.request_guard import RequestGuard
+from diabetes_regression.row_faults import row_faults
 from diabetes_regression.schema import (
     MAX_BATCH_ROWS,
     DiabetesRegressionPrediction,
@@ -86,7 +87,10 @@ class DiabetesRegressionService:
         self, rows: list[DiabetesRegressionRow]
     ) -> list[DiabetesRegressionPrediction]:
         """Run the notebook's predict section on `rows`, exactly as training code does."""
-        predictions = predict(self.model, to_input(rows))
+        # A ValueError, KeyError or TypeError of the notebook's code on a valid row is
+        # the row's fault: HTTP 400 naming the function (see row_faults.py).
+        with row_faults(predict):
+            predictions = predict(self.model, to_input(rows))
         return to_predictions(
             {
                 "predictions": predictions,

@@ -22,6 +22,7 @@ from digits_cnn.config import Config
 from digits_cnn.model_store import MODEL_NAME, load_model, load_state
 from digits_cnn.prediction import predict
 from digits_cnn.request_guard import RequestGuard
+from digits_cnn.row_faults import row_faults
 from digits_cnn.schema import (
     MAX_BATCH_ROWS,
     DigitsCnnPrediction,
@@ -95,7 +96,10 @@ class DigitsCnnService:
 
     def predict_rows(self, rows: list[DigitsCnnRow]) -> list[DigitsCnnPrediction]:
         """Run the notebook's predict section on `rows`, exactly as training code does."""
-        with torch.inference_mode():  # no autograd bookkeeping: faster, less memory
+        # A ValueError, KeyError or TypeError of the notebook's code on a valid row is
+        # the row's fault: HTTP 400 naming the function (see row_faults.py).
+        # inference_mode: no autograd bookkeeping, so faster and less memory.
+        with torch.inference_mode(), row_faults(predict):
             probabilities, digit = predict(
                 self.model, to_input(rows), self.state["device"]
             )

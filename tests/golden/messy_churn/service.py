@@ -18,10 +18,12 @@ import bentoml
 from pydantic import Field
 
 from messy_churn.config import Config
+from messy_churn.fast_path import FastPath
 from messy_churn.model_store import MODEL_NAME, load_model
 from messy_churn.pipeline import add_ratio_features
 from messy_churn.prediction import predict
 from messy_churn.request_guard import RequestGuard
+from messy_churn.row_faults import row_faults
 from messy_churn.schema import (
     MAX_BATCH_ROWS,
     MessyChurnPrediction,
@@ -89,9 +91,12 @@ class MessyChurnService:
 
     def predict_rows(self, rows: list[MessyChurnRow]) -> list[MessyChurnPrediction]:
         """Run the notebook's predict section on `rows`, exactly as training code does."""
-        predictions, probabilities = predict(
-            self.model, add_ratio_features(to_input(rows))
-        )
+        # A ValueError, KeyError or TypeError of the notebook's code on a valid row is
+        # the row's fault: HTTP 400 naming the function (see row_faults.py).
+        with row_faults(predict, add_ratio_features):
+            predictions, probabilities = predict(
+                self.model, add_ratio_features(to_input(rows))
+            )
         return to_predictions(
             {
                 "predictions": predictions,
@@ -101,6 +106,11 @@ class MessyChurnService:
 
 
 # Bad requests get a one-line 4xx before BentoML reads them, and one log line each.
+# The guard also answers /predict itself, past BentoML's per-request dispatch (same
+# validation, method and answer; see fast_path.py): NB2PROD_FAST_PATH=0 turns it off.
 MessyChurnService.add_asgi_middleware(
-    RequestGuard, row_routes=("/predict",), batch_routes=("/predict_batch",)
+    RequestGuard,
+    row_routes=("/predict",),
+    batch_routes=("/predict_batch",),
+    fast_path=FastPath(MessyChurnService, routes=("/predict",)),
 )

@@ -22,6 +22,7 @@ from tabular_mlp.config import Config
 from tabular_mlp.model_store import MODEL_NAME, load_model, load_state
 from tabular_mlp.prediction import predict
 from tabular_mlp.request_guard import RequestGuard
+from tabular_mlp.row_faults import row_faults
 from tabular_mlp.schema import (
     MAX_BATCH_ROWS,
     TabularMlpPrediction,
@@ -95,7 +96,10 @@ class TabularMlpService:
 
     def predict_rows(self, rows: list[TabularMlpRow]) -> list[TabularMlpPrediction]:
         """Run the notebook's predict section on `rows`, exactly as training code does."""
-        with torch.inference_mode():  # no autograd bookkeeping: faster, less memory
+        # A ValueError, KeyError or TypeError of the notebook's code on a valid row is
+        # the row's fault: HTTP 400 naming the function (see row_faults.py).
+        # inference_mode: no autograd bookkeeping, so faster and less memory.
+        with torch.inference_mode(), row_faults(predict):
             progression = predict(
                 self.model,
                 self.state["scaler"],

@@ -18,9 +18,11 @@ import bentoml
 from pydantic import Field
 
 from wine_classifier.config import Config
+from wine_classifier.fast_path import FastPath
 from wine_classifier.model_store import MODEL_NAME, load_model
 from wine_classifier.prediction import predict, preprocess_rows
 from wine_classifier.request_guard import RequestGuard
+from wine_classifier.row_faults import row_faults
 from wine_classifier.schema import (
     MAX_BATCH_ROWS,
     WineClassifierPrediction,
@@ -90,7 +92,10 @@ class WineClassifierService:
         self, rows: list[WineClassifierRow]
     ) -> list[WineClassifierPrediction]:
         """Run the notebook's predict section on `rows`, exactly as training code does."""
-        predictions = predict(self.model, preprocess_rows(to_input(rows)))
+        # A ValueError, KeyError or TypeError of the notebook's code on a valid row is
+        # the row's fault: HTTP 400 naming the function (see row_faults.py).
+        with row_faults(predict, preprocess_rows):
+            predictions = predict(self.model, preprocess_rows(to_input(rows)))
         return to_predictions(
             {
                 "predictions": predictions,
@@ -99,6 +104,11 @@ class WineClassifierService:
 
 
 # Bad requests get a one-line 4xx before BentoML reads them, and one log line each.
+# The guard also answers /predict itself, past BentoML's per-request dispatch (same
+# validation, method and answer; see fast_path.py): NB2PROD_FAST_PATH=0 turns it off.
 WineClassifierService.add_asgi_middleware(
-    RequestGuard, row_routes=("/predict",), batch_routes=("/predict_batch",)
+    RequestGuard,
+    row_routes=("/predict",),
+    batch_routes=("/predict_batch",),
+    fast_path=FastPath(WineClassifierService, routes=("/predict",)),
 )

@@ -54,6 +54,14 @@ def test_imports_map_to_pinned_distributions_sorted_by_name(tmp_path: Path) -> N
     assert problems == []
 
 
+def test_a_shared_namespace_maps_to_the_distribution_that_owns_its_api(tmp_path: Path) -> None:
+    """`opentelemetry` is one import name of seven installed distributions (bentoml's);
+    `from opentelemetry import trace` needs the API alone, not a pin of each."""
+    found, problems = resolve(["opentelemetry"], [], tmp_path)
+    assert found == [pinned("opentelemetry-api")]
+    assert problems == []
+
+
 @pytest.mark.usefixtures("no_scan")
 def test_modules_next_to_the_notebook_are_left_out_with_a_warning(tmp_path: Path) -> None:
     """`helpers.py` or a `pkgdir/` folder beside the notebook is not on PyPI."""
