@@ -222,17 +222,6 @@ def remove_test_images(*, older_than: float = 0, created_after: float = 0) -> No
     subprocess.run(["podman", "image", "prune", "-f"], capture_output=True, check=False)
 
 
-def remove_images_after(request: pytest.FixtureRequest, tag: str) -> None:
-    """Remove the image `tag` (and its build stages) when the test ends, pass or fail: a
-    `make test-slow` run builds ten images of up to 1.7 GB each."""
-
-    def remove() -> None:
-        subprocess.run(["podman", "rmi", "-f", tag], capture_output=True, check=False)
-        subprocess.run(["podman", "image", "prune", "-f"], capture_output=True, check=False)
-
-    request.addfinalizer(remove)
-
-
 BASE_IMAGES = (
     "localhost/nb2prod-pybase:",
     "localhost/nb2prod-pysite:",

@@ -1,7 +1,8 @@
 """Each example becomes a real image that answers with the notebook's own predictions.
 
 Per example: convert, train (the model is exported to artifacts/model.bentomodel),
-`nb2prod image` (podman here; the Docker API where one answers), run the image
+`nb2prod image` (podman here; the Docker API where one answers; `example_image` in
+tests/e2e/conftest.py builds it once for this test and test_k8s_play), run the image
 on a free loopback port, wait for /readyz, send the rows the notebook predicted
 (from a papermill run) and compare with what the notebook predicted. Then check
 what is inside: a non-root user, no notebooks, no data files, no training
@@ -16,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,22 +25,12 @@ import pytest
 
 from nb2prod.commands.verify import service_tolerance
 from nb2prod.run import image
-from tests.conftest import (
-    EXAMPLES,
-    as_requests,
-    free_port,
-    generated_env,
-    notebook_results,
-    remove_images_after,
-    run_cli,
-    train_generated,
-)
+from tests.conftest import EXAMPLES, as_requests, free_port, notebook_results
+from tests.e2e.conftest import NAMES, ExampleImage
 from tests.tolerant import within
 
 pytestmark = [pytest.mark.container, pytest.mark.e2e]
 
-NAMES = ["wine_classifier", "diabetes_regression", "messy_churn", "digits_cnn", "tabular_mlp"]
-TORCH = {"digits_cnn", "tabular_mlp"}
 TRAINING_ONLY = {
     "scikit-learn", "scipy", "skl2onnx", "onnx", "matplotlib", "pillow", "fonttools",
     "joblib", "threadpoolctl", "pandas", "pip", "setuptools", "wheel", "pytest",
@@ -62,36 +53,6 @@ INSTALLED = (
     "import importlib.metadata as m, json; "
     "print(json.dumps(sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))"
 )
-LOCAL_WHEELS = Path("/opt/wheels")
-"""Where this machine keeps its PyTorch CPU wheel (see the env notes)."""
-
-
-@pytest.fixture(scope="module")
-def torch_cpu_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """PyTorch's CPU index as the torch Dockerfile's TORCH_INDEX_URL reads it (PEP 503: a
-    page per project linking its files), served from this machine's own CPU wheel at
-    host.containers.internal, which the test base image's pip trusts: the real index,
-    download.pytorch.org, is out of reach here, and PyPI's torch is the CUDA build (GBs)."""
-    wheels = sorted(LOCAL_WHEELS.glob("torch-*+cpu-*.whl"))
-    if not wheels:
-        pytest.skip(f"no PyTorch CPU wheel in {LOCAL_WHEELS}")
-    root = tmp_path_factory.mktemp("torch-index")
-    (root / "torch").mkdir()
-    for wheel in wheels:
-        (root / "torch" / wheel.name).symlink_to(wheel)
-    links = "".join(f'<a href="{w.name}">{w.name}</a>' for w in wheels)
-    (root / "torch" / "index.html").write_text(f"<html><body>{links}</body></html>")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--directory", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield f"http://host.containers.internal:{port}/"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.mark.parametrize(  # wine in `make test`, every example in `make test-slow`
@@ -99,26 +60,10 @@ def torch_cpu_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     [pytest.param(n, marks=[] if n == "wine_classifier" else [pytest.mark.slow]) for n in NAMES],
 )
 def test_example_image_serves_the_notebooks_predictions(
-    name: str, podman_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+    name: str, example_image: Callable[[str], ExampleImage], tmp_path: Path
 ) -> None:
-    project = tmp_path / "project"
-    converted = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
-    assert converted.returncode == 0, converted.stderr
-    env = generated_env(project, tmp_path / "bentoml")
-    train_generated(project, name, "artifacts", env)
-    (project / "notes.csv").write_text("a,b\n1,2\n")  # a stray data file must stay out
-
-    tag = f"localhost/nb2prod-example-{name.replace('_', '-')}:test"
-    remove_images_after(request, tag)
-    build_args = []
-    if name in TORCH:
-        index = request.getfixturevalue("torch_cpu_index")
-        build_args = ["--build-arg", f"TORCH_INDEX_URL={index}"]
-    built = run_cli(
-        "image", str(project), "--tag", tag, "--engine", "podman", *build_args, timeout=1800
-    )
-    assert built.returncode == 0, built.stderr
-
+    made = example_image(name)  # its project folder holds a stray data file, STRAY_DATA
+    project, tag = made.project, made.tag
     metadata = json.loads((project / "artifacts" / "model.json").read_text())
     check_serving_set(tag, name, metadata["runtime"])
 

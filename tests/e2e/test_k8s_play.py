@@ -1,8 +1,9 @@
 """Each example's Kubernetes manifests validate, and podman runs them as a cluster would.
 
-Per example: convert; the example overlay (deploy/k8s/overlays/example) passes the strict
+Per example (converted, trained and built once by `example_image`, shared with
+test_example_images): the example overlay (deploy/k8s/overlays/example) passes the strict
 schemas of the stated Kubernetes version and every policy rule, and builds the same objects
-as `kubectl kustomize` where kubectl is installed; then train, build the image, and play
+as `kubectl kustomize` where kubectl is installed; then play
 the Deployment with `podman kube play --network=host` through a test overlay written next
 to the example one (the built local image, `imagePullPolicy: Never`, one replica, no
 `ports:`, which host networking refuses, and BENTOML_PORT on a free port). podman turns an
@@ -20,7 +21,7 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,15 +33,8 @@ import yaml
 from nb2prod.commands.verify import service_tolerance
 from nb2prod.run.k8s_check import check_overlay, policy_findings, quantity, traffic_timeout_of
 from nb2prod.run.kustomize import Manifest, build
-from tests.conftest import (
-    EXAMPLES,
-    free_port,
-    generated_env,
-    remove_images_after,
-    run_cli,
-    train_generated,
-)
-from tests.e2e.test_example_images import NAMES, TORCH, torch_cpu_index  # noqa: F401
+from tests.conftest import free_port
+from tests.e2e.conftest import NAMES, ExampleImage
 from tests.tolerant import within
 
 pytestmark = [pytest.mark.container, pytest.mark.e2e]
@@ -55,28 +49,15 @@ PROBE = "python -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:{po
     [pytest.param(n, marks=[] if n == "wine_classifier" else [pytest.mark.slow]) for n in NAMES],
 )
 def test_kube_play_serves_the_example_response(
-    name: str, podman_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+    name: str, example_image: Callable[[str], ExampleImage], tmp_path: Path
 ) -> None:
-    project = tmp_path / "project"
-    converted = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
-    assert converted.returncode == 0, converted.stderr
+    made = example_image(name)  # converted, trained and built once for the session
+    project, tag = made.project, made.tag
     example = project / "deploy" / "k8s" / "overlays" / "example"
     timeout = traffic_timeout_of(project / "service.py")
     assert [str(f) for f in check_overlay(example, timeout)] == []
     if shutil.which("kubectl"):
         assert by_name(kubectl_kustomize(example)) == by_name(build(example))
-
-    train_generated(project, name, "artifacts", generated_env(project, tmp_path / "bentoml"))
-    tag = f"localhost/nb2prod-k8s-{name.replace('_', '-')}:test"
-    remove_images_after(request, tag)
-    build_args = []
-    if name in TORCH:
-        index = request.getfixturevalue("torch_cpu_index")
-        build_args = ["--build-arg", f"TORCH_INDEX_URL={index}"]
-    built = run_cli(
-        "image", str(project), "--tag", tag, "--engine", "podman", *build_args, timeout=1800
-    )
-    assert built.returncode == 0, built.stderr
 
     port = free_port()
     deployment = play_overlay(project, tag, port)
