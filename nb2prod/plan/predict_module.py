@@ -36,12 +36,13 @@ def predict_module(plan: Plan) -> str | None:
 
 
 def row_definition(plan: Plan) -> str | None:
-    """The row-wise preprocessing function nb2prod made of the notebook's statements (its
-    definition text), when it can join the predict section in `prediction.py`: the
-    section has a module of its own and the function calls no other notebook definition.
-    Then a raw-row service too imports no training library."""
+    """The row-wise preprocessing function (nb2prod's, made of the notebook's statements,
+    or the notebook's own `def`) as its definition text, when it can join the predict
+    section in `prediction.py`: the section has a module of its own and the function
+    calls no other notebook definition. Then a raw-row service too imports no training
+    library (`pipeline.py` imports the function from there, as it does predict)."""
     row = plan.row_function
-    if row is None or not row.generated or predict_module(plan) is None:
+    if row is None or predict_module(plan) is None:
         return None
     own = [t for t in plan.definitions if _defines(t, row.function)]
     if len(own) != 1:

@@ -20,8 +20,7 @@ from pydantic import Field
 from messy_churn.config import Config
 from messy_churn.fast_path import FastPath
 from messy_churn.model_store import MODEL_NAME, load_model
-from messy_churn.pipeline import add_ratio_features
-from messy_churn.prediction import predict
+from messy_churn.prediction import add_ratio_features, predict
 from messy_churn.request_guard import RequestGuard
 from messy_churn.row_faults import row_faults
 from messy_churn.schema import (

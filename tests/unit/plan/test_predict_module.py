@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from nb2prod.plan.build import Plan, build_plan
-from nb2prod.plan.predict_module import PREDICT_MODULE, predict_module, rows_go_only_to_model
+from nb2prod.plan.predict_module import (
+    PREDICT_MODULE,
+    predict_module,
+    row_definition,
+    rows_go_only_to_model,
+)
 from nb2prod.read.notebook import load_notebook
 from tests.unit.notebooks import Cells, write_notebook
 
@@ -69,3 +74,46 @@ def test_a_notebook_without_a_predict_section_has_no_predict_module(tmp_path: Pa
     cells: Cells = [*SETUP[:3]]
     plan = build_plan(load_notebook(write_notebook(tmp_path / "nb.ipynb", cells)))
     assert plan.predict is None and predict_module(plan) is None
+
+
+def test_the_notebooks_own_row_function_joins_predict_when_it_stands_alone(
+    tmp_path: Path,
+) -> None:
+    """A notebook `def` the preprocess section calls on one table is the service's row
+    code; standing alone it goes to prediction.py, so a raw-row service imports no
+    training library (messy_churn: `add_ratio_features` had pulled in pipeline.py)."""
+    helper = "def doubled(frame):\n    out = frame.copy()\n    out['b'] = out['a'] * 2\n    return out"
+    cells: Cells = [
+        SETUP[0],
+        helper,
+        SETUP[1],
+        ("X = doubled(df.drop(columns=['y']))\ny = df['y']", ["nb2prod:preprocess"]),
+        ("model = LogisticRegression().fit(X, y)", ["nb2prod:train"]),
+        ("rows = X.head(2)\nlabels = model.predict(rows)", ["nb2prod:predict"]),
+    ]
+    plan = build_plan(load_notebook(write_notebook(tmp_path / "nb.ipynb", cells)))
+    assert plan.row_function is not None and plan.row_function.function == "doubled"
+    assert not plan.row_function.generated
+    assert predict_module(plan) == PREDICT_MODULE
+    assert row_definition(plan) == helper
+
+
+def test_a_row_function_calling_another_notebook_function_stays_in_the_pipeline(
+    tmp_path: Path,
+) -> None:
+    """Moving it would leave its helper behind in pipeline.py."""
+    helpers = [
+        "def twice(values):\n    return values * 2",
+        "def doubled(frame):\n    out = frame.copy()\n    out['b'] = twice(out['a'])\n    return out",
+    ]
+    cells: Cells = [
+        SETUP[0],
+        *helpers,
+        SETUP[1],
+        ("X = doubled(df.drop(columns=['y']))\ny = df['y']", ["nb2prod:preprocess"]),
+        ("model = LogisticRegression().fit(X, y)", ["nb2prod:train"]),
+        ("rows = X.head(2)\nlabels = model.predict(rows)", ["nb2prod:predict"]),
+    ]
+    plan = build_plan(load_notebook(write_notebook(tmp_path / "nb.ipynb", cells)))
+    assert plan.row_function is not None and plan.row_function.function == "doubled"
+    assert row_definition(plan) is None

@@ -19,15 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from messy_churn.config import Config
 from messy_churn.contracts import fingerprint
-from messy_churn.prediction import predict
-
-
-def add_ratio_features(frame, eps=1e-9):
-    """Return a copy of `frame` with a few shape ratios added."""
-    out = frame.copy()
-    out["area_per_perimeter"] = out["mean area"] / (out["mean perimeter"] + eps)
-    out["worst_to_mean_radius"] = out["worst radius"] / (out["mean radius"] + eps)
-    return out
+from messy_churn.prediction import add_ratio_features, predict
 
 
 def load_data() -> Any:
