@@ -82,7 +82,9 @@ def test_the_notebooks_own_row_function_joins_predict_when_it_stands_alone(
     """A notebook `def` the preprocess section calls on one table is the service's row
     code; standing alone it goes to prediction.py, so a raw-row service imports no
     training library (messy_churn: `add_ratio_features` had pulled in pipeline.py)."""
-    helper = "def doubled(frame):\n    out = frame.copy()\n    out['b'] = out['a'] * 2\n    return out"
+    helper = (
+        "def doubled(frame):\n    out = frame.copy()\n    out['b'] = out['a'] * 2\n    return out"
+    )
     cells: Cells = [
         SETUP[0],
         helper,
@@ -104,7 +106,8 @@ def test_a_row_function_calling_another_notebook_function_stays_in_the_pipeline(
     """Moving it would leave its helper behind in pipeline.py."""
     helpers = [
         "def twice(values):\n    return values * 2",
-        "def doubled(frame):\n    out = frame.copy()\n    out['b'] = twice(out['a'])\n    return out",
+        "def doubled(frame):\n    out = frame.copy()\n"
+        "    out['b'] = twice(out['a'])\n    return out",
     ]
     cells: Cells = [
         SETUP[0],
