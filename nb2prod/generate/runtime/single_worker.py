@@ -20,26 +20,33 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
+from types import FrameType
 from typing import Any
 
 OFF = ("0", "false", "no")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def arbiter_needed(service: Any, extra: list[str]) -> str | None:
-    """Why `bentoml serve` must run this service (its arbiter does more than supervise),
-    or None when one worker in this process serves it the same way."""
-    config = service.config
+def arbiter_needed(
+    config: dict[str, Any], dependent: bool, extra: list[str]
+) -> str | None:
+    """Why `bentoml serve` must run the service (its arbiter does more than supervise),
+    or None when one worker in this process serves it the same way. `config` is the
+    service's effective BentoML configuration (decorator, BENTOML_CONFIG and overrides)."""
     if extra:
         return f"arguments for bentoml serve: {' '.join(extra)}"
     if os.environ.get("BENTOML_SINGLE_WORKER", "1").lower() in OFF:
         return "BENTOML_SINGLE_WORKER is off"
-    if config.get("workers", 1) != 1:
+    if (config.get("workers") or 1) != 1:
         return f"workers={config['workers']}"
     if "gpu" in (config.get("resources") or {}):
         return "GPUs to allocate"
-    if service.dependencies:
+    if (config.get("ssl") or {}).get("enabled"):
+        return "TLS"
+    if dependent:
         return "dependent services"
     return None
 
@@ -54,6 +61,12 @@ def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     return server
 
 
+def stopped(signum: int, _frame: FrameType | None) -> None:
+    """Exit 0 on a stop request, as `bentoml serve` does: uvicorn shuts down gracefully on
+    the signal, then raises it again for the handler it found, which is this one."""
+    raise SystemExit(0)
+
+
 def serve(target: str, extra: list[str]) -> None:
     """Run BentoML's worker for `target` ("module:Class") here, or exec `bentoml serve`."""
     from _bentoml_impl.loader import load
@@ -63,10 +76,17 @@ def serve(target: str, extra: list[str]) -> None:
     from bentoml.serving import ensure_prometheus_dir
 
     service = load(target, standalone_load=True)  # as the worker does, which reuses it
-    reason = arbiter_needed(service, extra)
+    service.inject_config()  # its decorator's settings, as `bentoml serve` merges them
+    config = BentoMLContainer.config.services[service.name].get()
+    reason = arbiter_needed(config, bool(service.dependencies), extra)
     if reason is not None or BentoMLContainer.ssl.enabled.get():
-        command = ["bentoml", "serve", target, *extra]
-        os.execvp(command[0], command)
+        print(
+            f"bentoml serve runs {target}: {reason or 'TLS'}",
+            file=sys.stderr,
+            flush=True,
+        )
+        command = [sys.executable, "-m", "bentoml", "serve", target, *extra]
+        os.execv(command[0], command)
     host = os.environ.get("BENTOML_HOST") or BentoMLContainer.http.host.get()
     port = int(os.environ.get("BENTOML_PORT") or BentoMLContainer.http.port.get())
     backlog = BentoMLContainer.api_server_config.backlog.get()
@@ -86,6 +106,8 @@ def serve(target: str, extra: list[str]) -> None:
         flush=True,
     )
     arguments = json.dumps(BentoMLContainer.bento_arguments.get())
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, stopped)
     worker(
         [target, "--fd", str(descriptor), "--service-name", service.name,
          "--backlog", str(backlog), "--worker-id", "1", "--args", arguments],
