@@ -27,6 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 eval "$("$after/scripts/podman-setup.sh")"
+cd "$work"  # `python -m` puts the working folder first: a checkout there would beat PYTHONPATH
 export BENTOML_HOME=$work/bentoml BENTOML_DO_NOT_TRACK=True
 for side in before after; do
   checkout=${!side}
