@@ -8,6 +8,8 @@ every 20 ms. Build the images first, e.g. the wine demo on two branches:
     python bench/image/cold_start.py wine:main wine:lean --rounds 5
 
 Needs podman on the PATH with its environment (`eval "$(scripts/podman-setup.sh)"`).
+`bench/image/start_bench.sh BEFORE_CHECKOUT AFTER_CHECKOUT` does it all (convert, train,
+build both images, this, then host_start.py on the host, and cleans up).
 """
 
 from __future__ import annotations

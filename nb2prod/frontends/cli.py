@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve",
-        help="run a generated project's service locally (bentoml serve)",
+        help="run a generated project's service locally (BentoML, as its image does)",
         description="Run a generated project's BentoML service; train the project first.",
         epilog=EPILOG,
     )

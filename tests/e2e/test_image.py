@@ -65,7 +65,8 @@ def render_templates(
     shutil.copyfile(GENERATE / "static" / "dockerignore", target / ".dockerignore")
     package = target / "src" / project.replace("-", "_")
     if package.is_dir():
-        shutil.copyfile(GENERATE / "runtime" / "serving_set.py", package / "serving_set.py")
+        for module in ("serving_set.py", "single_worker.py"):
+            shutil.copyfile(GENERATE / "runtime" / module, package / module)
 
 
 def free_port() -> int:
@@ -106,7 +107,8 @@ def test_dockerfile_follows_the_rules(tmp_path: Path) -> None:
     assert "<<" not in text  # no heredocs: bookworm's buildah cannot build them
     assert re.search(r"^USER 10001:10001$", text, re.M)
     assert re.search(r"^EXPOSE 3000$", text, re.M)
-    assert 'ENTRYPOINT ["bentoml", "serve", "service:WineClassifier"]' in text
+    entry = '["python", "-m", "wine_classifier.single_worker", "service:WineClassifier"]'
+    assert f"ENTRYPOINT {entry}" in text  # one worker, no arbiter: see single_worker.py
     assert re.search(r'^\s*CMD \["python", "-c", ".*/readyz', text, re.M)  # exec-form probe
     assert "PYTHONDONTWRITEBYTECODE=1" in text and "PYTHONUNBUFFERED=1" in text
     assert all("--no-cache-dir" in line for line in text.splitlines() if "pip install" in line)
@@ -344,6 +346,7 @@ def test_build_context_is_only_what_the_image_needs(
             "examples/request.json",
             "src/tiny_service/__init__.py",
             "src/tiny_service/serving_set.py",
+            "src/tiny_service/single_worker.py",
             "src/tiny_service/train.py",
         }
     finally:
@@ -376,8 +379,49 @@ def test_image_holds_only_what_serving_needs(tiny_project: Path, images: dict[st
     decoys = {"model.bentomodel", "metrics.json", ".env", "test_tiny.py", "HEAD", "train.csv"}
     assert not decoys & {Path(p).name for p in ours}
     assert not {"sample.csv", "tiny.ipynb"} & names
-    assert sorted(p for p in paths if p.startswith("/app/")) == ["/app/service.py"]
+    assert sorted(p for p in paths if p.startswith("/app/")) == [
+        "/app/__pycache__",
+        "/app/__pycache__/service.cpython-311.pyc",
+        "/app/service.py",
+    ]
     assert not [p for p in paths if p.startswith(("/src", "/artifacts", "/tmp/model"))]
     pickles = [p for p in ours if p.endswith("model.pkl")]
     assert len(pickles) == 1 and pickles[0].startswith("/home/app/bentoml/models/tiny-model/")
     assert "/opt/app/tiny_service/__init__.py" in paths
+
+
+K8S_TMP = "/tmp:rw,size=256m,mode=1777"
+"""What deploy/k8s gives the container besides its read-only root: an emptyDir at /tmp."""
+
+
+@pytest.mark.container
+def test_image_starts_read_only_from_bytecode(tiny_project: Path, images: dict[str, str]) -> None:
+    """As deploy/k8s runs it (read-only root, a tmpfs at /tmp, uid 10001), the server starts,
+    answers and stops; and every module it imports from the image's own folders (/opt, /app)
+    is read as bytecode, none compiled from source (a read-only root could not keep it)."""
+    image_id = build("podman", images, tiny_project)
+    port = free_port()
+    name = f"nb2prod-test-read-only-{port}"
+    started = podman(
+        "run", "--detach", f"--name={name}", "--read-only", f"--tmpfs={K8S_TMP}", "--network=host",
+        f"--env=BENTOML_PORT={port}", "--entrypoint=python", image_id,
+        "-v", "-m", "tiny_service.single_worker", "service:TinyService",
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    container = image.Container(id=started.stdout.strip(), name=name, engine="podman")
+    try:
+        image.wait_ready(container, f"http://127.0.0.1:{port}/readyz", timeout=90)
+        assert predict(port, [[5.0, 5.0]]) == {"labels": ["high"]}
+        stopped = podman("stop", "--time=10", container.id)
+        assert stopped.returncode == 0, stopped.stderr
+        code = podman("inspect", "--format", "{{.State.ExitCode}}", container.id).stdout
+        logged = podman("logs", container.id)
+        log = logged.stdout + logged.stderr
+        assert code.strip() == "0", log[-2000:]
+    finally:
+        podman("rm", "--force", "--time=0", container.id)
+    read = re.findall(r"^# code object from '?(\S+?)'?$", log, re.M)
+    ours = [p for p in read if p.startswith(("/opt/", "/app/"))]
+    assert any("/opt/venv/" in p for p in ours) and "/app/__pycache__" in " ".join(ours)
+    compiled = [p for p in ours if p.endswith(".py")]
+    assert compiled == [], f"compiled from source at start: {compiled[:10]}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nb2prod.errors import UserError
-from nb2prod.run.serve import serve, service_of
+from nb2prod.run.serve import serve, server_command, service_of, stored_model
 
 
 def project(tmp_path: Path, manifest: dict[str, object], service_file: bool = True) -> Path:
@@ -72,3 +72,35 @@ def test_serving_without_the_projects_requirements_names_them(tmp_path: Path) ->
     assert "`nb2prod-test-no-such-distribution==1.0`" in problem.message
     assert "scikit-learn" not in problem.message
     assert problem.fix.startswith("`pip install -e ")
+
+
+def test_a_project_with_single_worker_is_served_by_it(tmp_path: Path) -> None:
+    """As its image: BentoML's worker without the arbiter, host and port from the
+    environment; a project generated before single_worker.py existed gets bentoml serve."""
+    folder = project(tmp_path, {"project": "wine", "package": "wine", "service": "WineService"})
+    command, env = server_command(folder, "WineService", "127.0.0.1", 3123)
+    assert command[1:] == ["-m", "bentoml", "serve", "service:WineService",
+                           "--host", "127.0.0.1", "--port", "3123"]  # fmt: skip
+    assert env == {}
+    (folder / "src" / "wine").mkdir(parents=True)
+    (folder / "src" / "wine" / "single_worker.py").write_text("")
+    command, env = server_command(folder, "WineService", "127.0.0.1", 3123)
+    assert command[1:] == ["-m", "wine.single_worker", "service:WineService"]
+    assert env == {"BENTOML_HOST": "127.0.0.1", "BENTOML_PORT": "3123"}
+
+
+def test_the_model_is_found_in_the_store_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`latest` names a version folder with model.yaml: the store holds the model; anything
+    less (no store, a dangling `latest`) leaves the answer to BentoML itself."""
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path))
+    assert not stored_model("wine")
+    models = tmp_path / "models" / "wine"
+    models.mkdir(parents=True)
+    (models / "latest").write_text("v1\n")
+    assert not stored_model("wine")
+    (models / "v1").mkdir()
+    (models / "v1" / "model.yaml").write_text("name: wine\n")
+    assert stored_model("wine")
+    assert not stored_model("other")
