@@ -81,7 +81,6 @@ FLOOR = "-"  # the model column of the floors: they serve no model
 FASTAPI_CMD = "{python} -m uvicorn handwritten_fastapi:app --host 127.0.0.1 --port {port}"
 UVICORN_FAST = "--loop uvloop --http httptools --host 127.0.0.1 --port {port}"
 ONNX_CMD = "{python} -m uvicorn handwritten_onnx:app " + UVICORN_FAST
-FLOOR_CMD = "{python} -m bentoml serve bento_floor:Floor --host 127.0.0.1 --port {port}"
 TRIVIAL_CMD = "{python} -m uvicorn trivial_asgi:app --no-access-log " + UVICORN_FAST
 
 EXPORT_SCRIPT = """
@@ -246,7 +245,12 @@ def servers(
     generated ``/predict_batch`` at 32."""
     row = str(ARTIFACTS / "row.json")
     env_args = [a for key, value in env.items() for a in ("--env", f"{key}={value}")]
-    generated_cmd = f"{{python}} -m bentoml serve service:{cls} --host 127.0.0.1 --port {{port}}"
+    # as the image and `nb2prod serve` run it: BentoML's worker alone (single_worker.py)
+    package = json.loads((project / "nb2prod.json").read_text())["package"]
+    generated_cmd = (
+        "env BENTOML_HOST=127.0.0.1 BENTOML_PORT={port} "
+        f"{{python}} -m {package}.single_worker service:{cls}"
+    )
     generated = ("--cwd", str(project), "--ready-path", "/readyz", *env_args)
     here = ("--cwd", str(HERE), "--ready-path", "/health")
     fastapi = (*here, "--env", f"MODEL_PATH={exported}")
@@ -266,19 +270,25 @@ def servers(
     ]
 
 
-def floor_servers(config: str, env: dict[str, str]) -> list[Server]:
+def floor_servers(config: str, env: dict[str, str], project: Path) -> list[Server]:
     """The ceilings: BentoML answering a constant with the generated service's settings
-    (``config``), and plain ASGI under uvicorn answering a constant."""
+    (``config``), run as the generated service is (the project's single_worker), and plain
+    ASGI under uvicorn answering a constant."""
     row = str(ARTIFACTS / "row.json")
     bento = ["--cwd", str(HERE), "--ready-path", "/readyz", "--env", f"BENTO_FLOOR_CONFIG={config}"]
     bento += [
         a
-        for key in ("BENTOML_HOME", "BENTOML_DO_NOT_TRACK")
+        for key in ("BENTOML_HOME", "BENTOML_DO_NOT_TRACK", "PYTHONPATH")
         for a in ("--env", f"{key}={env[key]}")
     ]
+    package = json.loads((project / "nb2prod.json").read_text())["package"]
+    floor_cmd = (
+        "env BENTOML_HOST=127.0.0.1 BENTOML_PORT={port} "
+        f"{{python}} -m {package}.single_worker bento_floor:Floor"
+    )
     asgi = ("--cwd", str(HERE), "--ready-path", "/predict")
     return [
-        _server(FLOOR, "bento-floor", "/predict", (1, 32), FLOOR_CMD, row, *bento),
+        _server(FLOOR, "bento-floor", "/predict", (1, 32), floor_cmd, row, *bento),
         _server(FLOOR, "trivial-asgi", "/predict", (1, 32), TRIVIAL_CMD, row, *asgi),
     ]
 
@@ -580,7 +590,7 @@ def bench(work: Path, kinds: list[str], args: argparse.Namespace) -> int:
             plan += servers(kind, project, cls, env, exported, onnx, batch_body)
             if onnx is None:
                 failures.append(f"{kind}: no ONNX twin, so no hand-written ONNX Runtime server")
-        plan += floor_servers(service_config(project, cls, env), env)
+        plan += floor_servers(service_config(project, cls, env), env, project)
     except StepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
