@@ -21,6 +21,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 POLL_S = 0.02
 
@@ -42,18 +43,28 @@ def cold_start(tag: str, timeout: float = 120.0) -> float:
     started = time.monotonic()
     container = podman("run", "--detach", "--network=host", f"--env=BENTOML_PORT={port}", tag)
     try:
-        while time.monotonic() - started < timeout:
-            try:
-                url = f"http://127.0.0.1:{port}/readyz"
-                with urllib.request.urlopen(url, timeout=1) as answer:
-                    if answer.status == 200:
-                        return time.monotonic() - started
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(POLL_S)
-        raise TimeoutError(f"{tag} was not ready within {timeout:.0f} s")
+        return seconds_to_ready(port, started, timeout, tag)
     finally:
         podman("rm", "--force", "--time", "0", container)
+
+
+def seconds_to_ready(
+    port: int, started: float, timeout: float, what: str, alive: Callable[[], bool] = bool
+) -> float:
+    """Seconds from `started` (time.monotonic) to the first 200 on the port's /readyz,
+    polled every POLL_S; a server that stops being `alive()` fails at once."""
+    url = f"http://127.0.0.1:{port}/readyz"
+    while time.monotonic() - started < timeout:
+        if not alive():
+            raise RuntimeError(f"{what} exited before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return time.monotonic() - started
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(POLL_S)
+    raise TimeoutError(f"{what} was not ready within {timeout:.0f} s")
 
 
 def main() -> None:

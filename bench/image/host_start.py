@@ -16,22 +16,13 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-POLL_S = 0.02
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from cold_start import free_port, seconds_to_ready  # beside this script
 
 
 def cold_start(command: list[str], project: Path, timeout: float = 120.0) -> float:
@@ -53,18 +44,8 @@ def cold_start(command: list[str], project: Path, timeout: float = 120.0) -> flo
         start_new_session=True,
     )
     try:
-        while time.monotonic() - started < timeout:
-            if server.poll() is not None:
-                raise RuntimeError(f"{command} exited with {server.returncode}")
-            try:
-                url = f"http://127.0.0.1:{port}/readyz"
-                with urllib.request.urlopen(url, timeout=1) as answer:
-                    if answer.status == 200:
-                        return time.monotonic() - started
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(POLL_S)
-        raise TimeoutError(f"{command} was not ready within {timeout:.0f} s")
+        alive = lambda: server.poll() is None  # noqa: E731
+        return seconds_to_ready(port, started, timeout, " ".join(command), alive)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
