@@ -88,6 +88,8 @@ KNOWN_NAMES = {
     "IPython": "ipython",
     # a namespace that seven distributions share; `trace` and `metrics` are the API's
     "opentelemetry": "opentelemetry-api",
+    # BentoML's own packages (single_worker.py runs its worker), named when it is absent
+    "_bentoml_impl": "bentoml", "_bentoml_sdk": "bentoml",
 }  # fmt: skip
 
 

@@ -117,7 +117,7 @@ class FastPath:
             if error.error_code < 500:
                 return Answer(error.error_code, reason=str(error))
             return _failure(path, error.error_code)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any other error is a 500, as BentoML answers it
             return _failure(path, 500)
 
 

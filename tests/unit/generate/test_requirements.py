@@ -89,6 +89,18 @@ def test_a_missing_module_is_kept_unpinned_with_a_warning(tmp_path: Path) -> Non
     assert problems[1].fix.startswith("`pip install nosuchmod-xyz`")
 
 
+@pytest.mark.usefixtures("no_scan")
+def test_bentomls_own_packages_name_bentoml_where_it_is_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """single_worker.py imports `_bentoml_impl`: converted where BentoML is not installed
+    (nb2prod's plain install), the project must still get a valid PEP 508 name, `bentoml`
+    (`_bentoml_impl` made pip refuse the whole pyproject.toml)."""
+    monkeypatch.setattr("nb2prod.generate.requirements._provides", lambda *_: False)
+    found = resolve_requirements(["_bentoml_impl", "_bentoml_sdk"], [], tmp_path, [])
+    assert found == [Requirement("bentoml", "")]
+
+
 def test_pip_lines_keep_the_users_specifier_and_extras(tmp_path: Path) -> None:
     """`pandas>=2` stays as written; an unpinned line gets the installed pin."""
     found, problems = resolve([], ["pandas>=2", "requests[socks]==2.0", "pytest"], tmp_path)
