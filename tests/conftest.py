@@ -161,34 +161,38 @@ def served(
 # ---- containers (see tests/e2e/test_image.py) ----
 
 SETUP_PODMAN = ROOT / "scripts" / "podman-setup.sh"
+SESSION_START = time.time()
 TIMINGS: dict[str, float] = {}
 
 
-@pytest.fixture(scope="session")
-def podman_env() -> Iterator[dict[str, str]]:
-    """Run scripts/podman-setup.sh and use its environment for the whole session."""
+def podman_setup(run: Callable[[list[str]], subprocess.CompletedProcess[str]]) -> dict[str, str]:
+    """Run scripts/podman-setup.sh through `run` (it installs podman when missing and builds
+    the stand-in base image once); the environment it exports for podman."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         pytest.skip("container tests need root on Linux (podman as set up by CI)")
     if not shutil.which("podman") and not shutil.which("apt-get"):
         pytest.skip("no podman and no apt-get to install it")
-    start = time.monotonic()
-    done = subprocess.run(
-        ["bash", str(SETUP_PODMAN)], capture_output=True, text=True, timeout=900, check=False
-    )
-    TIMINGS["setup"] = time.monotonic() - start
+    done = run(["bash", str(SETUP_PODMAN)])
     assert done.returncode == 0, f"podman setup failed:\n{done.stderr[-3000:]}"
     env = dict(re.findall(r"^export (\w+)=(\S+)$", done.stdout, re.M))
     assert "CONTAINERS_CONF" in env, done.stdout
+    return env
+
+
+@pytest.fixture(scope="session")
+def podman_env(early: Early) -> Iterator[dict[str, str]]:
+    """podman as scripts/podman-setup.sh sets it up (a preparation, `_prepare_podman`),
+    its environment used for the whole session."""
+    env = early.result(SHARED, "podman_env")
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
         patch.delenv("DOCKER_HOST", raising=False)
         remove_test_images(older_than=STALE_IMAGE_AGE)  # left by runs that were killed
-        session_start = time.time()
         try:
             yield env
-        finally:
-            remove_test_images(created_after=session_start)
+        finally:  # what this session built, the preparations' images included
+            remove_test_images(created_after=SESSION_START)
 
 
 STALE_IMAGE_AGE = 3 * 3600
@@ -292,15 +296,23 @@ PREPARATIONS: dict[tuple[str, str], Preparation] = {}
 """(module, fixture) -> Preparation; test modules register theirs with `@prepares`."""
 
 
-def prepares(fixture: str, needs: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+SHARED = "*"
+"""The module of preparations that fixtures of several modules share (`prepares(...,
+shared=True)`): tests of any module that use the fixture start them."""
+
+
+def prepares(
+    fixture: str, needs: tuple[str, ...] = (), *, shared: bool = False
+) -> Callable[[Callable], Callable]:
     """Register `work(early, folder)` as the preparation of its module's `fixture`, which
-    takes the result with `early.result(__name__, fixture)`; `fixture[value]` prepares a
-    parametrized fixture for that value only (selected tests using that value start it)."""
+    takes the result with `early.result(__name__, fixture)` (`early.result(SHARED,
+    fixture)` when `shared`); `fixture[value]` prepares a parametrized fixture for that
+    value only (selected tests using that value start it; a shared one, tests with that
+    value for any parameter)."""
 
     def register(work: Callable[[Early, Path], Any]) -> Callable[[Early, Path], Any]:
-        PREPARATIONS[(work.__module__, fixture)] = Preparation(
-            work.__module__, fixture, work, needs
-        )
+        module = SHARED if shared else work.__module__
+        PREPARATIONS[(module, fixture)] = Preparation(module, fixture, work, needs)
         return work
 
     return register
@@ -333,8 +345,8 @@ class Early:
         if (module, fixture) in self._futures:
             return
         preparation = PREPARATIONS[(module, fixture)]
-        for need in preparation.needs:
-            self.start(module, need)
+        for need in preparation.needs:  # the module's own, else a shared one
+            self.start(module if (module, need) in PREPARATIONS else SHARED, need)
         folder = self._factory.mktemp(f"{module.rsplit('.', 1)[-1]}-{fixture}")
         self._futures[module, fixture] = self._pool.submit(preparation.work, self, folder)
 
@@ -439,7 +451,9 @@ def early(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         params = getattr(getattr(item, "callspec", None), "params", {})
         for fixture in getattr(item, "fixturenames", ()):
             # a parametrized fixture's preparation may be one value's: "trained[digits_cnn]"
-            for key in ((module, fixture), (module, f"{fixture}[{params.get(fixture)}]")):
+            keys = [(module, fixture), (module, f"{fixture}[{params.get(fixture)}]")]
+            keys += [(SHARED, fixture), *((SHARED, f"{fixture}[{v}]") for v in params.values())]
+            for key in keys:
                 if key in PREPARATIONS:
                     first_use.setdefault(key, index)
     prepared = Early(tmp_path_factory, items)
@@ -449,6 +463,32 @@ def early(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield prepared
     finally:
         prepared.close()
+
+
+@prepares("podman_env", shared=True)
+def _prepare_podman(early: Early, folder: Path) -> dict[str, str]:
+    start = time.monotonic()
+    env = podman_setup(lambda command: early.run(command, early.cwd))
+    TIMINGS["setup"] = time.monotonic() - start
+    return env
+
+
+def run_order(item: pytest.Item) -> int:
+    """Unit tests first, container tests last, the rest between, each group in collected
+    order: the slow preparations of the later tests (fresh venvs, converted examples, the
+    podman base image and the example images, tests/conftest.py's Early) then run in the
+    background while the earlier tests run, instead of being waited for."""
+    if item.get_closest_marker("container"):
+        return 2
+    try:
+        path = Path(str(item.path)).relative_to(ROOT)
+    except ValueError:
+        return 1
+    return 0 if path.parts[:2] == ("tests", "unit") or len(path.parts) == 2 else 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=run_order)  # stable: the collected order within each group
 
 
 def as_requests(project: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

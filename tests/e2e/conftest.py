@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, free_port, generated_env, run_cli, train_generated
+from tests.conftest import EXAMPLES, PREPARATIONS, SHARED, Early, free_port, prepares
 
 NAMES = ["wine_classifier", "diabetes_regression", "messy_churn", "digits_cnn", "tabular_mlp"]
 TORCH = {"digits_cnn", "tabular_mlp"}
@@ -66,17 +66,28 @@ def torch_cpu_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def example_image(
     podman_env: dict[str, str],
+    early: Early,
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[Callable[[str], ExampleImage]]:
-    """`example_image(name)`: the example's project and image, made on first use. A
-    failed step fails every test that asks for it, without being tried again."""
+    """`example_image(name)`: the example's project and image, made on first use (the
+    ones with a preparation, `_prepare_wine_image`, in the background before). A failed
+    step fails every test that asks for it, without being tried again."""
     made: dict[str, ExampleImage | str] = {}
 
     def get(name: str) -> ExampleImage:
         if name not in made:
+            prepared = f"example_image[{name}]"
             try:
-                made[name] = _make(name, tmp_path_factory.mktemp(f"image-{name}"), request)
+                if (SHARED, prepared) in PREPARATIONS:
+                    made[name] = early.result(SHARED, prepared)
+                else:
+                    build_args = []
+                    if name in TORCH:
+                        index = request.getfixturevalue("torch_cpu_index")
+                        build_args = ["--build-arg", f"TORCH_INDEX_URL={index}"]
+                    folder = tmp_path_factory.mktemp(f"image-{name}")
+                    made[name] = _make(name, folder, early, podman_env, build_args)
             except AssertionError as failed:
                 made[name] = f"{name}'s image could not be made: {failed}"
         found = made[name]
@@ -87,26 +98,43 @@ def example_image(
     try:
         yield get
     finally:
-        tags = [image.tag for image in made.values() if isinstance(image, ExampleImage)]
-        if tags:  # up to 1.3 GB each
-            subprocess.run(["podman", "rmi", "-f", *tags], capture_output=True, check=False)
-            subprocess.run(["podman", "image", "prune", "-f"], capture_output=True, check=False)
+        # a prepared image no test took is removed too: its tag is known
+        tags = {image_tag(name) for name in made} | {
+            image_tag(name) for name in NAMES if (SHARED, f"example_image[{name}]") in PREPARATIONS
+        }
+        subprocess.run(["podman", "rmi", "-f", *sorted(tags)], capture_output=True, check=False)
+        subprocess.run(["podman", "image", "prune", "-f"], capture_output=True, check=False)
 
 
-def _make(name: str, folder: Path, request: pytest.FixtureRequest) -> ExampleImage:
+def image_tag(name: str) -> str:
+    return f"localhost/nb2prod-example-{name.replace('_', '-')}:test"
+
+
+@prepares("example_image[wine_classifier]", needs=("podman_env",), shared=True)
+def _prepare_wine_image(early: Early, folder: Path) -> ExampleImage:
+    """The one example image `make test` builds (the others are `make test-slow`'s), in
+    the background while the tests before the container tests run."""
+    return _make("wine_classifier", folder, early, early.result(SHARED, "podman_env"))
+
+
+def _make(
+    name: str,
+    folder: Path,
+    early: Early,
+    podman: dict[str, str],
+    build_args: Sequence[str] = (),
+) -> ExampleImage:
     """Convert, train (the model exported to artifacts/), and `nb2prod image` on podman."""
-    project = folder / "project"
-    converted = run_cli("convert", str(EXAMPLES / f"{name}.ipynb"), "-o", str(project))
-    assert converted.returncode == 0, converted.stderr
-    train_generated(project, name, "artifacts", generated_env(project, folder / "bentoml"))
+    project = early.convert(EXAMPLES / f"{name}.ipynb", folder / "project")
+    early.train(project, name, "artifacts", folder / "bentoml")
     (project / STRAY_DATA).write_text("a,b\n1,2\n")
-    tag = f"localhost/nb2prod-example-{name.replace('_', '-')}:test"
-    build_args = []
-    if name in TORCH:
-        index = request.getfixturevalue("torch_cpu_index")
-        build_args = ["--build-arg", f"TORCH_INDEX_URL={index}"]
-    built = run_cli(
-        "image", str(project), "--tag", tag, "--engine", "podman", *build_args, timeout=1800
+    tag = image_tag(name)
+    command = [sys.executable, "-m", "nb2prod", "image", str(project), "--tag", tag]
+    built = early.run(
+        [*command, "--engine", "podman", *build_args],
+        early.cwd,
+        {**early.environ, **podman, "NO_COLOR": "1"},
+        timeout=1800,
     )
     assert built.returncode == 0, built.stderr
     return ExampleImage(name, project, tag)

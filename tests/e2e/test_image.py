@@ -30,7 +30,7 @@ import pytest
 from nb2prod.errors import UserError
 from nb2prod.generate.render import GENERATE
 from nb2prod.run import image
-from tests.conftest import TIMINGS
+from tests.conftest import SHARED, TIMINGS, Early, prepares
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates" / "project"
@@ -151,28 +151,24 @@ def test_missing_model_archive_is_a_user_error(tmp_path: Path) -> None:
 # ---- fixtures for the container tests -------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def tiny_project(podman_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture project, trained (model exported), rendered, and salted with decoys."""
-    pytest.importorskip("bentoml", reason="training the fixture model needs bentoml")
-    pytest.importorskip("sklearn", reason="training the fixture model needs scikit-learn")
-    project = tmp_path_factory.mktemp("tiny") / "tiny-service"
+@prepares("tiny_project", needs=("podman_env",))
+def _prepare_tiny(early: Early, root: Path) -> tuple[Path, str]:
+    """The fixture project, trained (model exported), rendered, salted with decoys, and
+    built through the podman CLI, in the background before the container tests run (the
+    Docker API's build then finds every layer cached)."""
+    project = root / "tiny-service"
     shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
     pin_to_installed(project / "pyproject.toml")
     start = time.monotonic()
-    subprocess.run(
-        [sys.executable, "-m", "tiny_service.train", "--output-dir", "artifacts"],
-        cwd=project,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(project / "src"),
-            "BENTOML_HOME": str(project.parent / "bentoml-home"),
-            "BENTOML_DO_NOT_TRACK": "True",
-        },
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    env = {
+        **early.environ,
+        "PYTHONPATH": str(project / "src"),
+        "BENTOML_HOME": str(root / "bentoml-home"),
+        "BENTOML_DO_NOT_TRACK": "True",
+    }
+    command = [sys.executable, "-m", "tiny_service.train", "--output-dir", "artifacts"]
+    trained = early.run(command, project, env, timeout=300)
+    assert trained.returncode == 0, trained.stderr
     TIMINGS["train"] = time.monotonic() - start
     assert (project / "artifacts" / "model.bentomodel").is_file()
     render_templates(project)
@@ -190,7 +186,34 @@ def tiny_project(podman_env: dict[str, str], tmp_path_factory: pytest.TempPathFa
     for name, text in decoys.items():
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(text)
-    return project
+    start = time.monotonic()
+    built = early.run(
+        [sys.executable, "-c", BUILD, str(project), TAG.format(engine="podman")],
+        early.cwd,
+        {**early.environ, **early.result(SHARED, "podman_env")},
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    TIMINGS["build[podman, before the tests]"] = time.monotonic() - start
+    return project, built.stdout.split()[-1]
+
+
+BUILD = (
+    "import sys; from pathlib import Path; from nb2prod.run import image; "
+    "print(image.build_image(Path(sys.argv[1]), sys.argv[2], engine='podman', network='host'))"
+)
+
+
+@pytest.fixture(scope="session")
+def prepared_tiny(podman_env: dict[str, str], early: Early) -> tuple[Path, str]:
+    pytest.importorskip("bentoml", reason="training the fixture model needs bentoml")
+    pytest.importorskip("sklearn", reason="training the fixture model needs scikit-learn")
+    return early.result(__name__, "tiny_project")
+
+
+@pytest.fixture(scope="session")
+def tiny_project(prepared_tiny: tuple[Path, str]) -> Path:
+    """The fixture project, trained, rendered and salted with decoys (`_prepare_tiny`)."""
+    return prepared_tiny[0]
 
 
 def pin_to_installed(pyproject: Path) -> None:
@@ -206,9 +229,9 @@ def pin_to_installed(pyproject: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def images(tiny_project: Path) -> dict[str, str]:
-    """Image ids by engine, built on first use; the tags stay as the next run's build cache."""
-    return {}
+def images(prepared_tiny: tuple[Path, str]) -> dict[str, str]:
+    """Image ids by engine: podman's built before the tests, the Docker API's on first use."""
+    return {"podman": prepared_tiny[1]}
 
 
 def build(engine: str, images: dict[str, str], project: Path) -> str:
