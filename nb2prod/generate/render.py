@@ -124,6 +124,7 @@ COPIED: dict[str, tuple[str, str]] = {
     "runtime/batch_io.py": ("src/{package}/batch_io.py", WITH_SERVICE),
     "runtime/batch_scoring.py": ("src/{package}/batch_scoring.py", WITH_SERVICE),
     "runtime/serving_set.py": ("src/{package}/serving_set.py", WITH_SERVICE),
+    "runtime/elf_symbols.py": ("src/{package}/elf_symbols.py", WITH_SERVICE),
     "runtime/single_worker.py": ("src/{package}/single_worker.py", WITH_SERVICE),
     "static/gitignore": (".gitignore", ALWAYS),
     "static/dockerignore": (".dockerignore", WITH_SERVICE),

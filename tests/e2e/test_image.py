@@ -65,7 +65,7 @@ def render_templates(
     shutil.copyfile(GENERATE / "static" / "dockerignore", target / ".dockerignore")
     package = target / "src" / project.replace("-", "_")
     if package.is_dir():
-        for module in ("serving_set.py", "single_worker.py"):
+        for module in ("serving_set.py", "elf_symbols.py", "single_worker.py"):
             shutil.copyfile(GENERATE / "runtime" / module, package / module)
 
 

@@ -35,11 +35,23 @@ import venv
 from importlib import metadata
 from pathlib import Path
 
+from .elf_symbols import stripped
+
 ROOTS = ("bentoml", "uvloop", "httptools")
 """Always served: BentoML (its CLI, server and workers run besides the app measured here)
 and the uvicorn speedups it picks up when installed."""
+COMPILE_ONLY: dict[str, frozenset[str]] = {
+    "torch": frozenset({"sympy", "networkx"}),
+}
+"""Declared dependencies a package imports only to compile or trace a model, never to run
+one eagerly: PyTorch needs sympy (and its mpmath) and networkx for torch.compile,
+torch.fx's symbolic shapes and torch.export, 105 MB a serving image need not carry. They
+stay out unless the serving run imported them (a predict section that compiles does)."""
 REQUIREMENTS_FILE = "serving-requirements.txt"
 TEST_FOLDERS = frozenset({"tests", "test"})
+TEST_PROGRAM = re.compile(r"^test_|Tests?$")
+"""A package's native test executables (`torch/bin/test_jit`, `TCPStoreTest`: 38 MB)."""
+SHARED_LIBRARY = re.compile(r"\.so(\.[0-9]+)*$")
 UNREAD_SUFFIXES = frozenset({".pyi", ".pyx", ".pxd", ".c", ".h", ".cpp", ".hpp"})
 
 
@@ -87,9 +99,14 @@ def imported_distributions(
     return found & set(installed)
 
 
-def closure(roots: set[str], installed: dict[str, metadata.Distribution]) -> set[str]:
+def closure(
+    roots: set[str],
+    installed: dict[str, metadata.Distribution],
+    measured: frozenset[str] | set[str] | None = None,
+) -> set[str]:
     """`roots` and every installed distribution they declare a need for, transitively
-    (markers evaluated here, extras followed where a requirement names them)."""
+    (markers evaluated here, extras followed where a requirement names them), but for
+    the COMPILE_ONLY ones the serving run did not import (`measured`, when given)."""
     from packaging.requirements import Requirement
 
     wanted: dict[str, set[str]] = {}
@@ -107,6 +124,9 @@ def closure(roots: set[str], installed: dict[str, metadata.Distribution]) -> set
             ):
                 continue
             needed = canonical(requirement.name)
+            lazy = needed in COMPILE_ONLY.get(name, ())
+            if lazy and measured is not None and needed not in measured:
+                continue
             if needed in installed:
                 todo.append((needed, frozenset(requirement.extras)))
     return set(wanted)
@@ -119,7 +139,10 @@ def copy_distributions(
     loaded: frozenset[str] | set[str] = frozenset(),
 ) -> int:
     """Copy the files of `names` (as their RECORD lists them) from this venv into the venv
-    at `target`, keeping each file's place relative to the venv; the bytes copied.
+    at `target`, keeping each file's place relative to the venv; the bytes written.
+
+    Shared libraries lose their symbol tables on the way (`elf_symbols.py`: 98 MB of
+    PyTorch's, 11 MB of uvloop's), which only native stack traces read.
 
     Files no serving Python reads stay out (`unread`): packages' own test suites, unless
     a module in `loaded` came from one, type stubs and C sources."""
@@ -138,19 +161,27 @@ def copy_distributions(
             destination = target / place
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination)
-            copied += source.stat().st_size
+            if SHARED_LIBRARY.search(source.name):
+                data = destination.read_bytes()
+                smaller = stripped(data)
+                if smaller is not data:
+                    destination.write_bytes(smaller)
+            copied += destination.stat().st_size
     return copied
 
 
 def unread(path: Path, site: Path, loaded: frozenset[str] | set[str]) -> bool:
-    """Whether serving never reads `path`: a stub or C source, or a file of a package's
-    test suite (`numpy/_core/tests/...`, 19 MB in a wine image) no loaded module is from."""
+    """Whether serving never reads `path`: a stub or C source, a package's native test
+    program, or a file of a package's test suite (`numpy/_core/tests/...`, 19 MB in a
+    wine image) no loaded module is from."""
     if path.suffix in UNREAD_SUFFIXES:
         return True
     try:
         parts = path.relative_to(site).parts[:-1]
     except ValueError:
         return False
+    if len(parts) > 1 and parts[-1] == "bin" and TEST_PROGRAM.search(path.name):
+        return True
     for depth, part in enumerate(parts[1:], start=2):
         if part in TEST_FOLDERS:
             package = ".".join(parts[:depth])
@@ -165,7 +196,7 @@ def build(service: str, request_file: Path, target: Path) -> list[str]:
     installed = venv_distributions(site)
     modules = answer_example(service, request_file)
     measured = imported_distributions(modules, installed)
-    serving = closure(measured | {canonical(r) for r in ROOTS}, installed)
+    serving = closure(measured | {canonical(r) for r in ROOTS}, installed, measured)
     venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(target)
     size = copy_distributions(serving, installed, target, set(sys.modules))
     pinned = [

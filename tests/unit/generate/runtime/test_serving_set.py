@@ -48,8 +48,8 @@ def test_modules_map_to_the_distributions_that_provide_them() -> None:
 
 
 def test_a_serving_venv_holds_the_copied_distributions_only(tmp_path: Path) -> None:
-    """The copy is a working venv: it imports what was copied, with the same version in its
-    metadata, and nothing else of this venv."""
+    """The copy is a working venv: it imports what was copied (C extensions, stripped of
+    their symbols, included), with the same version in its metadata, and nothing else."""
     import venv
 
     names = serving_set.closure({"pyyaml"}, INSTALLED)
@@ -58,9 +58,13 @@ def test_a_serving_venv_holds_the_copied_distributions_only(tmp_path: Path) -> N
     venv.EnvBuilder(with_pip=False, symlinks=True).create(target)
     copied = serving_set.copy_distributions(names, INSTALLED, target)
     assert copied > 0
+    libraries = list(target.rglob("_yaml*.so"))
+    assert libraries, "PyYAML's C extension was not copied"
+    source = next(Path(sysconfig.get_path("purelib")).glob("yaml/_yaml*.so"))
+    assert libraries[0].stat().st_size < source.stat().st_size  # symbols dropped
     child = (
         "import importlib.metadata as m, importlib.util as u, yaml\n"
-        "print(yaml.safe_load('a: 1'), m.version('PyYAML'))\n"
+        "print(yaml.load('a: 1', Loader=yaml.CSafeLoader), m.version('PyYAML'))\n"
         "print([d.metadata['Name'] for d in m.distributions()])\n"
         "print(u.find_spec('numpy'), u.find_spec('pip'))\n"
     )
@@ -90,3 +94,23 @@ def test_test_suites_stubs_and_c_sources_stay_out() -> None:
     assert serving_set.unread(site / "numpy" / "__init__.pyi", site, set())
     assert not serving_set.unread(site / "numpy" / "_core" / "numeric.py", site, set())
     assert not serving_set.unread(site / "tests" / "conftest.py", site, set())  # top level
+
+
+def test_native_test_programs_stay_out() -> None:
+    site = Path(sysconfig.get_path("purelib"))
+    for program in ("test_jit", "TCPStoreTest", "HashStoreTest"):
+        assert serving_set.unread(site / "torch" / "bin" / program, site, {"torch"})
+    assert not serving_set.unread(site / "torch" / "bin" / "protoc", site, {"torch"})
+    assert not serving_set.unread(site / "torch" / "lib" / "libtorch.so", site, {"torch"})
+
+
+def test_compile_only_dependencies_stay_out_unless_imported() -> None:
+    """PyTorch's sympy and networkx serve torch.compile only: out of an eager service's
+    set, in when the serving run imported them."""
+    if "torch" not in INSTALLED or "sympy" not in INSTALLED:
+        pytest.skip("needs torch and sympy installed")
+    eager = serving_set.closure({"torch"}, INSTALLED, {"torch"})
+    assert "torch" in eager and not {"sympy", "networkx", "mpmath"} & eager
+    compiled = serving_set.closure({"torch"}, INSTALLED, {"torch", "sympy"})
+    assert {"sympy", "mpmath"} <= compiled and "networkx" not in compiled
+    assert {"sympy", "networkx"} <= serving_set.closure({"torch"}, INSTALLED)  # unmeasured
