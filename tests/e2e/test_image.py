@@ -368,6 +368,7 @@ def test_build_context_is_only_what_the_image_needs(
             "artifacts/model.bentomodel",
             "examples/request.json",
             "src/tiny_service/__init__.py",
+            "src/tiny_service/elf_symbols.py",
             "src/tiny_service/serving_set.py",
             "src/tiny_service/single_worker.py",
             "src/tiny_service/train.py",
