@@ -188,7 +188,6 @@ def podman_env(early: Early) -> Iterator[dict[str, str]]:
         for key, value in env.items():
             patch.setenv(key, value)
         patch.delenv("DOCKER_HOST", raising=False)
-        remove_test_images(older_than=STALE_IMAGE_AGE)  # left by runs that were killed
         try:
             yield env
         finally:  # what this session built, the preparations' images included
@@ -200,7 +199,9 @@ STALE_IMAGE_AGE = 3 * 3600
 younger one may belong to a test session running beside this one)."""
 
 
-def remove_test_images(*, older_than: float = 0, created_after: float = 0) -> None:
+def remove_test_images(
+    *, older_than: float = 0, created_after: float = 0, env: dict[str, str] | None = None
+) -> None:
     """Remove the images tests built, with the build stages they leave behind.
 
     The podman storage under /var/tmp outlives a run (it caches the base image): without
@@ -208,7 +209,11 @@ def remove_test_images(*, older_than: float = 0, created_after: float = 0) -> No
     Only the base images of scripts/podman-setup.sh stay.
     """
     listed = subprocess.run(
-        ["podman", "images", "--format", "json"], capture_output=True, text=True, check=False
+        ["podman", "images", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     if listed.returncode != 0:
         return
@@ -222,8 +227,8 @@ def remove_test_images(*, older_than: float = 0, created_after: float = 0) -> No
         and now - image["Created"] >= older_than
     ]
     if doomed:
-        subprocess.run(["podman", "rmi", "-f", *doomed], capture_output=True, check=False)
-    subprocess.run(["podman", "image", "prune", "-f"], capture_output=True, check=False)
+        subprocess.run(["podman", "rmi", "-f", *doomed], capture_output=True, check=False, env=env)
+    subprocess.run(["podman", "image", "prune", "-f"], capture_output=True, check=False, env=env)
 
 
 BASE_IMAGES = (
@@ -319,7 +324,7 @@ def prepares(
 
 
 class Early:
-    """Runs the preparations one at a time in a background thread, in the order the tests
+    """Runs the preparations, WORKERS at a time in background threads, in the order the tests
     first need them, while the tests go on: most tests wait on child processes of their
     own, which leaves a core idle; the preparations' processes run niced, so they take only
     what the tests leave. A fixture takes its preparation's result with `result` (waiting
@@ -334,7 +339,7 @@ class Early:
         self.cwd = Path.cwd()
         self.path = list(sys.path)
         self._factory = factory
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early")
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="early")
         self._futures: dict[tuple[str, str], Future[Any]] = {}
         self._running: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
@@ -358,7 +363,11 @@ class Early:
         if future.done():
             return future.result()
         if threading.current_thread().name.startswith("early"):
-            raise RuntimeError(f"{fixture} is needed before it was prepared")  # see `needs`
+            # a preparation waits for what it `needs`, submitted before it, so started
+            # (the pool takes work in order): waiting cannot deadlock
+            if not future.running():
+                raise RuntimeError(f"{fixture} is needed before it was prepared")  # `needs`
+            return future.result()
         with self._lock:
             self._waiting += 1
             for process in self._running:
@@ -421,6 +430,9 @@ class Early:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+WORKERS = 2
+"""Preparations running at once: most of their time is pip, podman and kernels waiting on
+I/O or on each other, and niced, they take only what the tests leave."""
 NICENESS = 10
 """Of the preparations' processes while no test waits for them: the tests' processes come
 first, the preparations take the CPU the tests leave."""
@@ -470,6 +482,9 @@ def _prepare_podman(early: Early, folder: Path) -> dict[str, str]:
     start = time.monotonic()
     env = podman_setup(lambda command: early.run(command, early.cwd))
     TIMINGS["setup"] = time.monotonic() - start
+    # images left by runs that were killed; before any build of this session, whose cached
+    # build stages (untagged) `podman image prune` would remove
+    remove_test_images(older_than=STALE_IMAGE_AGE, env={**early.environ, **env})
     return env
 
 
