@@ -324,7 +324,7 @@ def prepares(
 
 
 class Early:
-    """Runs the preparations, WORKERS at a time in background threads, in the order the tests
+    """Runs the preparations, WORKERS at a time in the background, in the order the tests
     first need them, while the tests go on: most tests wait on child processes of their
     own, which leaves a core idle; the preparations' processes run niced, so they take only
     what the tests leave. A fixture takes its preparation's result with `result` (waiting
@@ -430,9 +430,10 @@ class Early:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-WORKERS = 2
-"""Preparations running at once: most of their time is pip, podman and kernels waiting on
-I/O or on each other, and niced, they take only what the tests leave."""
+WORKERS = 1
+"""Preparations running at once. Two were tried (20:07 against 20:20 for the whole suite,
+with the Docker API build 95 s faster for another reason): a second thread's pip and podman
+slowed the tests more than it saved them waiting, on 2 cores."""
 NICENESS = 10
 """Of the preparations' processes while no test waits for them: the tests' processes come
 first, the preparations take the CPU the tests leave."""
