@@ -49,8 +49,10 @@ torch.fx's symbolic shapes and torch.export, 105 MB a serving image need not car
 stay out unless the serving run imported them (a predict section that compiles does)."""
 REQUIREMENTS_FILE = "serving-requirements.txt"
 TEST_FOLDERS = frozenset({"tests", "test"})
-TEST_PROGRAM = re.compile(r"^test_|Tests?$")
-"""A package's native test executables (`torch/bin/test_jit`, `TCPStoreTest`: 38 MB)."""
+UNRUN_PROGRAM = re.compile(r"^test_|Tests?$|^protoc(-[0-9.]+)?$")
+"""Programs in a package's `bin/` no service runs: native test executables
+(`torch/bin/test_jit`, `TCPStoreTest`: 38 MB) and the protobuf compiler PyTorch ships for
+building C++ extensions (`protoc`, twice: 11 MB)."""
 SHARED_LIBRARY = re.compile(r"\.so(\.[0-9]+)*$")
 UNREAD_SUFFIXES = frozenset({".pyi", ".pyx", ".pxd", ".c", ".h", ".cpp", ".hpp"})
 
@@ -171,8 +173,8 @@ def copy_distributions(
 
 
 def unread(path: Path, site: Path, loaded: frozenset[str] | set[str]) -> bool:
-    """Whether serving never reads `path`: a stub or C source, a package's native test
-    program, or a file of a package's test suite (`numpy/_core/tests/...`, 19 MB in a
+    """Whether serving never reads `path`: a stub or C source, a program no service runs
+    (UNRUN_PROGRAM), or a file of a package's test suite (`numpy/_core/tests/...`, 19 MB in a
     wine image) no loaded module is from."""
     if path.suffix in UNREAD_SUFFIXES:
         return True
@@ -180,7 +182,7 @@ def unread(path: Path, site: Path, loaded: frozenset[str] | set[str]) -> bool:
         parts = path.relative_to(site).parts[:-1]
     except ValueError:
         return False
-    if len(parts) > 1 and parts[-1] == "bin" and TEST_PROGRAM.search(path.name):
+    if len(parts) > 1 and parts[-1] == "bin" and UNRUN_PROGRAM.search(path.name):
         return True
     for depth, part in enumerate(parts[1:], start=2):
         if part in TEST_FOLDERS:

@@ -96,11 +96,11 @@ def test_test_suites_stubs_and_c_sources_stay_out() -> None:
     assert not serving_set.unread(site / "tests" / "conftest.py", site, set())  # top level
 
 
-def test_native_test_programs_stay_out() -> None:
+def test_native_test_programs_and_build_tools_stay_out() -> None:
     site = Path(sysconfig.get_path("purelib"))
-    for program in ("test_jit", "TCPStoreTest", "HashStoreTest"):
+    for program in ("test_jit", "TCPStoreTest", "HashStoreTest", "protoc", "protoc-3.13.0.0"):
         assert serving_set.unread(site / "torch" / "bin" / program, site, {"torch"})
-    assert not serving_set.unread(site / "torch" / "bin" / "protoc", site, {"torch"})
+    assert not serving_set.unread(site / "torch" / "bin" / "torch_shm_manager", site, {"torch"})
     assert not serving_set.unread(site / "torch" / "lib" / "libtorch.so", site, {"torch"})
 
 
