@@ -25,13 +25,15 @@ PRESTOP_SLEEP_S = 5
 TERMINATION_GRACE_S = 30
 """Room for the preStop sleep, then the longest request still in flight, then shutdown."""
 
-MEASURED_MIB: dict[str, int] = {"scikit-learn": 481, "pytorch": 1082}
-"""cgroup memory of a served example image, after load and requests (MiB), the highest seen:
-scikit-learn examples 302-330 resident (diabetes_regression 302, messy_churn 312,
-wine_classifier 330), wine_classifier up to 481 with its libraries in the pod's page cache;
-PyTorch CPU examples 562-567 resident (digits_cnn, tabular_mlp), digits_cnn up to 1082 with
-torch's libraries in page cache (a fresh node reads them in; the limit counts them). Other
-frameworks get the scikit-learn base."""
+MEASURED_MIB: dict[str, int] = {"scikit-learn": 380, "pytorch": 777}
+"""cgroup memory of a served example image on a cold page cache (a fresh node: the libraries
+the container reads are charged to it), after load and 20 requests (MiB), the highest of
+each framework, one process (`single_worker.py`), serving venv only: scikit-learn examples
+diabetes_regression 380 (157 with its libraries already cached; wine_classifier and
+messy_churn, served by their ONNX twins, 117 warm), PyTorch CPU examples tabular_mlp 777
+(286 warm), digits_cnn 588 (212 warm). Measured 2026-12-01 with `podman run --read-only`
+after `echo 3 > /proc/sys/vm/drop_caches`; warm figures from `podman kube play`
+(tests/e2e/test_k8s_play.py). Other frameworks get the scikit-learn base."""
 HEADROOM = 1.25
 """Request = measured x HEADROOM: room for larger batches and allocator growth."""
 LIMIT_FACTOR = 1.5

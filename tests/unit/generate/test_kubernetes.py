@@ -16,7 +16,7 @@ from nb2prod.generate.kubernetes import (
 
 def test_requests_and_limits_follow_the_measured_base() -> None:
     sklearn = resources_for("scikit-learn")
-    assert (sklearn.measured_mib, sklearn.request_mib, sklearn.limit_mib) == (481, 640, 960)
+    assert (sklearn.measured_mib, sklearn.request_mib, sklearn.limit_mib) == (380, 512, 768)
     torch = resources_for("pytorch")
     assert torch.request_mib >= MEASURED_MIB["pytorch"] * 1.25
     assert torch.limit_mib >= torch.request_mib * 1.5
