@@ -165,20 +165,6 @@ SESSION_START = time.time()
 TIMINGS: dict[str, float] = {}
 
 
-def podman_setup(run: Callable[[list[str]], subprocess.CompletedProcess[str]]) -> dict[str, str]:
-    """Run scripts/podman-setup.sh through `run` (it installs podman when missing and builds
-    the stand-in base image once); the environment it exports for podman."""
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
-        pytest.skip("container tests need root on Linux (podman as set up by CI)")
-    if not shutil.which("podman") and not shutil.which("apt-get"):
-        pytest.skip("no podman and no apt-get to install it")
-    done = run(["bash", str(SETUP_PODMAN)])
-    assert done.returncode == 0, f"podman setup failed:\n{done.stderr[-3000:]}"
-    env = dict(re.findall(r"^export (\w+)=(\S+)$", done.stdout, re.M))
-    assert "CONTAINERS_CONF" in env, done.stdout
-    return env
-
-
 @pytest.fixture(scope="session")
 def podman_env(early: Early) -> Iterator[dict[str, str]]:
     """podman as scripts/podman-setup.sh sets it up (a preparation, `_prepare_podman`),
@@ -324,7 +310,7 @@ def prepares(
 
 
 class Early:
-    """Runs the preparations, WORKERS at a time in the background, in the order the tests
+    """Runs the preparations one at a time in a background thread, in the order the tests
     first need them, while the tests go on: most tests wait on child processes of their
     own, which leaves a core idle; the preparations' processes run niced, so they take only
     what the tests leave. A fixture takes its preparation's result with `result` (waiting
@@ -339,7 +325,9 @@ class Early:
         self.cwd = Path.cwd()
         self.path = list(sys.path)
         self._factory = factory
-        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="early")
+        # One at a time: two (tried) ran 20:07 against 20:20 for the suite; a second
+        # thread's pip and podman slowed the tests more than it saved them waiting.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early")
         self._futures: dict[tuple[str, str], Future[Any]] = {}
         self._running: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
@@ -363,11 +351,7 @@ class Early:
         if future.done():
             return future.result()
         if threading.current_thread().name.startswith("early"):
-            # a preparation waits for what it `needs`, submitted before it, so started
-            # (the pool takes work in order): waiting cannot deadlock
-            if not future.running():
-                raise RuntimeError(f"{fixture} is needed before it was prepared")  # `needs`
-            return future.result()
+            raise RuntimeError(f"{fixture} is needed before it was prepared")  # see `needs`
         with self._lock:
             self._waiting += 1
             for process in self._running:
@@ -430,10 +414,6 @@ class Early:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-WORKERS = 1
-"""Preparations running at once. Two were tried (20:07 against 20:20 for the whole suite,
-with the Docker API build 95 s faster for another reason): a second thread's pip and podman
-slowed the tests more than it saved them waiting, on 2 cores."""
 NICENESS = 10
 """Of the preparations' processes while no test waits for them: the tests' processes come
 first, the preparations take the CPU the tests leave."""
@@ -480,9 +460,18 @@ def early(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @prepares("podman_env", shared=True)
 def _prepare_podman(early: Early, folder: Path) -> dict[str, str]:
+    """scripts/podman-setup.sh (it installs podman when missing and builds the stand-in
+    base image once); the environment it exports for podman."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("container tests need root on Linux (podman as set up by CI)")
+    if not shutil.which("podman") and not shutil.which("apt-get"):
+        pytest.skip("no podman and no apt-get to install it")
     start = time.monotonic()
-    env = podman_setup(lambda command: early.run(command, early.cwd))
+    done = early.run(["bash", str(SETUP_PODMAN)], early.cwd)
     TIMINGS["setup"] = time.monotonic() - start
+    assert done.returncode == 0, f"podman setup failed:\n{done.stderr[-3000:]}"
+    env = dict(re.findall(r"^export (\w+)=(\S+)$", done.stdout, re.M))
+    assert "CONTAINERS_CONF" in env, done.stdout
     # images left by runs that were killed; before any build of this session, whose cached
     # build stages (untagged) `podman image prune` would remove
     remove_test_images(older_than=STALE_IMAGE_AGE, env={**early.environ, **env})

@@ -162,12 +162,11 @@ def copy_distributions(
                 continue  # outside the venv (none in practice): not the image's to carry
             destination = target / place
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination)
-            if SHARED_LIBRARY.search(source.name):
-                data = destination.read_bytes()
-                smaller = stripped(data)
-                if smaller is not data:
-                    destination.write_bytes(smaller)
+            if SHARED_LIBRARY.search(source.name):  # read once, written once, stripped
+                destination.write_bytes(stripped(source.read_bytes()))
+                shutil.copystat(source, destination)
+            else:
+                shutil.copy2(source, destination)
             copied += destination.stat().st_size
     return copied
 
