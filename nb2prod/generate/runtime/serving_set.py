@@ -95,10 +95,29 @@ def venv_distributions(site: Path) -> dict[str, metadata.Distribution]:
 def imported_distributions(
     modules: set[str], installed: dict[str, metadata.Distribution]
 ) -> set[str]:
-    """The installed distributions that provide `modules` (top-level names)."""
+    """The installed distributions that provide `modules` (top-level names), counting only
+    modules loaded from this venv: the service's own package, run from its folder, is no
+    distribution's even where a project of that name is installed (`pip install -e .`),
+    whose training requirements would otherwise come along."""
     providers = metadata.packages_distributions()
-    found = {canonical(d) for m in modules for d in providers.get(m, [])}
+    venv_prefix = Path(sys.prefix).resolve()
+    found = {
+        canonical(d)
+        for m in modules
+        if not loaded_elsewhere(m, venv_prefix)
+        for d in providers.get(m, [])
+    }
     return found & set(installed)
+
+
+def loaded_elsewhere(name: str, venv_prefix: Path) -> bool:
+    """Whether the loaded module `name` came from files outside the venv at `venv_prefix`."""
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None)
+    places = [file] if file else list(getattr(module, "__path__", None) or [])
+    return bool(places) and not any(
+        Path(place).resolve().is_relative_to(venv_prefix) for place in places
+    )
 
 
 def closure(

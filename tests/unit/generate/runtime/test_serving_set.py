@@ -9,6 +9,7 @@ and the image tests build images with it).
 from __future__ import annotations
 
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -45,6 +46,19 @@ def test_bentoml_brings_what_it_declares_and_not_its_extras() -> None:
 def test_modules_map_to_the_distributions_that_provide_them() -> None:
     found = serving_set.imported_distributions({"numpy", "yaml", "json", "nowhere"}, INSTALLED)
     assert found == {"numpy", "pyyaml"}  # json is the standard library's
+
+
+def test_a_module_loaded_from_outside_the_venv_maps_to_no_distribution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's own package runs from its folder; a project of the same name installed
+    in the venv (`pip install -e .`, as after `make demo`) must not bring its requirements."""
+    import types
+
+    own = types.ModuleType("yaml")
+    own.__file__ = str(tmp_path / "src" / "yaml" / "__init__.py")
+    monkeypatch.setitem(sys.modules, "yaml", own)
+    assert serving_set.imported_distributions({"yaml", "numpy"}, INSTALLED) == {"numpy"}
 
 
 def test_a_serving_venv_holds_the_copied_distributions_only(tmp_path: Path) -> None:
