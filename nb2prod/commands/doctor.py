@@ -282,7 +282,7 @@ def check_onnx() -> Check:
             install_line(missing[0]),
         )
     versions = f"skl2onnx {_version('skl2onnx')}, onnxruntime {_version('onnxruntime')}"
-    return Check("onnx", "ok", f"{versions} (ONNX twin of scikit-learn classifiers)")
+    return Check("onnx", "ok", f"{versions} (ONNX twin of scikit-learn models)")
 
 
 def check_container_engine() -> Check:

@@ -158,8 +158,8 @@ def framework_of(probe: ProbeResult) -> str:
 
 def onnx_applies(probe: ProbeResult) -> bool:
     """A torch module (any input: training exports it and checks the twin), or a
-    scikit-learn classifier on numeric columns; with the converter and ONNX Runtime at
-    hand."""
+    scikit-learn estimator on numeric columns (a classifier's twin in float32, a
+    regressor's in float64); with the converter and ONNX Runtime at hand."""
     import importlib.util
 
     model, profile = probe.model, probe.input
@@ -172,12 +172,7 @@ def onnx_applies(probe: ProbeResult) -> bool:
     if framework_of(probe) == "pytorch":
         return installed("onnx", "onnxruntime")
     numeric = all(c.type in {"float", "int", "bool"} for c in profile.columns)
-    return (
-        model.module.startswith("sklearn")
-        and model.classifier
-        and numeric
-        and installed("skl2onnx", "onnxruntime")
-    )
+    return model.module.startswith("sklearn") and numeric and installed("skl2onnx", "onnxruntime")
 
 
 def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True) -> Serving:

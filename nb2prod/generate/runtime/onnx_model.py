@@ -2,10 +2,12 @@
 
 scikit-learn spends milliseconds per call in Python; ONNX Runtime answers the same
 question in microseconds. Training converts the model with skl2onnx and keeps the
-twin only when it predicts the same labels, and probabilities within
-PROBABILITY_TOLERANCE, on every reference row (the training rows and every table like
-them), answering them all at once and each on its own; otherwise the service keeps
-using the scikit-learn model, and the model's metadata says why.
+twin only when it agrees with scikit-learn on every reference row (the training rows and
+every table like them), answering them all at once and each on its own: a classifier's
+twin predicts the same labels, and probabilities within PROBABILITY_TOLERANCE (float32);
+a regressor's twin computes in float64 and predicts values within REGRESSION_TOLERANCE.
+Otherwise the service keeps using the scikit-learn model, and the model's metadata says
+why.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 import numpy as np
 
 PROBABILITY_TOLERANCE = 1e-5
+REGRESSION_TOLERANCE = 1e-9
+"""Relative (and absolute, near zero): a float64 twin sums in another order, no more."""
 
 
 class OnnxModel:
@@ -30,6 +34,8 @@ class OnnxModel:
             onnx, options, providers=["CPUExecutionProvider"]
         )
         self.input_name = self.session.get_inputs()[0].name
+        double = self.session.get_inputs()[0].type == "tensor(double)"
+        self.dtype = np.float64 if double else np.float32  # regressors' twins: float64
         self.classes_ = classes
         self.columns = columns
         self._in_order: Any = None  # the last column labels found in training order
@@ -45,14 +51,16 @@ class OnnxModel:
                 rows = rows[self.columns]
         # pandas' own conversion takes a quarter of np.asarray's time on a one-row frame.
         if hasattr(rows, "iloc"):
-            features = rows.to_numpy(dtype=np.float32)
+            features = rows.to_numpy(dtype=self.dtype)
         else:
-            features = np.asarray(rows, dtype=np.float32)
+            features = np.asarray(rows, dtype=self.dtype)
         return self.session.run(None, {self.input_name: features})
 
     def predict(self, rows: Any) -> np.ndarray:
-        """Class labels, as the scikit-learn model's `predict` returns them."""
-        return self._run(rows)[0].ravel()
+        """Class labels or values, as the scikit-learn model's `predict` returns them (a
+        single-output regressor's as a vector, not a column)."""
+        answer = self._run(rows)[0]
+        return answer.ravel() if answer.ndim == 2 and answer.shape[1] == 1 else answer
 
     def predict_proba(self, rows: Any) -> np.ndarray:
         """Class probabilities (float32 precision, widened to float64)."""
@@ -71,13 +79,10 @@ def onnx_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
         from skl2onnx import to_onnx
     except ImportError:
         return None, "skl2onnx is not installed"
-    if not hasattr(model, "predict_proba"):
-        return (
-            None,
-            "only classifiers get an ONNX twin (regression stays exact in float64)",
-        )
     if len(rows) == 0:
         return None, "no reference rows to check an ONNX twin on"
+    if not hasattr(model, "predict_proba"):
+        return _regression_twin(model, rows)
     try:
         features = np.asarray(rows, dtype=np.float32)
         onnx = to_onnx(
@@ -130,6 +135,38 @@ def onnx_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
     )
 
 
+def _regression_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
+    """A regressor's twin, in float64 (as scikit-learn computes), when its values are
+    within REGRESSION_TOLERANCE of scikit-learn's on every row, at once and row by row."""
+    from skl2onnx import to_onnx
+
+    try:
+        features = np.asarray(rows, dtype=np.float64)
+        onnx = to_onnx(model, features[:1]).SerializeToString()
+        twin = load_twin(onnx, twin_facts(model))
+        answers = [("all rows at once", twin.predict(rows))]
+        single = [twin.predict(row) for row in _each_row(rows)]
+        answers.append(("row by row", np.concatenate(single)))
+    except Exception as error:  # noqa: BLE001 - skl2onnx raises many kinds of errors
+        return (
+            None,
+            f"skl2onnx cannot convert it in float64 ({type(error).__name__}: {error})",
+        )
+    values = np.asarray(model.predict(rows), dtype=np.float64)
+    worst = 0.0
+    for how, twin_values in answers:
+        if twin_values.shape != values.shape:
+            return None, f"its predictions have shape {twin_values.shape} ({how})"
+        gaps = np.abs(twin_values - values) / np.maximum(np.abs(values), 1.0)
+        gap = float(np.max(gaps)) if np.isfinite(gaps).all() else float("inf")
+        if not gap <= REGRESSION_TOLERANCE:
+            return None, (
+                f"its predictions differ by {gap:.2g} (> {REGRESSION_TOLERANCE}; {how})"
+            )
+        worst = max(worst, gap)
+    return onnx, f"float64, predictions within {worst:.2g} on all {len(values)} rows"
+
+
 def _each_row(rows: Any) -> Any:
     """The rows one at a time, each still a table (or 2-D array) of one row."""
     if hasattr(rows, "iloc"):
@@ -143,6 +180,14 @@ def twin_facts(model: Any) -> dict[str, Any]:
     stored beside the twin at training time: the service then loads the twin without
     unpickling the model, so its process never imports scikit-learn."""
     return {"classes": getattr(model, "classes_", None), "columns": _columns(model)}
+
+
+def twin_tolerance(model: Any) -> dict[str, float]:
+    """How close the twin's answers were checked to be (`rtol`, `atol`), for the model's
+    metadata: `nb2prod verify` compares the service's answers within it."""
+    if hasattr(model, "predict_proba"):
+        return {"rtol": 0.0, "atol": PROBABILITY_TOLERANCE}
+    return {"rtol": REGRESSION_TOLERANCE, "atol": REGRESSION_TOLERANCE}
 
 
 def load_twin(onnx: bytes, facts: dict[str, Any]) -> OnnxModel:

@@ -53,7 +53,18 @@ UNRUN_PROGRAM = re.compile(r"^test_|Tests?$|^protoc(-[0-9.]+)?$")
 """Programs in a package's `bin/` no service runs: native test executables
 (`torch/bin/test_jit`, `TCPStoreTest`: 38 MB) and the protobuf compiler PyTorch ships for
 building C++ extensions (`protoc`, twice: 11 MB)."""
+TOOL_PACKAGES = (
+    "onnxruntime.transformers",
+    "onnxruntime.quantization",
+    "onnxruntime.tools",
+    "numpy.f2py",
+    "numpy.distutils",
+)
+"""Subpackages that prepare a model or build an extension, which inference never imports:
+ONNX Runtime's graph optimisers and quantisers (9 MB), numpy's Fortran wrapper generator
+and build helpers (3 MB). They stay out unless a loaded module came from one."""
 SHARED_LIBRARY = re.compile(r"\.so(\.[0-9]+)*$")
+EXTENSION_MODULE = re.compile(r"\.(cpython-[^.]+|abi3)\.so$")
 UNREAD_SUFFIXES = frozenset({".pyi", ".pyx", ".pxd", ".c", ".h", ".cpp", ".hpp"})
 
 
@@ -158,6 +169,7 @@ def copy_distributions(
     installed: dict[str, metadata.Distribution],
     target: Path,
     loaded: frozenset[str] | set[str] = frozenset(),
+    mapped: frozenset[Path] | set[Path] | None = None,
 ) -> int:
     """Copy the files of `names` (as their RECORD lists them) from this venv into the venv
     at `target`, keeping each file's place relative to the venv; the bytes written.
@@ -166,34 +178,93 @@ def copy_distributions(
     PyTorch's, 11 MB of uvloop's), which only native stack traces read.
 
     Files no serving Python reads stay out (`unread`): packages' own test suites, unless
-    a module in `loaded` came from one, type stubs and C sources."""
+    a module in `loaded` came from one, type stubs and C sources; and, when the serving
+    run's `mapped` files are given, libraries nothing loads (`unlinked`)."""
     prefix = Path(sys.prefix).resolve()
     site = Path(sysconfig.get_path("purelib")).resolve()
+    sources = [
+        source
+        for name in sorted(names)
+        for source in recorded_files(installed[name])
+        if source.is_file()  # RECORD may list files that were removed since
+        and not unread(source, site, loaded)
+    ]
+    if mapped is not None:
+        left_out = unlinked(sources, mapped)
+        sources = [s for s in sources if s not in left_out]
     copied = 0
-    for name in sorted(names):
-        for file in installed[name].files or []:
-            source = Path(os.path.normpath(installed[name].locate_file(file)))
-            if not source.is_file() or unread(source, site, loaded):
-                continue  # RECORD may list files that were removed since
-            try:
-                place = source.resolve().relative_to(prefix)
-            except ValueError:
-                continue  # outside the venv (none in practice): not the image's to carry
-            destination = target / place
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if SHARED_LIBRARY.search(source.name):  # read once, written once, stripped
-                destination.write_bytes(stripped(source.read_bytes()))
-                shutil.copystat(source, destination)
-            else:
-                shutil.copy2(source, destination)
-            copied += destination.stat().st_size
+    for source in sources:
+        try:
+            place = source.resolve().relative_to(prefix)
+        except ValueError:
+            continue  # outside the venv (none in practice): not the image's to carry
+        destination = target / place
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if SHARED_LIBRARY.search(source.name):  # read once, written once, stripped
+            destination.write_bytes(stripped(source.read_bytes()))
+            shutil.copystat(source, destination)
+        else:
+            shutil.copy2(source, destination)
+        copied += destination.stat().st_size
     return copied
+
+
+def recorded_files(distribution: metadata.Distribution) -> list[Path]:
+    """The files of `distribution` as its RECORD lists them, as normalised paths."""
+    return [
+        Path(os.path.normpath(distribution.locate_file(file)))
+        for file in distribution.files or []
+    ]
+
+
+def unlinked(files: list[Path], mapped: frozenset[Path] | set[Path]) -> set[Path]:
+    """The plain shared libraries among `files` that the serving run did not map and that
+    no other file names: no library lists them as needed, no code opens them by name.
+
+    ONNX Runtime's wheel ships its C API library (`libonnxruntime.so`, 34 MB) beside the
+    Python extension, which does not link it. Extension modules stay: an import no request
+    made yet may load them. A library is named by its file name up to `.so`, the way
+    DT_NEEDED entries, `dlopen` calls and ctypes write it (versions vary after it). RECORD,
+    which lists every file, names nothing."""
+    candidates = {
+        file: file.name[: file.name.index(".so") + 3].encode()
+        for file in files
+        if SHARED_LIBRARY.search(file.name)
+        and file.name.startswith("lib")
+        and not EXTENSION_MODULE.search(file.name)
+        and file.resolve() not in mapped
+    }
+    named: set[bytes] = set()
+    searched = [f for f in files if f.name != "RECORD" and f not in candidates]
+    while searched:  # a library some kept file names is kept, and may name others
+        wanted = set(candidates.values()) - named
+        for file in searched:
+            if not wanted:
+                return set()
+            content = file.read_bytes()
+            found = {needle for needle in wanted if needle in content}
+            named |= found
+            wanted -= found
+        searched = [f for f, needle in candidates.items() if needle in named]
+        candidates = {f: n for f, n in candidates.items() if n not in named}
+    return set(candidates)
+
+
+def mapped_files() -> set[Path]:
+    """The files this process has mapped (`/proc/self/maps`): every shared library loaded."""
+    maps = Path("/proc/self/maps")
+    found: set[Path] = set()
+    for line in maps.read_text().splitlines() if maps.exists() else []:
+        fields = line.split(maxsplit=5)  # address perms offset device inode path
+        if len(fields) == 6 and fields[5].startswith("/"):
+            found.add(Path(fields[5]).resolve())
+    return found
 
 
 def unread(path: Path, site: Path, loaded: frozenset[str] | set[str]) -> bool:
     """Whether serving never reads `path`: a stub or C source, a program no service runs
     (UNRUN_PROGRAM), or a file of a package's test suite (`numpy/_core/tests/...`, 19 MB in a
-    wine image) no loaded module is from."""
+    wine image) or of a TOOL_PACKAGES subpackage, that no loaded module is from."""
     if path.suffix in UNREAD_SUFFIXES:
         return True
     try:
@@ -203,8 +274,8 @@ def unread(path: Path, site: Path, loaded: frozenset[str] | set[str]) -> bool:
     if len(parts) > 1 and parts[-1] == "bin" and UNRUN_PROGRAM.search(path.name):
         return True
     for depth, part in enumerate(parts[1:], start=2):
-        if part in TEST_FOLDERS:
-            package = ".".join(parts[:depth])
+        package = ".".join(parts[:depth])
+        if part in TEST_FOLDERS or package in TOOL_PACKAGES:
             return not any(m == package or m.startswith(package + ".") for m in loaded)
     return False
 
@@ -218,7 +289,9 @@ def build(service: str, request_file: Path, target: Path) -> list[str]:
     measured = imported_distributions(modules, installed)
     serving = closure(measured | {canonical(r) for r in ROOTS}, installed, measured)
     venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(target)
-    size = copy_distributions(serving, installed, target, set(sys.modules))
+    size = copy_distributions(
+        serving, installed, target, set(sys.modules), mapped_files()
+    )
     pinned = [
         f"{installed[n].metadata['Name']}=={installed[n].version}"
         for n in sorted(serving)

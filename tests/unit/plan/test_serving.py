@@ -38,15 +38,15 @@ def probe(module: str, classifier: bool, types: list[str]) -> ProbeResult:
 
 
 @pytest.mark.skipif(not ONNX_INSTALLED, reason="needs nb2prod[onnx]")
-def test_a_scikit_learn_classifier_on_numbers_gets_an_onnx_twin() -> None:
-    """Numeric columns and predict_proba: skl2onnx can convert it."""
+def test_a_scikit_learn_model_on_numbers_gets_an_onnx_twin() -> None:
+    """Numeric columns: skl2onnx can convert a classifier, and a regressor in float64."""
     assert onnx_applies(probe("sklearn.ensemble._forest", True, ["float", "int", "bool"]))
+    assert onnx_applies(probe("sklearn.linear_model._ridge", False, ["float"]))
 
 
 @pytest.mark.parametrize(
     "record",
     [
-        probe("sklearn.ensemble._forest", False, ["float"]),  # a regressor
         probe("xgboost.sklearn", True, ["float"]),  # not scikit-learn itself
         probe("sklearn.pipeline", True, ["float", "str"]),  # a text column
     ],

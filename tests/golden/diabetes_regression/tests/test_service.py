@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUEST = json.loads((ROOT / "examples" / "request.json").read_text())
 EXPECTED = json.loads((ROOT / "examples" / "response.json").read_text())
 ROWS: list[dict[str, Any]] = REQUEST["body"]
-FLOAT_TOLERANCE = 1e-9  # the last bits of a float may differ with the memory layout
+# The service may answer from the model's ONNX twin, whose probabilities training
+# checked to agree within this tolerance; labels must be equal.
+FLOAT_TOLERANCE = 1e-5
 
 
 def same(answer: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:

@@ -88,14 +88,45 @@ def test_the_twin_reads_columns_by_name_in_any_order() -> None:
     assert twin.predict_proba(shuffled).dtype == np.float64
 
 
-def test_regressors_and_unconvertible_models_keep_scikit_learn() -> None:
-    from sklearn.base import BaseEstimator, ClassifierMixin
-    from sklearn.linear_model import LinearRegression
+def test_a_regressors_twin_computes_in_float64() -> None:
+    """A linear regressor's twin agrees with scikit-learn to the last bits of summation
+    order, well inside what float32 would give, in a vector as scikit-learn's."""
+    from sklearn.linear_model import Ridge
 
     X_train, X_test, y_train = _data()
-    regressor = LinearRegression().fit(X_train, y_train)
+    target = X_train.to_numpy() @ np.linspace(-3, 5, X_train.shape[1]) + 1e3
+    regressor = Ridge(alpha=0.5).fit(X_train, target)
     onnx, why = onnx_model.onnx_twin(regressor, X_test)
-    assert onnx is None and "only classifiers" in why
+    assert onnx is not None, why
+    assert why.startswith("float64, predictions within")
+    twin = onnx_model.load_twin(onnx, onnx_model.twin_facts(regressor))
+    expected = regressor.predict(X_test)
+    got = twin.predict(X_test)
+    assert got.shape == expected.shape and got.dtype == np.float64
+    assert np.allclose(got, expected, rtol=onnx_model.REGRESSION_TOLERANCE, atol=0.0)
+    assert onnx_model.twin_tolerance(regressor)["rtol"] == onnx_model.REGRESSION_TOLERANCE
+
+
+def test_a_regressor_skl2onnx_cannot_convert_keeps_scikit_learn() -> None:
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class Constant(RegressorMixin, BaseEstimator):
+        def fit(self, X: pd.DataFrame, y: pd.Series) -> Constant:
+            self.value_ = float(np.mean(y))
+            return self
+
+        def predict(self, X: pd.DataFrame) -> np.ndarray:
+            return np.full(len(X), self.value_)
+
+    X_train, X_test, y_train = _data()
+    onnx, why = onnx_model.onnx_twin(Constant().fit(X_train, y_train), X_test)
+    assert onnx is None and why.startswith("skl2onnx cannot convert it in float64")
+
+
+def test_unconvertible_classifiers_keep_scikit_learn() -> None:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    X_train, X_test, y_train = _data()
 
     class Unknown(ClassifierMixin, BaseEstimator):
         def fit(self, X: pd.DataFrame, y: pd.Series) -> Unknown:

@@ -110,6 +110,16 @@ def test_test_suites_stubs_and_c_sources_stay_out() -> None:
     assert not serving_set.unread(site / "tests" / "conftest.py", site, set())  # top level
 
 
+def test_model_preparation_and_build_subpackages_stay_out_unless_loaded() -> None:
+    site = Path(sysconfig.get_path("purelib"))
+    quantizer = site / "onnxruntime" / "quantization" / "quantize.py"
+    assert serving_set.unread(quantizer, site, {"onnxruntime", "onnxruntime.capi"})
+    assert not serving_set.unread(quantizer, site, {"onnxruntime.quantization.quantize"})
+    assert serving_set.unread(site / "numpy" / "f2py" / "crackfortran.py", site, {"numpy"})
+    inference = site / "onnxruntime" / "capi" / "onnxruntime_inference_collection.py"
+    assert not serving_set.unread(inference, site, {"onnxruntime"})
+
+
 def test_native_test_programs_and_build_tools_stay_out() -> None:
     site = Path(sysconfig.get_path("purelib"))
     for program in ("test_jit", "TCPStoreTest", "HashStoreTest", "protoc", "protoc-3.13.0.0"):
@@ -128,3 +138,35 @@ def test_compile_only_dependencies_stay_out_unless_imported() -> None:
     compiled = serving_set.closure({"torch"}, INSTALLED, {"torch", "sympy"})
     assert {"sympy", "mpmath"} <= compiled and "networkx" not in compiled
     assert {"sympy", "networkx"} <= serving_set.closure({"torch"}, INSTALLED)  # unmeasured
+
+
+def test_a_library_nothing_loads_or_names_stays_out(tmp_path: Path) -> None:
+    """ONNX Runtime's shape: a C API library no extension links. A library another kept
+    library needs stays, and so does what that one needs (the chain is followed), as do
+    mapped libraries and extension modules."""
+    files = {
+        "pkg/_ext.cpython-311-x86_64-linux-gnu.so": b"NEEDED libchain-1a2b.so.5.0.0",
+        "pkg/libchain-1a2b.so.5.0.0": b"NEEDED libquad-3c4d.so.0.0.0",
+        "pkg/libquad-3c4d.so.0.0.0": b"leaf",
+        "pkg/libcapi.so.1.32.0": b"the C API, linked by nothing here",
+        "pkg/libloaded.so": b"mapped by the serving run",
+        "pkg/_unimported.abi3.so": b"an extension module no request imported yet",
+        "pkg/loader.py": b"ctypes.CDLL('libdlopened.so.2')",
+        "pkg/libdlopened.so.2": b"opened by name",
+        "pkg-1.0.dist-info/RECORD": b"pkg/libcapi.so.1.32.0,sha256=...",
+    }
+    paths = []
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        paths.append(path)
+    mapped = {(tmp_path / "pkg/libloaded.so").resolve()}
+    assert serving_set.unlinked(paths, mapped) == {tmp_path / "pkg/libcapi.so.1.32.0"}
+    assert serving_set.unlinked(paths[:3], set()) == set()
+
+
+def test_the_mapped_files_include_this_interpreters_extensions() -> None:
+    import _ctypes
+
+    assert Path(_ctypes.__file__).resolve() in serving_set.mapped_files()

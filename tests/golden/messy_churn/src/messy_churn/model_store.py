@@ -15,7 +15,7 @@ from typing import Any
 
 import bentoml
 
-from messy_churn.onnx_model import load_twin, onnx_twin, twin_facts
+from messy_churn.onnx_model import load_twin, onnx_twin, twin_facts, twin_tolerance
 
 MODEL_NAME = "messy-churn"
 MODEL_FILE = "model.pkl"
@@ -44,6 +44,7 @@ def save_model(
         **metadata,
         "runtime": "onnx" if onnx else "python",
         "runtime_reason": why,
+        "onnx": {"file": ONNX_FILE, **twin_tolerance(model)} if onnx else None,
     }
     with bentoml.models.create(MODEL_NAME, metadata=_without_nones(metadata)) as stored:
         Path(stored.path_of(MODEL_FILE)).write_bytes(pickle.dumps(model))
