@@ -7,6 +7,7 @@ become fields with an alias, so requests use the data's own column names.
 
 from __future__ import annotations
 
+import ast
 import keyword
 import math
 import re
@@ -175,6 +176,31 @@ def onnx_applies(probe: ProbeResult) -> bool:
     return model.module.startswith("sklearn") and numeric and installed("skl2onnx", "onnxruntime")
 
 
+TWIN_ATTRIBUTES = frozenset({"predict", "predict_proba", "classes_"})
+"""What a scikit-learn model's ONNX twin has of it (`onnx_model.OnnxModel`)."""
+
+
+def twin_answers(plan: Plan, step: Step) -> bool:
+    """Whether the predict section uses the model only through what its ONNX twin has
+    (TWIN_ATTRIBUTES); any other use (`model.score`, `model.coef_`, the model handed to a
+    function) needs the model as trained, so the service keeps it."""
+    models = {a.name for a in argument_sources(plan, step) if a.source == "model"}
+    try:
+        tree = ast.parse(step.body)
+    except SyntaxError:
+        return False
+    through_twin = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in TWIN_ATTRIBUTES
+    }
+    return all(
+        id(node) in through_twin
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and node.id in models
+    )
+
+
 def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True) -> Serving:
     """The service description from the plan's predict step and the probe's profile
     (a KeyError when the probe recorded no input or outputs: no service, and why)."""
@@ -211,7 +237,9 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
         observed_rows=profile.observed_rows,
         config_arguments=[a.name for a in step.arguments if a.from_config],
         state=serving_state_of(plan, step),
-        onnx=onnx and onnx_applies(probe),
+        onnx=onnx
+        and onnx_applies(probe)
+        and (framework_of(probe) == "pytorch" or twin_answers(plan, step)),
         input_dtype=profile.dtype or "float64",
         row_shape=row_shape,
         input_device=profile.device or "cpu",

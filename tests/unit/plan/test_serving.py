@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from pathlib import Path
 
 import pytest
 
-from nb2prod.plan.serving import RequestField, framework_of, onnx_applies
+from nb2prod.plan.serving import RequestField, framework_of, onnx_applies, twin_answers
 from nb2prod.protocol import (
     Contracts,
     InputColumn,
@@ -72,3 +73,34 @@ def test_a_field_of_image_rows_nests_one_list_per_dimension() -> None:
     image = RequestField("input", "input", "float", 0.0, 1.1, shape=(1, 8, 8))
     assert image.annotation == "list[list[list[Value]]]"
     assert RequestField("age", "age", "float", nullable=True).annotation == "float | None"
+
+
+TWIN_SETUP = [
+    "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression",
+    ("df = pd.DataFrame({'a': [0.0, 1.0, 2.0, 3.0], 'y': [0, 0, 1, 1]})", ["nb2prod:load"]),
+    ("model = LogisticRegression().fit(df[['a']], df['y'])", ["nb2prod:train"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("predict", "answers"),
+    [
+        ("labels = model.predict(rows)", True),
+        ("p = model.predict_proba(rows)\nnames = model.classes_[p.argmax(1)]", True),
+        ("labels = model.predict(rows)\nfit = model.score(rows, labels)", False),
+        ("weights = model.coef_\nlabels = model.predict(rows)", False),
+        ("labels = getattr(model, 'predict')(rows)", False),  # handed to a function
+    ],
+)
+def test_the_twin_serves_only_what_uses_the_model_through_what_it_has(
+    tmp_path: Path, predict: str, answers: bool
+) -> None:
+    """A twin has predict, predict_proba and classes_; any other use keeps the model."""
+    from nb2prod.plan.build import build_plan
+    from nb2prod.read.notebook import load_notebook
+    from tests.unit.notebooks import write_notebook
+
+    cells = [*TWIN_SETUP, ("rows = df[['a']].head(2)\n" + predict, ["nb2prod:predict"])]
+    plan = build_plan(load_notebook(write_notebook(tmp_path / "nb.ipynb", cells)))
+    assert plan.predict is not None
+    assert twin_answers(plan, plan.predict) is answers
