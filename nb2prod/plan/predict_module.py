@@ -14,12 +14,10 @@ from __future__ import annotations
 import ast
 
 from nb2prod.plan.build import Plan, Step
-from nb2prod.plan.serving import argument_sources
+from nb2prod.plan.serving import ARRAY_METHODS, argument_sources
 
 PREDICT_MODULE = "prediction"
 """The generated module that holds a self-contained predict section."""
-ARRAY_METHODS = frozenset({"predict", "predict_proba"})
-"""What the ONNX twin answers (`onnx_model.OnnxModel`): calls that may take an array."""
 
 
 def predict_module(plan: Plan) -> str | None:

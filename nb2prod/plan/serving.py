@@ -176,8 +176,10 @@ def onnx_applies(probe: ProbeResult) -> bool:
     return model.module.startswith("sklearn") and numeric and installed("skl2onnx", "onnxruntime")
 
 
-TWIN_ATTRIBUTES = frozenset({"predict", "predict_proba", "classes_"})
-"""What a scikit-learn model's ONNX twin has of it (`onnx_model.OnnxModel`)."""
+ARRAY_METHODS = frozenset({"predict", "predict_proba"})
+"""What the ONNX twin answers (`onnx_model.OnnxModel`): calls that may take an array."""
+TWIN_ATTRIBUTES = ARRAY_METHODS | {"classes_"}
+"""What a scikit-learn model's ONNX twin has of it: those calls and the classes."""
 
 
 def twin_answers(plan: Plan, step: Step) -> bool:

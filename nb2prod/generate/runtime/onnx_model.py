@@ -12,6 +12,7 @@ why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,24 +90,15 @@ def onnx_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
             model, features[:1], options={"zipmap": False}
         ).SerializeToString()
         twin = load_twin(onnx, twin_facts(model))
-        batch = twin.predict(rows), twin.predict_proba(rows)
-        single = [
-            (twin.predict(row), twin.predict_proba(row)) for row in _each_row(rows)
-        ]
+        answers = _at_once_and_row_by_row(
+            lambda part: (twin.predict(part), twin.predict_proba(part)), rows
+        )
     except Exception as error:  # noqa: BLE001 - skl2onnx raises many kinds of errors
         return None, f"skl2onnx cannot convert it ({type(error).__name__}: {error})"
     labels = np.asarray(model.predict(rows))
     probabilities = np.asarray(model.predict_proba(rows), dtype=np.float64)
-    answers = [("all rows at once", *batch)]
-    answers.append(
-        (
-            "row by row",
-            np.concatenate([a for a, _ in single]),
-            np.vstack([b for _, b in single]),
-        )
-    )
     worst = 0.0
-    for how, twin_labels, twin_probabilities in answers:
+    for how, (twin_labels, twin_probabilities) in answers:
         if twin_labels.shape != labels.shape:
             return None, f"its labels have shape {twin_labels.shape} ({how})"
         differ = np.flatnonzero(twin_labels != labels)
@@ -144,9 +136,7 @@ def _regression_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
         features = np.asarray(rows, dtype=np.float64)
         onnx = to_onnx(model, features[:1]).SerializeToString()
         twin = load_twin(onnx, twin_facts(model))
-        answers = [("all rows at once", twin.predict(rows))]
-        single = [twin.predict(row) for row in _each_row(rows)]
-        answers.append(("row by row", np.concatenate(single)))
+        answers = _at_once_and_row_by_row(lambda part: (twin.predict(part),), rows)
     except Exception as error:  # noqa: BLE001 - skl2onnx raises many kinds of errors
         return (
             None,
@@ -154,7 +144,7 @@ def _regression_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
         )
     values = np.asarray(model.predict(rows), dtype=np.float64)
     worst = 0.0
-    for how, twin_values in answers:
+    for how, (twin_values,) in answers:
         if twin_values.shape != values.shape:
             return None, f"its predictions have shape {twin_values.shape} ({how})"
         gaps = np.abs(twin_values - values) / np.maximum(np.abs(values), 1.0)
@@ -165,6 +155,16 @@ def _regression_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
             )
         worst = max(worst, gap)
     return onnx, f"float64, predictions within {worst:.2g} on all {len(values)} rows"
+
+
+def _at_once_and_row_by_row(
+    answer: Callable[[Any], tuple[np.ndarray, ...]], rows: Any
+) -> list[tuple[str, tuple[np.ndarray, ...]]]:
+    """The twin's `answer` for all rows at once (as `/predict_batch` may ask) and row by
+    row (as `/predict` does), each row's parts stacked in row order."""
+    single = [answer(row) for row in _each_row(rows)]
+    by_row = tuple(np.concatenate(parts) for parts in zip(*single, strict=True))
+    return [("all rows at once", answer(rows)), ("row by row", by_row)]
 
 
 def _each_row(rows: Any) -> Any:
