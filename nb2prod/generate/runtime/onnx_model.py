@@ -82,8 +82,13 @@ def onnx_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
         return None, "skl2onnx is not installed"
     if len(rows) == 0:
         return None, "no reference rows to check an ONNX twin on"
-    if not hasattr(model, "predict_proba"):
+    if _is_regressor(model):
         return _regression_twin(model, rows)
+    if not hasattr(model, "predict_proba"):
+        return (
+            None,
+            "it has no predict_proba: only regressors and classifiers with one get a twin",
+        )
     try:
         features = np.asarray(rows, dtype=np.float32)
         onnx = to_onnx(
@@ -185,9 +190,18 @@ def twin_facts(model: Any) -> dict[str, Any]:
 def twin_tolerance(model: Any) -> dict[str, float]:
     """How close the twin's answers were checked to be (`rtol`, `atol`), for the model's
     metadata: `nb2prod verify` compares the service's answers within it."""
-    if hasattr(model, "predict_proba"):
-        return {"rtol": 0.0, "atol": PROBABILITY_TOLERANCE}
-    return {"rtol": REGRESSION_TOLERANCE, "atol": REGRESSION_TOLERANCE}
+    if _is_regressor(model):
+        return {"rtol": REGRESSION_TOLERANCE, "atol": REGRESSION_TOLERANCE}
+    return {"rtol": 0.0, "atol": PROBABILITY_TOLERANCE}
+
+
+def _is_regressor(model: Any) -> bool:
+    """scikit-learn's own answer (searches and pipelines answer for what they wrap): a
+    classifier without predict_proba (LinearSVC, Perceptron, hard voting) is no regressor.
+    Imported here, at training: the service never asks."""
+    from sklearn.base import is_regressor
+
+    return bool(is_regressor(model))
 
 
 def load_twin(onnx: bytes, facts: dict[str, Any]) -> OnnxModel:

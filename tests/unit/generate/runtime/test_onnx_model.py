@@ -123,6 +123,22 @@ def test_a_regressor_skl2onnx_cannot_convert_keeps_scikit_learn() -> None:
     assert onnx is None and why.startswith("skl2onnx cannot convert it in float64")
 
 
+def test_a_classifier_without_probabilities_is_no_regressor() -> None:
+    """LinearSVC has no predict_proba: no twin, and not a regressor's float64 attempt;
+    a search wrapping a regressor is one."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import LinearSVC
+
+    X_train, X_test, y_train = _data()
+    onnx, why = onnx_model.onnx_twin(LinearSVC().fit(X_train, y_train), X_test)
+    assert onnx is None and why.startswith("it has no predict_proba")
+    search = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=2).fit(X_train, y_train)
+    onnx, why = onnx_model.onnx_twin(search, X_test)
+    assert onnx is not None, why  # skl2onnx converts the best estimator, in float64
+    assert onnx_model.twin_tolerance(search)["rtol"] == onnx_model.REGRESSION_TOLERANCE
+
+
 def test_unconvertible_classifiers_keep_scikit_learn() -> None:
     from sklearn.base import BaseEstimator, ClassifierMixin
 
