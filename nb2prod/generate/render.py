@@ -67,6 +67,7 @@ WITH_REFERENCES, WITH_DATA, WITH_METRICS, WITH_SMOKE = "references", "data", "me
 WITH_PICKLED_MODEL, WITH_TORCH_MODEL = "pickled model", "torch model"
 WITH_TABLE_ROWS = "table rows"  # a service whose rows are table rows, not arrays (images)
 WITH_PREDICT_MODULE = "predict module"  # a self-contained predict section: prediction.py
+WITH_TWINS = "twins"  # onnx_model.py: a scikit-learn model's twin or the state's transformers'
 TEMPLATES: dict[str, tuple[str, str]] = {
     "pyproject.toml.j2": ("pyproject.toml", ALWAYS),
     "README.md.j2": ("README.md", ALWAYS),
@@ -115,7 +116,7 @@ GENERATE = Path(__file__).parent
 COPIED: dict[str, tuple[str, str]] = {
     "runtime/contracts.py": ("src/{package}/contracts.py", ALWAYS),
     "runtime/data_quality.py": ("src/{package}/data_quality.py", ALWAYS),
-    "runtime/onnx_model.py": ("src/{package}/onnx_model.py", WITH_ONNX),
+    "runtime/onnx_model.py": ("src/{package}/onnx_model.py", WITH_TWINS),
     "runtime/torch_model.py": ("src/{package}/torch_model.py", WITH_TORCH_MODEL),
     "runtime/request_guard.py": ("src/{package}/request_guard.py", WITH_SERVICE),
     "runtime/row_faults.py": ("src/{package}/row_faults.py", WITH_SERVICE),
@@ -248,6 +249,7 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "row_module": PREDICT_MODULE if row_function else "pipeline",
         "array_input": array_input,
         "onnx": bool(serving and serving.onnx),
+        "state_twins": serving.state_twins if serving else [],
         "torch": _is_torch(probe),
         "serving_call": _serving_call(plan, serving, array_input=array_input) if serving else "",
         "row_functions": _row_functions(plan, serving) if serving else "",
@@ -325,7 +327,9 @@ def _enabled(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         if not serving.row_shape:
             enabled.add(WITH_TABLE_ROWS)
         if serving.onnx and not _is_torch(probe):  # torch_model.py has torch's twin
-            enabled.add(WITH_ONNX)
+            enabled.update({WITH_ONNX, WITH_TWINS})
+        if serving.state_twins:
+            enabled.add(WITH_TWINS)
     return enabled
 
 

@@ -79,6 +79,8 @@ class Serving:
     observed_rows: int
     config_arguments: list[str] = field(default_factory=list)
     state: list[str] = field(default_factory=list)  # stored with the model, see serving_state_of
+    state_twins: list[str] = field(default_factory=list)
+    """State the predict section only calls `.transform` on: training tries ONNX twins."""
     onnx: bool = False  # serve an ONNX Runtime twin of the model when it agrees with it
     input_dtype: str = "float64"  # of an array or tensor input
     row_shape: tuple[int, ...] = ()  # one row's shape, when rows are arrays (images)
@@ -157,6 +159,13 @@ def framework_of(probe: ProbeResult) -> str:
     return "scikit-learn" if probe.model.module.startswith("sklearn") else "python"
 
 
+def _twins_installed() -> bool:
+    """skl2onnx (training converts) and ONNX Runtime (the service runs) are at hand."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
+
+
 def onnx_applies(probe: ProbeResult) -> bool:
     """A torch module (any input: training exports it and checks the twin), or a
     scikit-learn estimator on numeric columns (a classifier's twin in float32, a
@@ -173,7 +182,7 @@ def onnx_applies(probe: ProbeResult) -> bool:
     if framework_of(probe) == "pytorch":
         return installed("onnx", "onnxruntime")
     numeric = all(c.type in {"float", "int", "bool"} for c in profile.columns)
-    return model.module.startswith("sklearn") and numeric and installed("skl2onnx", "onnxruntime")
+    return model.module.startswith("sklearn") and numeric and _twins_installed()
 
 
 ARRAY_METHODS = frozenset({"predict", "predict_proba"})
@@ -201,6 +210,37 @@ def twin_answers(plan: Plan, step: Step) -> bool:
         for node in ast.walk(tree)
         if isinstance(node, ast.Name) and node.id in models
     )
+
+
+def transformed_state(plan: Plan, step: Step) -> list[str]:
+    """State values the predict section uses only as `name.transform(...)` (fitted scalers,
+    encoders): training may store an ONNX twin for each, so the service need not unpickle
+    scikit-learn for them. Values the row-wise preprocessing also reads stay as trained."""
+    row = plan.row_function
+    read_by_rows = {a.name for a in row.arguments} if row else set()
+    candidates = [
+        a.name
+        for a in argument_sources(plan, step)
+        if a.source == "state" and a.name not in read_by_rows
+    ]
+    try:
+        tree = ast.parse(step.body)
+    except SyntaxError:
+        return []
+    transformed = {
+        id(node.func.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "transform"
+    }
+    names = [node for node in ast.walk(tree) if isinstance(node, ast.Name)]
+    return [
+        name
+        for name in candidates
+        if any(node.id == name for node in names)
+        and all(id(node) in transformed for node in names if node.id == name)
+    ]
 
 
 def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True) -> Serving:
@@ -239,6 +279,7 @@ def build_serving(plan: Plan, step: Step, probe: ProbeResult, onnx: bool = True)
         observed_rows=profile.observed_rows,
         config_arguments=[a.name for a in step.arguments if a.from_config],
         state=serving_state_of(plan, step),
+        state_twins=transformed_state(plan, step) if _twins_installed() else [],
         onnx=onnx
         and onnx_applies(probe)
         and (framework_of(probe) == "pytorch" or twin_answers(plan, step)),

@@ -37,17 +37,16 @@ TRAINING_ONLY = {
 }  # fmt: skip
 """Distributions a service the ONNX twin serves must not carry (its predict code and
 schema need none of them in the examples: `test_lean_serving.py` checks its imports)."""
-SERVED_AS_TRAINED = {"scikit-learn", "scipy", "joblib", "threadpoolctl", "pandas"}
 NEEDED = {
     "wine_classifier": {"pandas"},
     "messy_churn": {"pandas"},
     "diabetes_regression": set(),
     "digits_cnn": {"setuptools"},
-    "tabular_mlp": SERVED_AS_TRAINED | {"setuptools"},
+    "tabular_mlp": {"pandas", "setuptools"},
 }
-"""Of TRAINING_ONLY, what an example's service does need: scikit-learn (and the table it
-reads) for the fitted scaler in tabular_mlp's predict code; pandas, which the notebook's
-row-wise code runs on (raw-row services); setuptools, which torch declares as a
+"""Of TRAINING_ONLY, what an example's service does need: pandas, which the notebook's
+row-wise code runs on (raw-row services) and tabular_mlp's predict code selects columns
+with (its fitted scaler is served by a float64 ONNX twin); setuptools, which torch declares as a
 dependency. diabetes_regression's Ridge is served by its float64 ONNX twin."""
 FIRST_MB = {
     "wine_classifier": 747,

@@ -142,3 +142,41 @@ def assert_as_predicted(project: Path, answer: list[dict]) -> None:
     for key in expected[0]:
         served, wanted = [row[key] for row in answer], [row[key] for row in expected]
         assert within(served, wanted, max(rtol, 1e-9), atol), (key, served, wanted)
+
+
+@pytest.fixture(scope="module")
+def tabular(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """tabular_mlp converted and trained: its folder and environment."""
+    root = tmp_path_factory.mktemp("lean-tabular")
+    project = root / "project"
+    converted = run_cli("convert", str(EXAMPLES / "tabular_mlp.ipynb"), "-o", str(project))
+    assert converted.returncode == 0, converted.stderr
+    env = generated_env(project, root / "bentoml")
+    train_generated(project, "tabular_mlp", "artifacts", env)
+    return project, env
+
+
+@pytest.mark.parametrize(("runtime", "scikit_learn"), [("best", False), ("trained", True)])
+def test_a_fitted_scaler_in_the_state_is_served_by_its_twin(
+    tabular: tuple[Path, dict[str, str]], runtime: str, scikit_learn: bool
+) -> None:
+    """tabular_mlp's predict code calls `scaler.transform`: training stores a float64 ONNX
+    twin of the scaler, so the service loads no scikit-learn (nor scipy) unless asked for
+    the state as trained; both answer what the notebook predicted."""
+    project, env = tabular
+    metadata = json.loads((project / "artifacts" / "model.json").read_text())
+    assert metadata["state_runtime"]["scaler"].startswith("float64 ONNX twin"), metadata
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, "TabularMlpService", *LOADED],
+        cwd=project,
+        env={**env, "MODEL_RUNTIME": runtime},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    result = json.loads(child.stdout.splitlines()[-1])
+    assert result["status"] == 200, result
+    assert_as_predicted(project, result["answer"])
+    assert ("sklearn" in result["loaded"]) is scikit_learn, result["loaded"]
+    assert ("scipy" in result["loaded"]) is scikit_learn, result["loaded"]

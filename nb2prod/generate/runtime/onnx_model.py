@@ -8,6 +8,10 @@ twin predicts the same labels, and probabilities within PROBABILITY_TOLERANCE (f
 a regressor's twin computes in float64 and predicts values within REGRESSION_TOLERANCE.
 Otherwise the service keeps using the scikit-learn model, and the model's metadata says
 why.
+
+Fitted transformers the predict code only calls `.transform` on (a scaler stored with a
+torch model, say) get float64 twins the same way (`transform_twins`), so the service does
+not unpickle scikit-learn for them either.
 """
 
 from __future__ import annotations
@@ -66,6 +70,11 @@ class OnnxModel:
     def predict_proba(self, rows: Any) -> np.ndarray:
         """Class probabilities (float32 precision, widened to float64)."""
         return self._run(rows)[1].astype(np.float64)
+
+    def transform(self, rows: Any) -> np.ndarray:
+        """The transformed rows, as a fitted scikit-learn transformer's `transform`
+        returns them (see `transform_twins`)."""
+        return self._run(rows)[0]
 
 
 def onnx_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
@@ -160,6 +169,78 @@ def _regression_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
             )
         worst = max(worst, gap)
     return onnx, f"float64, predictions within {worst:.2g} on all {len(values)} rows"
+
+
+def transform_twins(
+    state: dict[str, Any], names: list[str] | tuple[str, ...], rows: Any
+) -> tuple[dict[str, tuple[bytes, dict[str, Any]]], dict[str, str]]:
+    """Float64 ONNX twins of the fitted scikit-learn transformers among `state[names]`
+    (values the predict code only calls `.transform` on), and for each name why it was
+    twinned or not. A scaler stored with the model would otherwise make the service import
+    scikit-learn (and scipy) just to subtract and divide."""
+    twins: dict[str, tuple[bytes, dict[str, Any]]] = {}
+    reasons: dict[str, str] = {}
+    for name in names:
+        onnx, reasons[name] = _transform_twin(state[name], rows)
+        if onnx is not None:
+            twins[name] = (onnx, twin_facts(state[name]))
+    return twins, reasons
+
+
+def _transform_twin(transformer: Any, rows: Any) -> tuple[bytes | None, str]:
+    """The transformer in float64 ONNX when its output is within REGRESSION_TOLERANCE of
+    scikit-learn's on the reference rows' values of its own columns, at once and row by
+    row; else (None, why not). Only a transformer fitted on named columns that the
+    reference rows hold can be checked on what the service will give it."""
+    if not type(transformer).__module__.startswith("sklearn."):
+        return None, "not a scikit-learn transformer"
+    if rows is None or len(rows) == 0:
+        return None, "no reference rows to check an ONNX twin on"
+    columns = _columns(transformer)
+    if columns is None:
+        return (
+            None,
+            "fitted on an array: no reference rows hold its input to check a twin on",
+        )
+    if not hasattr(rows, "columns") or not set(columns) <= set(rows.columns):
+        return None, "the reference rows do not hold all of its columns"
+    table = rows[columns]
+    try:
+        from skl2onnx import to_onnx
+
+        expected = transformer.transform(table)
+        if not isinstance(expected, np.ndarray):
+            return (
+                None,
+                f"its transform returns a {type(expected).__name__}, not an array",
+            )
+        expected = expected.astype(np.float64)
+        features = table.to_numpy(dtype=np.float64)
+        onnx = to_onnx(transformer, features[:1]).SerializeToString()
+        twin = load_twin(onnx, twin_facts(transformer))
+        answers = _at_once_and_row_by_row(lambda part: (twin.transform(part),), table)
+    except Exception as error:  # noqa: BLE001 - skl2onnx raises many kinds of errors
+        return None, f"no float64 ONNX twin ({type(error).__name__}: {error})"
+    worst = 0.0
+    for how, (values,) in answers:
+        if values.shape != expected.shape:
+            return None, f"its output has shape {values.shape} ({how})"
+        gaps = np.abs(values - expected) / np.maximum(np.abs(expected), 1.0)
+        gap = float(np.max(gaps)) if np.isfinite(gaps).all() else float("inf")
+        if not gap <= REGRESSION_TOLERANCE:
+            return (
+                None,
+                f"its output differs by {gap:.2g} (> {REGRESSION_TOLERANCE}; {how})",
+            )
+        worst = max(worst, gap)
+    return onnx, f"float64 ONNX twin, within {worst:.2g} on all {len(table)} rows"
+
+
+def load_state_twins(
+    stored: dict[str, tuple[bytes, dict[str, Any]]],
+) -> dict[str, OnnxModel]:
+    """The state's transformer twins, as `transform_twins` stored them."""
+    return {name: load_twin(onnx, facts) for name, (onnx, facts) in stored.items()}
 
 
 def _at_once_and_row_by_row(

@@ -62,9 +62,8 @@ class DiabetesRegressionService:
 
     def __init__(self) -> None:
         # MODEL_RUNTIME: "best" (training's choice, `model.json`'s `runtime`), "trained" (the model as trained) or "onnx" (its ONNX twin).
-        self.model = load_model(
-            self.stored_model, runtime=os.environ.get("MODEL_RUNTIME", "best")
-        )
+        runtime = os.environ.get("MODEL_RUNTIME", "best")
+        self.model = load_model(self.stored_model, runtime=runtime)
         # The ONNX twin reads the rows as one array: no DataFrame (nor pandas) per request.
         self.table = not reads_arrays(self.model, COLUMNS)
         # Freeze what loading allocated, and collect the oldest generation rarely:

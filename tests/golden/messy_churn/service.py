@@ -60,9 +60,8 @@ class MessyChurnService:
 
     def __init__(self) -> None:
         # MODEL_RUNTIME: "best" (training's choice, `model.json`'s `runtime`), "trained" (the model as trained) or "onnx" (its ONNX twin).
-        self.model = load_model(
-            self.stored_model, runtime=os.environ.get("MODEL_RUNTIME", "best")
-        )
+        runtime = os.environ.get("MODEL_RUNTIME", "best")
+        self.model = load_model(self.stored_model, runtime=runtime)
         # Freeze what loading allocated, and collect the oldest generation rarely:
         # BentoML keeps each request's timer alive until its timeout, and default
         # thresholds then scan 100k+ objects mid-request (p99 in the tens of ms).

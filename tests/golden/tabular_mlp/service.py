@@ -65,10 +65,10 @@ class TabularMlpService:
         # over threads that then spin (bench/serve: 4-5x the req/s on the digits CNN).
         torch.set_num_threads(int(os.environ.get("TORCH_NUM_THREADS", "1")))
         # MODEL_RUNTIME: "best" (training's choice, `model.json`'s `runtime`), "trained" (the model as trained) or "onnx" (its ONNX twin).
-        self.model = load_model(
-            self.stored_model, runtime=os.environ.get("MODEL_RUNTIME", "best")
-        )
-        self.state = load_state(self.stored_model)  # scaler, y_std, y_mean
+        runtime = os.environ.get("MODEL_RUNTIME", "best")
+        self.model = load_model(self.stored_model, runtime=runtime)
+        # What the predict code reads besides the model: scaler, y_std, y_mean.
+        self.state = load_state(self.stored_model, runtime=runtime)
         # Freeze what loading allocated, and collect the oldest generation rarely:
         # BentoML keeps each request's timer alive until its timeout, and default
         # thresholds then scan 100k+ objects mid-request (p99 in the tens of ms).

@@ -104,3 +104,36 @@ def test_the_twin_serves_only_what_uses_the_model_through_what_it_has(
     plan = build_plan(load_notebook(write_notebook(tmp_path / "nb.ipynb", cells)))
     assert plan.predict is not None
     assert twin_answers(plan, plan.predict) is answers
+
+
+SCALER_SETUP = [
+    "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+    "from sklearn.preprocessing import StandardScaler",
+    ("df = pd.DataFrame({'a': [0.0, 1.0, 2.0, 3.0], 'y': [0, 0, 1, 1]})", ["nb2prod:load"]),
+    ("scaler = StandardScaler().fit(df[['a']])", ["nb2prod:preprocess"]),
+    ("model = LogisticRegression().fit(scaler.transform(df[['a']]), df['y'])", ["nb2prod:train"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("predict", "twinned"),
+    [
+        ("labels = model.predict(scaler.transform(rows))", ["scaler"]),
+        ("x = scaler.transform(rows)\nlabels = model.predict(scaler.inverse_transform(x))", []),
+        ("labels = model.predict(scaler.transform(rows))\nmean = scaler.mean_", []),
+        ("labels = model.predict(rows)\nused = [scaler]", []),  # handed on: any use
+    ],
+)
+def test_state_the_predict_code_only_transforms_with_is_offered_a_twin(
+    tmp_path: Path, predict: str, twinned: list[str]
+) -> None:
+    """Only `name.transform(...)`: a twin has no inverse_transform nor fitted attributes."""
+    from nb2prod.plan.build import build_plan
+    from nb2prod.plan.serving import transformed_state
+    from nb2prod.read.notebook import load_notebook
+    from tests.unit.notebooks import write_notebook
+
+    cells = [*SCALER_SETUP, ("rows = df[['a']].head(2)\n" + predict, ["nb2prod:predict"])]
+    plan = build_plan(load_notebook(write_notebook(tmp_path / "nb.ipynb", cells)))
+    assert plan.predict is not None
+    assert transformed_state(plan, plan.predict) == twinned

@@ -226,3 +226,46 @@ def test_an_array_in_the_twins_column_order_reads_as_the_table() -> None:
     assert (twin.predict_proba(array) == twin.predict_proba(X_test)).all()
     assert not onnx_model.reads_arrays(twin, list(reversed(columns)))
     assert not onnx_model.reads_arrays(model, columns)  # scikit-learn itself gets the table
+
+
+def test_a_fitted_scaler_in_the_state_gets_a_float64_twin() -> None:
+    """The twin transforms the rows' values of its own columns, in any column order."""
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test, _ = _data()
+    scaler = StandardScaler().fit(X_train)
+    rows = pd.concat([X_train, X_test])
+    twins, why = onnx_model.transform_twins({"scaler": scaler, "n": 3}, ["scaler"], rows)
+    assert set(twins) == {"scaler"} and f"on all {len(rows)} rows" in why["scaler"]
+    twin = onnx_model.load_state_twins(twins)["scaler"]
+    shuffled = X_test[list(reversed(X_test.columns))]
+    gap = np.abs(twin.transform(shuffled) - scaler.transform(X_test))
+    assert gap.max() <= onnx_model.REGRESSION_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("fitted", "reason"),
+    [
+        ("array", "fitted on an array"),
+        ("pandas output", "returns a DataFrame"),
+        ("no converter", "no float64 ONNX twin"),
+        ("not scikit-learn", "not a scikit-learn transformer"),
+        ("other columns", "do not hold all of its columns"),
+    ],
+)
+def test_a_transformer_whose_twin_cannot_be_checked_stays_as_trained(
+    fitted: str, reason: str
+) -> None:
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    X_train, X_test, _ = _data()
+    rows = pd.concat([X_train, X_test])
+    transformer: object = {
+        "array": lambda: StandardScaler().fit(X_train.to_numpy()),
+        "pandas output": lambda: StandardScaler().set_output(transform="pandas").fit(X_train),
+        "no converter": lambda: FunctionTransformer(np.log1p, validate=True).fit(X_train),
+        "not scikit-learn": lambda: {"mean": 1.0},
+        "other columns": lambda: StandardScaler().fit(X_train.rename(columns=str.upper)),
+    }[fitted]()
+    twins, why = onnx_model.transform_twins({"t": transformer}, ["t"], rows)
+    assert twins == {} and reason in why["t"], why

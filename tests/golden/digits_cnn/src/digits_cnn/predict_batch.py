@@ -51,7 +51,8 @@ class Scorer:
             self.model = load_model(stored, runtime=runtime)
         except ValueError as error:  # no ONNX twin for --runtime onnx
             raise BadInput(str(error)) from None
-        self.state = load_state(stored)  # device
+        # What the predict code reads besides the model: device.
+        self.state = load_state(stored)
 
     def predict_frame(self, rows: np.ndarray, place: Place = ROWS) -> pd.DataFrame:
         """The predict section's outputs for `rows`, one column per output, in row order.

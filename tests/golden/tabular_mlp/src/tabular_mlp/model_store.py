@@ -9,6 +9,8 @@ package, and its weights); see `torch_model.py` for the device it loads on.
 Training also exports it to ONNX and checks that twin against torch on every
 reference row: `model.onnx` runs with `onnxruntime` alone (the edge artifact), and
 the service answers from it when it agrees and is faster (the metadata says which).
+The fitted transformers stored with it (scaler) get float64 ONNX twins,
+checked on every reference row: serving them needs no scikit-learn (see `onnx_model.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import bentoml
 import torch
 
+from tabular_mlp.onnx_model import load_state_twins, transform_twins
 from tabular_mlp.torch_model import (
     OnnxModule,
     Predict,
@@ -35,6 +38,11 @@ from tabular_mlp.torch_model import (
 MODEL_NAME = "tabular-mlp"
 MODEL_FILE = "model.pt"
 STATE_FILE = "state.pkl"
+STATE_TWINS = ["scaler"]
+"""State the predict code only calls `.transform` on: each gets an ONNX twin if it agrees."""
+STATE_TWINS_FILE = "state_twins.pkl"
+TRAINED_STATE_FILE = "state_as_trained.pkl"
+"""The twinned values as trained (for MODEL_RUNTIME=trained): state.pkl lacks them."""
 ONNX_FILE = "model.onnx"
 SERVING_FILE = "serving.json"
 ARCHIVE = "model.bentomodel"
@@ -61,6 +69,7 @@ def save_model(
     onnx = twin.onnx if twin else None
     runtime = "onnx" if twin and twin.serve else "torch"
     why = twin.reason if twin else "no reference rows to check an ONNX twin on"
+    twins, state_reasons = transform_twins(state, STATE_TWINS, reference_rows)
     metadata = {
         **metadata,
         "framework": "pytorch",
@@ -70,10 +79,11 @@ def save_model(
         "runtime": runtime,
         "runtime_reason": why,
         "onnx": {"file": ONNX_FILE, **twin.details} if twin and onnx else None,
+        "state_runtime": state_reasons,
     }
     with bentoml.models.create(MODEL_NAME, metadata=_without_nones(metadata)) as stored:
         Path(stored.path_of(MODEL_FILE)).write_bytes(module_bytes(model))
-        Path(stored.path_of(STATE_FILE)).write_bytes(pickle.dumps(state))
+        write_state(stored, state, twins)
         serving = {"trained_on": trained_on, "runtime": runtime, "reason": why}
         Path(stored.path_of(SERVING_FILE)).write_text(json.dumps(serving))
         if onnx is not None:
@@ -115,9 +125,29 @@ def load_model(stored: Any, *, runtime: str = "best") -> Any:
     return load_module((folder / MODEL_FILE).read_bytes(), device)
 
 
-def load_state(stored: Any) -> dict[str, Any]:
-    """The values besides the model that the predict section reads, saved by training,
-    with the training device replaced by the serving device."""
-    state = pickle.loads((Path(stored.path) / STATE_FILE).read_bytes())
+def write_state(stored: Any, state: dict[str, Any], twins: dict[str, Any]) -> None:
+    """state.pkl without the twinned values (unpickling them imports scikit-learn), which
+    go to their own file beside their twins."""
+    trained = {name: state[name] for name in twins}
+    rest = {name: value for name, value in state.items() if name not in twins}
+    Path(stored.path_of(STATE_FILE)).write_bytes(pickle.dumps(rest))
+    if twins:
+        Path(stored.path_of(TRAINED_STATE_FILE)).write_bytes(pickle.dumps(trained))
+        Path(stored.path_of(STATE_TWINS_FILE)).write_bytes(pickle.dumps(twins))
+
+
+def load_state(stored: Any, *, runtime: str = "best") -> dict[str, Any]:
+    """The values besides the model that the predict section reads, saved by training:
+    twinned transformers as their ONNX twins, or as trained when `runtime` is "trained";
+    the training device replaced by the serving device."""
+    folder = Path(stored.path)
+    state = pickle.loads((folder / STATE_FILE).read_bytes())
+    if (folder / STATE_TWINS_FILE).exists():
+        if runtime == "trained":
+            state.update(pickle.loads((folder / TRAINED_STATE_FILE).read_bytes()))
+        else:
+            state.update(
+                load_state_twins(pickle.loads((folder / STATE_TWINS_FILE).read_bytes()))
+            )
     trained_on = _serving(stored)["trained_on"]
     return on_device(state, trained_on, serving_device(trained_on))

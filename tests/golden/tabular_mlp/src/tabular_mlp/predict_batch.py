@@ -52,7 +52,8 @@ class Scorer:
             self.model = load_model(stored, runtime=runtime)
         except ValueError as error:  # no ONNX twin for --runtime onnx
             raise BadInput(str(error)) from None
-        self.state = load_state(stored)  # scaler, y_std, y_mean
+        # What the predict code reads besides the model: scaler, y_std, y_mean.
+        self.state = load_state(stored, runtime=runtime)
 
     def predict_frame(self, rows: pd.DataFrame, place: Place = ROWS) -> pd.DataFrame:
         """The predict section's outputs for `rows`, one column per output, in row order.
