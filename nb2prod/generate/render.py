@@ -34,9 +34,10 @@ from nb2prod.plan.build import Plan, Step, data_step_position
 from nb2prod.plan.metrics_record import metrics_record
 from nb2prod.plan.predict_module import (
     PREDICT_MODULE,
+    array_readers,
+    model_readers,
     predict_module,
     row_definition,
-    rows_go_only_to_model,
 )
 from nb2prod.plan.serving import (
     RequestField,
@@ -230,7 +231,8 @@ def render_sources(plan: Plan) -> dict[str, bytes]:
 def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> dict[str, Any]:
     """What the templates read, but the requirements (computed from the rendered code)."""
     row_function = row_definition(plan)
-    array_input = _array_input(plan, serving, probe)
+    readers = _array_readers(plan, serving, probe)
+    array_input = bool(readers)
     return {
         "plan": plan,
         "serving": serving,
@@ -248,6 +250,7 @@ def _context(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> 
         "row_definition": row_function,
         "row_module": PREDICT_MODULE if row_function else "pipeline",
         "array_input": array_input,
+        "array_readers": readers,
         "onnx": bool(serving and serving.onnx),
         "state_twins": serving.state_twins if serving else [],
         "torch": _is_torch(probe),
@@ -366,20 +369,27 @@ def _core_code(path: str, package: str) -> bool:
     }
 
 
-def _array_input(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> bool:
-    """Whether the service may hand the predict section a plain array instead of a
-    DataFrame when the ONNX twin serves: one dtype, and the rows only reach the model's
-    `predict`/`predict_proba` (see `predict_module.rows_go_only_to_model`)."""
-    return bool(
-        serving is not None
-        and serving.onnx
-        and not _is_torch(probe)
-        and serving.kind == "dataframe"
-        and len(set(serving.dtypes.values())) == 1
-        and not serving.row_function  # raw rows go through the notebook's table code first
-        and plan.predict is not None
-        and rows_go_only_to_model(plan, plan.predict)
-    )
+def _array_readers(plan: Plan, serving: Serving | None, probe: ProbeResult | None) -> list[str]:
+    """What the service hands the request rows to, as expressions (`self.model`,
+    `self.state['scaler']`), when it may hand them a plain array instead of a DataFrame:
+    one dtype, and the rows only reach ONNX twins (the scikit-learn model's `predict` or
+    `predict_proba`, a twinned transformer's `transform`; `predict_module.array_readers`).
+    The service checks at load that each is a twin reading those columns; else a table."""
+    if (
+        serving is None
+        or plan.predict is None
+        or serving.kind != "dataframe"
+        or len(set(serving.dtypes.values())) != 1
+        or serving.row_function  # raw rows go through the notebook's table code first
+    ):
+        return []
+    readers = {name: frozenset({"transform"}) for name in serving.state_twins}
+    if serving.onnx and not _is_torch(probe):
+        readers.update(model_readers(plan, plan.predict))
+    names = array_readers(plan, plan.predict, readers)
+    return [
+        f"self.state[{name!r}]" if name in serving.state_twins else "self.model" for name in names
+    ]
 
 
 def _predict_input(plan: Plan) -> str | None:

@@ -61,33 +61,37 @@ def _defines(text: str, name: str) -> bool:
     )
 
 
-def rows_go_only_to_model(plan: Plan, step: Step) -> bool:
-    """Whether every use of the request rows in `step` is the one argument of the model's
-    `predict(rows)` or `predict_proba(rows)`: then an array with the table's values in
-    its column order predicts what the table does (the twin reads nothing else of it)."""
-    sources = {a.name: a.source for a in argument_sources(plan, step)}
-    rows = [name for name, source in sources.items() if source == "rows"]
-    models = {name for name, source in sources.items() if source == "model"}
-    if len(rows) != 1 or not models:
-        return False
+def array_readers(plan: Plan, step: Step, readers: dict[str, frozenset[str]]) -> list[str]:
+    """The names among `readers` that receive the request rows in `step`, when every use of
+    the rows is the one argument of such a call (`model.predict(rows)`,
+    `scaler.transform(rows)`, with the methods `readers` allows each name); else none.
+    An array with the table's values in its column order then gives what the table does,
+    as long as each reader is a twin that reads nothing else of it (`reads_arrays`)."""
+    rows = [a.name for a in argument_sources(plan, step) if a.source == "rows"]
     tree = _parse(step.body)
-    if tree is None:
-        return False
-    handed: set[int] = set()
+    if len(rows) != 1 or tree is None:
+        return []
+    handed: dict[int, str] = {}
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ARRAY_METHODS
             and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in models
+            and node.func.attr in readers.get(node.func.value.id, ())
             and len(node.args) == 1
             and not node.keywords
             and isinstance(node.args[0], ast.Name)
         ):
-            handed.add(id(node.args[0]))
+            handed[id(node.args[0])] = node.func.value.id
     uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == rows[0]]
-    return bool(uses) and all(id(n) in handed for n in uses)
+    if not uses or any(id(n) not in handed for n in uses):
+        return []
+    return sorted({handed[id(n)] for n in uses})
+
+
+def model_readers(plan: Plan, step: Step) -> dict[str, frozenset[str]]:
+    """The model's names in `step`, each with what its ONNX twin reads an array through."""
+    return {a.name: ARRAY_METHODS for a in argument_sources(plan, step) if a.source == "model"}
 
 
 def _defined_names(definitions: tuple[str, ...] | list[str]) -> set[str]:

@@ -42,12 +42,12 @@ NEEDED = {
     "messy_churn": {"pandas"},
     "diabetes_regression": set(),
     "digits_cnn": {"setuptools"},
-    "tabular_mlp": {"pandas", "setuptools"},
+    "tabular_mlp": {"setuptools"},
 }
 """Of TRAINING_ONLY, what an example's service does need: pandas, which the notebook's
-row-wise code runs on (raw-row services) and tabular_mlp's predict code selects columns
-with (its fitted scaler is served by a float64 ONNX twin); setuptools, which torch declares as a
-dependency. diabetes_regression's Ridge is served by its float64 ONNX twin."""
+row-wise code runs on (raw-row services); setuptools, which torch declares as a
+dependency. diabetes_regression's Ridge and tabular_mlp's fitted scaler are served by
+float64 ONNX twins (the scaler's reads the request rows as an array: no pandas)."""
 FIRST_MB = {
     "wine_classifier": 747,
     "messy_churn": 843,
@@ -56,10 +56,6 @@ FIRST_MB = {
     "tabular_mlp": 1610,
 }
 """Each example's image size when issue 15 was filed: the lean image is at most half."""
-NOT_HALF_YET = {
-    "tabular_mlp": "its predict code runs torch and a fitted scikit-learn scaler (990 MB)",
-}
-"""Examples whose image is not yet at half of FIRST_MB, and why."""
 INSTALLED = (
     "import importlib.metadata as m, json; "
     "print(json.dumps(sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions())))"
@@ -87,8 +83,7 @@ def test_example_image_serves_the_notebooks_predictions(
         ready = time.monotonic() - started
         size = podman_output("image", "inspect", "--format", "{{.Size}}", tag)
         print(f"\n{name}: image {int(size) / 1e6:.0f} MB, ready {ready:.2f} s after start")
-        if name not in NOT_HALF_YET:
-            assert int(size) / 1e6 <= FIRST_MB[name] / 2, f"{name}'s image grew past half"
+        assert int(size) / 1e6 <= FIRST_MB[name] / 2, f"{name}'s image grew past half"
         answer = httpx.post(
             f"http://127.0.0.1:{port}/predict_batch",
             json=as_requests(project, expected["rows"]),

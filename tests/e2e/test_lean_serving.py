@@ -161,8 +161,9 @@ def test_a_fitted_scaler_in_the_state_is_served_by_its_twin(
     tabular: tuple[Path, dict[str, str]], runtime: str, scikit_learn: bool
 ) -> None:
     """tabular_mlp's predict code calls `scaler.transform`: training stores a float64 ONNX
-    twin of the scaler, so the service loads no scikit-learn (nor scipy) unless asked for
-    the state as trained; both answer what the notebook predicted."""
+    twin of the scaler, so the service loads no scikit-learn (nor scipy), and hands the twin
+    the rows as an array (no pandas), unless asked for the state as trained; both answer
+    what the notebook predicted."""
     project, env = tabular
     metadata = json.loads((project / "artifacts" / "model.json").read_text())
     assert metadata["state_runtime"]["scaler"].startswith("float64 ONNX twin"), metadata
@@ -180,3 +181,4 @@ def test_a_fitted_scaler_in_the_state_is_served_by_its_twin(
     assert_as_predicted(project, result["answer"])
     assert ("sklearn" in result["loaded"]) is scikit_learn, result["loaded"]
     assert ("scipy" in result["loaded"]) is scikit_learn, result["loaded"]
+    assert ("pandas" in result["loaded"]) is scikit_learn, result["loaded"]  # rows: an array

@@ -64,7 +64,7 @@ class DiabetesRegressionService:
         # MODEL_RUNTIME: "best" (training's choice, `model.json`'s `runtime`), "trained" (the model as trained) or "onnx" (its ONNX twin).
         runtime = os.environ.get("MODEL_RUNTIME", "best")
         self.model = load_model(self.stored_model, runtime=runtime)
-        # The ONNX twin reads the rows as one array: no DataFrame (nor pandas) per request.
+        # ONNX twins read the rows as one array: no DataFrame (nor pandas) per request.
         self.table = not reads_arrays(self.model, COLUMNS)
         # Freeze what loading allocated, and collect the oldest generation rarely:
         # BentoML keeps each request's timer alive until its timeout, and default

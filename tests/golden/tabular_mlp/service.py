@@ -20,10 +20,12 @@ from pydantic import Field
 
 from tabular_mlp.config import Config
 from tabular_mlp.model_store import MODEL_NAME, load_model, load_state
+from tabular_mlp.onnx_model import reads_arrays
 from tabular_mlp.prediction import predict
 from tabular_mlp.request_guard import RequestGuard
 from tabular_mlp.row_faults import row_faults
 from tabular_mlp.schema import (
+    COLUMNS,
     MAX_BATCH_ROWS,
     TabularMlpPrediction,
     TabularMlpRow,
@@ -69,6 +71,8 @@ class TabularMlpService:
         self.model = load_model(self.stored_model, runtime=runtime)
         # What the predict code reads besides the model: scaler, y_std, y_mean.
         self.state = load_state(self.stored_model, runtime=runtime)
+        # ONNX twins read the rows as one array: no DataFrame (nor pandas) per request.
+        self.table = not reads_arrays(self.state["scaler"], COLUMNS)
         # Freeze what loading allocated, and collect the oldest generation rarely:
         # BentoML keeps each request's timer alive until its timeout, and default
         # thresholds then scan 100k+ objects mid-request (p99 in the tens of ms).
@@ -103,7 +107,7 @@ class TabularMlpService:
             progression = predict(
                 self.model,
                 self.state["scaler"],
-                to_input(rows),
+                to_input(rows, table=self.table),
                 self.state["y_std"],
                 self.state["y_mean"],
             )

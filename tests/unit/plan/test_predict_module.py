@@ -10,9 +10,10 @@ import pytest
 from nb2prod.plan.build import Plan, build_plan
 from nb2prod.plan.predict_module import (
     PREDICT_MODULE,
+    array_readers,
+    model_readers,
     predict_module,
     row_definition,
-    rows_go_only_to_model,
 )
 from nb2prod.read.notebook import load_notebook
 from tests.unit.notebooks import Cells, write_notebook
@@ -41,7 +42,7 @@ def test_rows_handed_only_to_the_model_may_be_an_array(tmp_path: Path, predict: 
     plan = _plan(tmp_path, predict)
     assert plan.predict is not None and plan.predict.function == "predict"
     assert predict_module(plan) == PREDICT_MODULE
-    assert rows_go_only_to_model(plan, plan.predict)
+    assert array_readers(plan, plan.predict, model_readers(plan, plan.predict)) == ["model"]
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,7 @@ def test_rows_handed_only_to_the_model_may_be_an_array(tmp_path: Path, predict: 
 def test_rows_read_as_a_table_stay_a_table(tmp_path: Path, predict: str) -> None:
     plan = _plan(tmp_path, predict)
     assert plan.predict is not None
-    assert not rows_go_only_to_model(plan, plan.predict)
+    assert array_readers(plan, plan.predict, model_readers(plan, plan.predict)) == []
 
 
 def test_a_predict_section_calling_a_notebook_function_stays_in_the_pipeline(
@@ -120,3 +121,29 @@ def test_a_row_function_calling_another_notebook_function_stays_in_the_pipeline(
     plan = build_plan(load_notebook(write_notebook(tmp_path / "nb.ipynb", cells)))
     assert plan.row_function is not None and plan.row_function.function == "doubled"
     assert row_definition(plan) is None
+
+
+@pytest.mark.parametrize(
+    ("predict", "readers"),
+    [
+        ("labels = model.predict(scaler.transform(rows))", ["scaler"]),
+        ("x = scaler.transform(rows)\nlabels = model.predict(rows) + x[:, 0]", ["model", "scaler"]),
+        ("labels = model.predict(scaler.transform(rows) + rows.to_numpy())", []),
+    ],
+)
+def test_rows_handed_to_a_twinned_transformer_may_be_an_array(
+    tmp_path: Path, predict: str, readers: list[str]
+) -> None:
+    """A stored scaler's ONNX twin reads an array as it reads the table."""
+    cells: Cells = [
+        "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.preprocessing import StandardScaler",
+        SETUP[1],
+        ("scaler = StandardScaler().fit(df[['a']])", ["nb2prod:preprocess"]),
+        SETUP[2],
+        (SETUP[3][0] + "\n" + predict, ["nb2prod:predict"]),
+    ]
+    plan = build_plan(load_notebook(write_notebook(tmp_path / "nb.ipynb", cells)))
+    assert plan.predict is not None
+    twinned = {"scaler": frozenset({"transform"}), **model_readers(plan, plan.predict)}
+    assert array_readers(plan, plan.predict, twinned) == readers

@@ -73,7 +73,7 @@ def to_input(rows: list[DiabetesRegressionRow], *, table: bool = True) -> Any:
     """Rows as the table the predict section expects: same columns, order and dtype.
 
     One array, one block: a fraction of the cost of building it from records.
-    With `table=False`, that array itself: the ONNX twin reads it as it reads the table.
+    With `table=False`, that array itself: ONNX twins read it as they read the table.
     """
     values = [[getattr(row, name) for name in FIELDS] for row in rows]
     array = np.array(values, dtype="float64")

@@ -13,15 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_BATCH_ROWS = 1000
 """Most rows one batch request may carry."""
 
 COLUMNS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-COLUMN_INDEX = pd.Index(COLUMNS)
-"""COLUMNS as the table's labels, made once: pandas infers their dtype on each call."""
 FIELDS = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 DTYPES = {
     "age": "float64",
@@ -70,13 +67,19 @@ class TabularMlpPrediction(BaseModel):
     progression: float
 
 
-def to_input(rows: list[TabularMlpRow]) -> pd.DataFrame:
+def to_input(rows: list[TabularMlpRow], *, table: bool = True) -> Any:
     """Rows as the table the predict section expects: same columns, order and dtype.
 
     One array, one block: a fraction of the cost of building it from records.
+    With `table=False`, that array itself: ONNX twins read it as they read the table.
     """
     values = [[getattr(row, name) for name in FIELDS] for row in rows]
-    return pd.DataFrame(np.array(values, dtype="float64"), columns=COLUMN_INDEX)
+    array = np.array(values, dtype="float64")
+    if not table:
+        return array
+    import pandas as pd  # here, not at the top: a service the twin serves never loads it
+
+    return pd.DataFrame(array, columns=COLUMNS)
 
 
 def to_predictions(values: dict[str, Any]) -> list[TabularMlpPrediction]:
