@@ -59,10 +59,14 @@ TOOL_PACKAGES = (
     "onnxruntime.tools",
     "numpy.f2py",
     "numpy.distutils",
+    "torch._dynamo",
+    "torch._inductor",
 )
 """Subpackages that prepare a model or build an extension, which inference never imports:
 ONNX Runtime's graph optimisers and quantisers (9 MB), numpy's Fortran wrapper generator
-and build helpers (3 MB). They stay out unless a loaded module came from one."""
+and build helpers (3 MB), `torch.compile`'s tracer and compiler (34 MB: eager inference
+and `import torch` load neither). They stay out unless a loaded module came from one (a
+predict section that compiles loads them while the serving run answers)."""
 SHARED_LIBRARY = re.compile(r"\.so(\.[0-9]+)*$")
 EXTENSION_MODULE = re.compile(r"\.(cpython-[^.]+|abi3)\.so$")
 UNREAD_SUFFIXES = frozenset({".pyi", ".pyx", ".pxd", ".c", ".h", ".cpp", ".hpp"})
