@@ -75,10 +75,22 @@ def test_the_twin_serves_without_training_libraries(
     trained: dict, runtime: str, expected: list[str]
 ) -> None:
     project = trained["project"]
+    result = answer_in_child(project, trained["env"], trained["class"], runtime)
+    if raw_rows(project) and runtime == "best":
+        expected = ["pandas"]  # the notebook's row-wise code runs on a DataFrame: it needs it
+    loaded = [m for m in result["loaded"] if m in ("pandas", "sklearn")]
+    assert loaded == expected, result["loaded"]
+    if runtime == "best":
+        assert result["loaded"] == expected, result["loaded"]
+
+
+def answer_in_child(project: Path, env: dict[str, str], service: str, runtime: str) -> dict:
+    """CHILD's record of a fresh process that answered examples/request.json with
+    MODEL_RUNTIME=`runtime`, after checking it answered what the notebook predicted."""
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, trained["class"], *LOADED],
+        [sys.executable, "-c", CHILD, service, *LOADED],
         cwd=project,
-        env={**trained["env"], "MODEL_RUNTIME": runtime},
+        env={**env, "MODEL_RUNTIME": runtime},
         capture_output=True,
         text=True,
         check=False,
@@ -87,12 +99,7 @@ def test_the_twin_serves_without_training_libraries(
     result = json.loads(child.stdout.splitlines()[-1])
     assert result["status"] == 200, result
     assert_as_predicted(project, result["answer"])
-    if raw_rows(project) and runtime == "best":
-        expected = ["pandas"]  # the notebook's row-wise code runs on a DataFrame: it needs it
-    loaded = [m for m in result["loaded"] if m in ("pandas", "sklearn")]
-    assert loaded == expected, result["loaded"]
-    if runtime == "best":
-        assert result["loaded"] == expected, result["loaded"]
+    return result
 
 
 def raw_rows(project: Path) -> bool:
@@ -167,18 +174,7 @@ def test_a_fitted_scaler_in_the_state_is_served_by_its_twin(
     project, env = tabular
     metadata = json.loads((project / "artifacts" / "model.json").read_text())
     assert metadata["state_runtime"]["scaler"].startswith("float64 ONNX twin"), metadata
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, "TabularMlpService", *LOADED],
-        cwd=project,
-        env={**env, "MODEL_RUNTIME": runtime},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert child.returncode == 0, child.stderr[-3000:]
-    result = json.loads(child.stdout.splitlines()[-1])
-    assert result["status"] == 200, result
-    assert_as_predicted(project, result["answer"])
+    result = answer_in_child(project, env, "TabularMlpService", runtime)
     assert ("sklearn" in result["loaded"]) is scikit_learn, result["loaded"]
     assert ("scipy" in result["loaded"]) is scikit_learn, result["loaded"]
     assert ("pandas" in result["loaded"]) is scikit_learn, result["loaded"]  # rows: an array

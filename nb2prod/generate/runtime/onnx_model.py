@@ -157,17 +157,9 @@ def _regression_twin(model: Any, rows: Any) -> tuple[bytes | None, str]:
             f"skl2onnx cannot convert it in float64 ({type(error).__name__}: {error})",
         )
     values = np.asarray(model.predict(rows), dtype=np.float64)
-    worst = 0.0
-    for how, (twin_values,) in answers:
-        if twin_values.shape != values.shape:
-            return None, f"its predictions have shape {twin_values.shape} ({how})"
-        gaps = np.abs(twin_values - values) / np.maximum(np.abs(values), 1.0)
-        gap = float(np.max(gaps)) if np.isfinite(gaps).all() else float("inf")
-        if not gap <= REGRESSION_TOLERANCE:
-            return None, (
-                f"its predictions differ by {gap:.2g} (> {REGRESSION_TOLERANCE}; {how})"
-            )
-        worst = max(worst, gap)
+    worst, why = _float64_gap(answers, values, "predictions")
+    if worst is None:
+        return None, why
     return onnx, f"float64, predictions within {worst:.2g} on all {len(values)} rows"
 
 
@@ -221,18 +213,9 @@ def _transform_twin(transformer: Any, rows: Any) -> tuple[bytes | None, str]:
         answers = _at_once_and_row_by_row(lambda part: (twin.transform(part),), table)
     except Exception as error:  # noqa: BLE001 - skl2onnx raises many kinds of errors
         return None, f"no float64 ONNX twin ({type(error).__name__}: {error})"
-    worst = 0.0
-    for how, (values,) in answers:
-        if values.shape != expected.shape:
-            return None, f"its output has shape {values.shape} ({how})"
-        gaps = np.abs(values - expected) / np.maximum(np.abs(expected), 1.0)
-        gap = float(np.max(gaps)) if np.isfinite(gaps).all() else float("inf")
-        if not gap <= REGRESSION_TOLERANCE:
-            return (
-                None,
-                f"its output differs by {gap:.2g} (> {REGRESSION_TOLERANCE}; {how})",
-            )
-        worst = max(worst, gap)
+    worst, why = _float64_gap(answers, expected, "values")
+    if worst is None:
+        return None, why
     return onnx, f"float64 ONNX twin, within {worst:.2g} on all {len(table)} rows"
 
 
@@ -241,6 +224,27 @@ def load_state_twins(
 ) -> dict[str, OnnxModel]:
     """The state's transformer twins, as `transform_twins` stored them."""
     return {name: load_twin(onnx, facts) for name, (onnx, facts) in stored.items()}
+
+
+def _float64_gap(
+    answers: list[tuple[str, tuple[np.ndarray, ...]]], expected: np.ndarray, what: str
+) -> tuple[float | None, str]:
+    """The twin's largest relative gap to scikit-learn's float64 `expected` (absolute near
+    zero) over its answers, or (None, why) when one has another shape or a gap above
+    REGRESSION_TOLERANCE."""
+    worst = 0.0
+    for how, (values,) in answers:
+        if values.shape != expected.shape:
+            return None, f"its {what} have shape {values.shape} ({how})"
+        gaps = np.abs(values - expected) / np.maximum(np.abs(expected), 1.0)
+        gap = float(np.max(gaps)) if np.isfinite(gaps).all() else float("inf")
+        if not gap <= REGRESSION_TOLERANCE:
+            return (
+                None,
+                f"its {what} differ by {gap:.2g} (> {REGRESSION_TOLERANCE}; {how})",
+            )
+        worst = max(worst, gap)
+    return worst, ""
 
 
 def _at_once_and_row_by_row(
