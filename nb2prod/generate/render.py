@@ -120,6 +120,7 @@ COPIED: dict[str, tuple[str, str]] = {
     "runtime/onnx_model.py": ("src/{package}/onnx_model.py", WITH_TWINS),
     "runtime/torch_model.py": ("src/{package}/torch_model.py", WITH_TORCH_MODEL),
     "runtime/request_guard.py": ("src/{package}/request_guard.py", WITH_SERVICE),
+    "runtime/request_timers.py": ("src/{package}/request_timers.py", WITH_SERVICE),
     "runtime/row_faults.py": ("src/{package}/row_faults.py", WITH_SERVICE),
     "runtime/fast_path.py": ("src/{package}/fast_path.py", WITH_ONNX),  # async endpoints
     "runtime/kfp_values.py": ("src/{package}/kfp_values.py", WITH_MODEL),

@@ -22,6 +22,7 @@ from messy_churn.fast_path import FastPath
 from messy_churn.model_store import MODEL_NAME, load_model
 from messy_churn.prediction import add_ratio_features, predict
 from messy_churn.request_guard import RequestGuard
+from messy_churn.request_timers import cancel_request_timers
 from messy_churn.row_faults import row_faults
 from messy_churn.schema import (
     MAX_BATCH_ROWS,
@@ -32,6 +33,7 @@ from messy_churn.schema import (
 )
 
 CONFIG = Config()
+cancel_request_timers()  # BentoML keeps each request's timeout timer for the whole timeout
 
 
 # Per-request work no prediction needs is off: each cost more CPU than an ONNX model.
@@ -62,9 +64,8 @@ class MessyChurnService:
         # MODEL_RUNTIME: "best" (training's choice, `model.json`'s `runtime`), "trained" (the model as trained) or "onnx" (its ONNX twin).
         runtime = os.environ.get("MODEL_RUNTIME", "best")
         self.model = load_model(self.stored_model, runtime=runtime)
-        # Freeze what loading allocated, and collect the oldest generation rarely:
-        # BentoML keeps each request's timer alive until its timeout, and default
-        # thresholds then scan 100k+ objects mid-request (p99 in the tens of ms).
+        # Freeze what loading allocated (the collector never rescans it) and collect
+        # less often: fewer collector pauses mid-request.
         gc.collect()
         gc.freeze()
         gc.set_threshold(10_000, 50, 1_000)
