@@ -55,9 +55,9 @@ async def _timed_call(self: Any, scope: Any, receive: Any, send: Any) -> None:
     request = asyncio.ensure_future(self.app(scope, receive, _send), loop=loop)
     try:
         await answered
-    except asyncio.TimeoutError:
+    except TimeoutError:  # what _set_timer_out sets
         if request.cancel():
-            from bentoml._internal.server.http.traffic import JSONResponse  # starlette's
+            from bentoml._internal.server.http.traffic import JSONResponse
 
             late = JSONResponse(
                 {"error": f"Not able to process the request in {self.timeout} seconds"},
