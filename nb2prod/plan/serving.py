@@ -159,28 +159,26 @@ def framework_of(probe: ProbeResult) -> str:
     return "scikit-learn" if probe.model.module.startswith("sklearn") else "python"
 
 
-def _twins_installed() -> bool:
-    """skl2onnx (training converts) and ONNX Runtime (the service runs) are at hand."""
+def _installed(*modules: str) -> bool:
     import importlib.util
 
-    return all(importlib.util.find_spec(m) for m in ("skl2onnx", "onnxruntime"))
+    return all(importlib.util.find_spec(m) for m in modules)
+
+
+def _twins_installed() -> bool:
+    """skl2onnx (training converts) and ONNX Runtime (the service runs) are at hand."""
+    return _installed("skl2onnx", "onnxruntime")
 
 
 def onnx_applies(probe: ProbeResult) -> bool:
     """A torch module (any input: training exports it and checks the twin), or a
     scikit-learn estimator on numeric columns (a classifier's twin in float32, a
     regressor's in float64); with the converter and ONNX Runtime at hand."""
-    import importlib.util
-
     model, profile = probe.model, probe.input
     if model is None or profile is None:
         return False
-
-    def installed(*modules: str) -> bool:
-        return all(importlib.util.find_spec(m) for m in modules)
-
     if framework_of(probe) == "pytorch":
-        return installed("onnx", "onnxruntime")
+        return _installed("onnx", "onnxruntime")
     numeric = all(c.type in {"float", "int", "bool"} for c in profile.columns)
     return model.module.startswith("sklearn") and numeric and _twins_installed()
 
